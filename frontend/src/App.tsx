@@ -1,0 +1,51 @@
+import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
+import { App as AntApp, ConfigProvider, type ThemeConfig } from 'antd';
+import enUS from 'antd/locale/en_US';
+import zhCN from 'antd/locale/zh_CN';
+import dayjs from 'dayjs';
+import 'dayjs/locale/zh-cn';
+import { useTranslation } from 'react-i18next';
+import { RouterProvider, type createBrowserRouter } from 'react-router';
+
+import { ApiErrorMessages } from './ApiErrorMessages';
+
+export type AppRouter = ReturnType<typeof createBrowserRouter>;
+
+const theme: ThemeConfig = {
+  token: {
+    colorPrimary: '#1677ff',
+    borderRadius: 6,
+    fontFamily:
+      "-apple-system, BlinkMacSystemFont, 'Segoe UI', 'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'Helvetica Neue', Arial, sans-serif",
+  },
+  components: {
+    Layout: {
+      headerBg: '#001529',
+      headerHeight: 56,
+      headerPadding: '0 24px',
+      siderBg: '#ffffff',
+      triggerBg: '#ffffff',
+      triggerColor: 'rgba(0, 0, 0, 0.65)',
+      bodyBg: '#f0f2f5',
+      footerBg: 'transparent',
+    },
+  },
+};
+
+/** Providers around the router: antd (theme + locale), TanStack Query, error messages. */
+export function AppRoot({ router, queryClient }: { router: AppRouter; queryClient: QueryClient }) {
+  const { i18n } = useTranslation();
+  const chinese = i18n.resolvedLanguage !== 'en';
+  dayjs.locale(chinese ? 'zh-cn' : 'en');
+
+  return (
+    <ConfigProvider locale={chinese ? zhCN : enUS} theme={theme}>
+      <AntApp>
+        <QueryClientProvider client={queryClient}>
+          <ApiErrorMessages />
+          <RouterProvider router={router} />
+        </QueryClientProvider>
+      </AntApp>
+    </ConfigProvider>
+  );
+}

@@ -1,0 +1,33 @@
+import '@testing-library/jest-dom/vitest';
+import '../i18n';
+
+import { cleanup } from '@testing-library/react';
+import { afterEach, vi } from 'vitest';
+
+// antd's responsive parts (Grid, Layout.Sider breakpoints) ask matchMedia, which jsdom lacks
+Object.defineProperty(window, 'matchMedia', {
+  writable: true,
+  value: (query: string): MediaQueryList =>
+    ({
+      matches: false,
+      media: query,
+      onchange: null,
+      // the deprecated pair is still called by some antd internals
+      addListener: () => undefined, // eslint-disable-line @typescript-eslint/no-deprecated
+      removeListener: () => undefined, // eslint-disable-line @typescript-eslint/no-deprecated
+      addEventListener: () => undefined,
+      removeEventListener: () => undefined,
+      dispatchEvent: () => false,
+    }) as MediaQueryList,
+});
+
+// jsdom does not implement getComputedStyle for pseudo elements; antd asks for them
+const getComputedStyle = window.getComputedStyle.bind(window);
+window.getComputedStyle = (element: Element) => getComputedStyle(element);
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+  localStorage.clear();
+});

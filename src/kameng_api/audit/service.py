@@ -1,0 +1,207 @@
+"""Record and read the operation log."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kameng_api.audit.models import AuditLog
+from kameng_api.core import db
+from kameng_api.core.actor import Actor, RequestMeta
+
+SECRET_MARKERS = ("password", "secret", "token", "code", "totp", "hash", "key")
+REDACTED = "[redacted]"
+
+
+def redact(value: Any) -> Any:
+    """Replace values under secret-looking keys, recursively."""
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if any(m in str(k).lower() for m in SECRET_MARKERS) else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _row(
+    action: str,
+    *,
+    actor: Actor | None,
+    meta: RequestMeta | None,
+    target_type: str | None,
+    target_id: object | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    risk: str,
+    result: str,
+    detail: str | None,
+) -> AuditLog:
+    m = meta or (actor.meta if actor else RequestMeta())
+    return AuditLog(
+        actor_id=actor.user_id if actor else None,
+        actor_kind=str(actor.kind) if actor else None,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        before=redact(before) if before is not None else None,
+        after=redact(after) if after is not None else None,
+        risk=risk,
+        result=result,
+        ip=m.ip,
+        user_agent=(m.user_agent or "")[:512] or None,
+        request_id=m.request_id,
+        detail=(detail or "")[:500] or None,
+    )
+
+
+async def record(
+    session: AsyncSession,
+    action: str,
+    *,
+    actor: Actor | None,
+    meta: RequestMeta | None = None,
+    target_type: str | None = None,
+    target_id: object | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    risk: str = "low",
+    detail: str | None = None,
+) -> None:
+    """Record a write in the caller's transaction (it commits or rolls back with the write)."""
+    session.add(
+        _row(
+            action,
+            actor=actor,
+            meta=meta,
+            target_type=target_type,
+            target_id=target_id,
+            before=before,
+            after=after,
+            risk=risk,
+            result="ok",
+            detail=detail,
+        )
+    )
+    session.info["audited"] = True
+
+
+async def record_attempt(
+    action: str,
+    *,
+    actor: Actor | None,
+    meta: RequestMeta | None = None,
+    result: str,
+    target_type: str | None = None,
+    target_id: object | None = None,
+    risk: str = "medium",
+    detail: str | None = None,
+) -> None:
+    """Record a refused attempt in its own transaction (the request's own rolls back)."""
+    async with db.unit_of_work() as session:
+        session.add(
+            _row(
+                action,
+                actor=actor,
+                meta=meta,
+                target_type=target_type,
+                target_id=target_id,
+                before=None,
+                after=None,
+                risk=risk,
+                result=result,
+                detail=detail,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor_id: int | None = None
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    result: str | None = None
+
+
+def _filtered(f: AuditFilter) -> Select[AuditLog]:
+    q = select(AuditLog)
+    if f.actor_id is not None:
+        q = q.where(AuditLog.actor_id == f.actor_id)
+    if f.action:
+        q = q.where(AuditLog.action.startswith(f.action))
+    if f.target_type:
+        q = q.where(AuditLog.target_type == f.target_type)
+    if f.target_id:
+        q = q.where(AuditLog.target_id == f.target_id)
+    if f.since:
+        q = q.where(AuditLog.at >= f.since)
+    if f.until:
+        q = q.where(AuditLog.at < f.until)
+    if f.result:
+        q = q.where(AuditLog.result == f.result)
+    return q
+
+
+async def list_entries(
+    session: AsyncSession, f: AuditFilter, *, before_id: int | None, limit: int
+) -> Sequence[AuditLog]:
+    """Newest first, keyset-paginated by id."""
+    q = _filtered(f)
+    if before_id is not None:
+        q = q.where(AuditLog.id < before_id)
+    return (await session.execute(q.order_by(AuditLog.id.desc()).limit(limit))).scalars().all()
+
+
+CSV_COLUMNS = [
+    "id",
+    "at",
+    "actor_id",
+    "actor_kind",
+    "action",
+    "target_type",
+    "target_id",
+    "result",
+    "risk",
+    "ip",
+    "request_id",
+    "detail",
+    "before",
+    "after",
+]
+
+
+def csv_safe(value: object) -> str:
+    """Neutralise spreadsheet formula injection: prefix cells that start a formula."""
+    s = "" if value is None else str(value)
+    if s and s[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + s
+    return s
+
+
+async def export_csv(session: AsyncSession, f: AuditFilter, max_rows: int) -> AsyncIterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    yield "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 (Chinese) correctly
+    q = _filtered(f).order_by(AuditLog.id.desc()).limit(max_rows)
+    result = await session.stream_scalars(q)
+    async for row in result:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow([csv_safe(getattr(row, c)) for c in CSV_COLUMNS])
+        yield buf.getvalue()

@@ -1,0 +1,1 @@
+"""Cross-cutting building blocks only: database, errors, money, logging, HTTP plumbing."""

@@ -1,0 +1,227 @@
+"""One error shape for every failure: RFC 9457 ``application/problem+json``.
+
+Raise :class:`AppError` (or a subclass) from services with a stable :class:`ErrorCode`. The
+handlers registered by :func:`install_error_handlers` render it, FastAPI's validation errors,
+Starlette's HTTP errors (404/405/…) and unexpected exceptions in the same envelope:
+``type``, ``title``, ``status``, ``detail``, ``code``, ``request_id`` and ``errors[]`` for field
+problems. A 500 carries only the request id; the traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kameng_api.core.context import request_id_var
+
+log = logging.getLogger("kameng.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://kameng.dev/problems/"
+
+
+class ErrorCode(StrEnum):
+    """Stable, documented error codes. Never rename a value: clients switch on them."""
+
+    validation_failed = "validation_failed"
+    bad_request = "bad_request"
+    not_found = "not_found"
+    method_not_allowed = "method_not_allowed"
+    unauthenticated = "unauthenticated"
+    forbidden = "forbidden"
+    conflict = "conflict"
+    payload_too_large = "payload_too_large"
+    unsupported_media_type = "unsupported_media_type"
+    rate_limited = "rate_limited"
+    service_unavailable = "service_unavailable"
+    internal_error = "internal_error"
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int] = Field(description='Path to the offending field, e.g. ["body", "qty"].')
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error response of this API."""
+
+    type: str = Field(description="URI identifying the problem type.")
+    title: str
+    status: int
+    detail: str | None = None
+    code: str = Field(description="Stable machine-readable error code.")
+    request_id: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class AppError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    status: int = 400
+    code: ErrorCode | str = ErrorCode.bad_request
+    title: str | None = None
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: ErrorCode | str | None = None,
+        status: int | None = None,
+        errors: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title or "")
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.errors = errors
+        self.headers = headers
+
+
+class NotFound(AppError):
+    status = 404
+    code = ErrorCode.not_found
+    title = "Not found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = ErrorCode.conflict
+    title = "Conflict"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = ErrorCode.forbidden
+    title = "Forbidden"
+
+
+class Unauthenticated(AppError):
+    status = 401
+    code = ErrorCode.unauthenticated
+    title = "Authentication required"
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = ErrorCode.service_unavailable
+    title = "Service unavailable"
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=TYPE_BASE + code,
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        code=code,
+        request_id=request_id_var.get(),
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+_STATUS_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.bad_request,
+    401: ErrorCode.unauthenticated,
+    403: ErrorCode.forbidden,
+    404: ErrorCode.not_found,
+    405: ErrorCode.method_not_allowed,
+    409: ErrorCode.conflict,
+    413: ErrorCode.payload_too_large,
+    415: ErrorCode.unsupported_media_type,
+    422: ErrorCode.validation_failed,
+    429: ErrorCode.rate_limited,
+    503: ErrorCode.service_unavailable,
+}
+
+
+def _field_problems(exc: RequestValidationError) -> list[FieldProblem]:
+    out = []
+    for err in exc.errors():
+        loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+        out.append(FieldProblem(loc=loc, msg=str(err.get("msg", "")), type=str(err.get("type"))))
+    return out
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        status=exc.status,
+        code=str(exc.code),
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(
+        status=422,
+        code=ErrorCode.validation_failed,
+        title="Validation failed",
+        detail="The request has invalid fields; see errors[].",
+        errors=_field_problems(exc),
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, ErrorCode.bad_request)
+    if exc.status_code >= 500:
+        code = ErrorCode.internal_error
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(
+        status=exc.status_code, code=code, detail=detail, headers=dict(exc.headers or {}) or None
+    )
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled exception", exc_info=exc)
+    return problem_response(
+        status=500,
+        code=ErrorCode.internal_error,
+        title="Internal error",
+        detail="Something went wrong on our side. Quote the request id when reporting it.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for a route, so the generated client knows its error shape."""
+    return {
+        s: {"model": Problem, "description": HTTPStatus(s).phrase, "content": {PROBLEM_JSON: {}}}
+        for s in statuses
+    }

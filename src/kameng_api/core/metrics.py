@@ -1,0 +1,19 @@
+"""Prometheus metrics shared by the API and the worker."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "kameng_http_requests_total", "HTTP requests", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "kameng_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+JOBS = Counter("kameng_jobs_total", "Background jobs run, by task and outcome", ["task", "outcome"])
+OUTBOX_PENDING = Gauge("kameng_outbox_pending", "Outbox rows not yet done")
+OUTBOX_LAG = Gauge("kameng_outbox_lag_seconds", "Age of the oldest outbox row not yet done")
+OUTBOX_RELAYED = Counter("kameng_outbox_relayed_total", "Outbox rows pushed to the queue", ["via"])

@@ -1,0 +1,138 @@
+"""Security primitives: argon2id password hashing (off the event loop), JWT with an algorithm
+allowlist, opaque tokens stored as hashes, constant-time comparison, field encryption."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from jose import JWTError, jwt
+
+from kameng_api.core.clock import clock
+from kameng_api.settings import get_settings
+
+# OWASP's argon2id floor: 19 MiB memory, 2 iterations, 1 lane.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32)
+# A real hash to verify against when the account does not exist (equal timing).
+_DUMMY_HASH = _hasher.hash("kameng-dummy-password-for-timing")
+
+JWT_ALGORITHM = "HS256"
+JWT_ALLOWED_ALGORITHMS = [JWT_ALGORITHM]
+JWT_ISSUER = "kameng"
+JWT_AUDIENCE = "kameng-api"
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant-ish time: an unknown account still pays for one argon2 verification."""
+
+    def _verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(_verify)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+class TokenError(Exception):
+    """A token that is malformed, forged, expired, or of the wrong type."""
+
+
+def encode_jwt(claims: dict[str, Any], ttl: timedelta, typ: str) -> str:
+    now = clock.now()
+    payload = {
+        **claims,
+        "typ": typ,
+        "iss": JWT_ISSUER,
+        "aud": JWT_AUDIENCE,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()) - 5,
+        "exp": int((now + ttl).timestamp()),
+        "jti": secrets.token_hex(8),
+    }
+    key = get_settings().secret_key.get_secret_value()
+    return str(jwt.encode(payload, key, algorithm=JWT_ALGORITHM))
+
+
+def decode_jwt(token: str, typ: str) -> dict[str, Any]:
+    key = get_settings().secret_key.get_secret_value()
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") not in JWT_ALLOWED_ALGORITHMS:
+            raise TokenError("algorithm not allowed")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=JWT_ALLOWED_ALGORITHMS,
+            audience=JWT_AUDIENCE,
+            issuer=JWT_ISSUER,
+            options={"require_exp": True, "require_iat": True, "require_sub": True},
+        )
+    except JWTError as exc:
+        raise TokenError(str(exc)) from exc
+    if claims.get("typ") != typ:
+        raise TokenError("wrong token type")
+    return claims
+
+
+def new_opaque_token(nbytes: int = 32) -> str:
+    """A random token (≥ 128 bits) for refresh tokens, codes sent by mail, etc."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def token_hash(token: str) -> str:
+    """Tokens are stored only as keyed SHA-256 hashes."""
+    key = get_settings().secret_key.get_secret_value().encode()
+    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+# ---- field encryption (AES-GCM with a key id, so keys can rotate) ---------------------------
+
+
+def _field_key(key_id: str) -> bytes:
+    settings = get_settings()
+    if settings.field_keys:
+        if key_id not in settings.field_keys:
+            raise KeyError(f"unknown field key id {key_id!r}")
+        return base64.b64decode(settings.field_keys[key_id].get_secret_value())
+    secret = settings.secret_key.get_secret_value().encode()
+    return hashlib.sha256(b"kameng-field-key:" + key_id.encode() + b":" + secret).digest()
+
+
+def encrypt_field(plaintext: str, *, aad: str = "") -> str:
+    """``<key id>:<base64(nonce|ciphertext)>``; ``aad`` binds the value to its row/column."""
+    key_id = get_settings().field_key_id
+    nonce = os.urandom(12)
+    ct = AESGCM(_field_key(key_id)).encrypt(nonce, plaintext.encode(), aad.encode())
+    return key_id + ":" + base64.b64encode(nonce + ct).decode()
+
+
+def decrypt_field(stored: str, *, aad: str = "") -> str:
+    key_id, _, blob = stored.partition(":")
+    raw = base64.b64decode(blob)
+    return AESGCM(_field_key(key_id)).decrypt(raw[:12], raw[12:], aad.encode()).decode()
+
+
+def utc_in(seconds: float) -> datetime:
+    return clock.now() + timedelta(seconds=seconds)

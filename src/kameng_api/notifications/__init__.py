@@ -1,0 +1,1 @@
+"""Notifications: in-app notices and email (SMTP) sent through the outbox."""

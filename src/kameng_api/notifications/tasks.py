@@ -1,0 +1,48 @@
+"""Deliver mail over SMTP (stdlib smtplib in a thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kameng_api.notifications.service import SEND_EMAIL
+from kameng_api.outbox.jobs import JobMeta, outbox_job
+from kameng_api.settings import get_settings
+
+log = logging.getLogger("kameng.mail")
+
+
+def _send(to: str, subject: str, body: str, message_id: str) -> None:
+    s = get_settings()
+    msg = EmailMessage()
+    msg["From"] = s.mail_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{message_id}@kameng>"
+    msg.set_content(body)
+    assert s.smtp_host
+    with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=10) as smtp:
+        if s.smtp_starttls:
+            smtp.starttls()
+        if s.smtp_username and s.smtp_password:
+            smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
+        smtp.send_message(msg)
+
+
+@outbox_job(SEND_EMAIL, timeout_s=15, max_tries=6)
+async def send_email_job(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) -> None:
+    if not get_settings().smtp_host:
+        log.info(
+            "mail (no SMTP configured)",
+            extra={"to": payload["to"], "subject": payload["subject"], "body": payload["body"]},
+        )
+        return
+    # Message-ID from the outbox id: a re-run after a crash is recognisable as the same mail.
+    await asyncio.to_thread(
+        _send, payload["to"], payload["subject"], payload["body"], f"outbox-{meta.outbox_id}"
+    )

@@ -1,0 +1,1 @@
+"""Orders and fulfilment (the capability lands later; its permissions are defined now)."""

@@ -1,0 +1,167 @@
+"""Write work into the outbox, relay it to arq, sweep what the relay missed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from arq.connections import ArqRedis
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kameng_api.core import db
+from kameng_api.core.clock import clock
+from kameng_api.core.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_RELAYED
+from kameng_api.core.redis import get_queue
+from kameng_api.outbox.models import OutboxMessage
+from kameng_api.settings import get_settings
+
+log = logging.getLogger("kameng.outbox")
+
+
+def job_id(outbox_id: int) -> str:
+    return f"outbox:{outbox_id}"
+
+
+async def enqueue(
+    session: AsyncSession,
+    task: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    delay: timedelta | None = None,
+) -> OutboxMessage:
+    """Record background work in the caller's transaction.
+
+    Nothing reaches Redis unless and until the transaction commits; then an after-commit hook
+    pushes the row. If Redis is down at that moment the sweeper pushes it later.
+    """
+    from kameng_api.outbox.jobs import registry  # local: jobs imports this module
+
+    if task not in registry:
+        from kameng_api.worker import import_task_modules  # local: the worker imports us
+
+        import_task_modules()
+    if task not in registry:
+        raise ValueError(f"unknown outbox task {task!r}")
+    msg = OutboxMessage(task=task, payload=payload or {})
+    if delay is not None:
+        msg.available_at = clock.now() + delay
+    session.add(msg)
+    await session.flush()
+    pending: list[OutboxMessage] = session.info.setdefault("outbox_pending", [])
+    if not pending:
+
+        async def _relay_after_commit() -> None:
+            rows = session.info.pop("outbox_pending", [])
+            await relay([(m.id, m.task, m.available_at) for m in rows], via="after_commit")
+
+        db.after_commit(session, _relay_after_commit)
+    pending.append(msg)
+    return msg
+
+
+async def relay(
+    rows: list[tuple[int, str, datetime | None]],
+    *,
+    via: str,
+    queue: ArqRedis | None = None,
+    maker: async_sessionmaker[AsyncSession] | None = None,
+) -> int:
+    """Push rows to arq with ``_job_id`` = outbox id (arq ignores a duplicate push) and note
+    when they were pushed. Returns how many were pushed. Raises nothing: a failure leaves the
+    rows for the sweeper."""
+    if not rows:
+        return 0
+    settings = get_settings()
+    queue = queue or get_queue()
+    pushed: list[int] = []
+    try:
+        for outbox_id, task, available_at in rows:
+            defer = available_at if available_at and available_at > clock.now() else None
+            await queue.enqueue_job(
+                task,
+                outbox_id,
+                _job_id=job_id(outbox_id),
+                _queue_name=settings.queue_name,
+                _defer_until=defer,
+            )
+            pushed.append(outbox_id)
+    except Exception as exc:  # Redis down: the sweeper retries later
+        log.warning("outbox relay failed; sweeper will retry", extra={"error": repr(exc)})
+    if pushed:
+        OUTBOX_RELAYED.labels(via).inc(len(pushed))
+        try:
+            async with db.unit_of_work(maker) as session:
+                locked = (
+                    select(OutboxMessage.id)
+                    .where(OutboxMessage.id.in_(pushed))
+                    .with_for_update(skip_locked=True)
+                )
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(locked))
+                    .values(enqueued_at=func.now())
+                )
+        except Exception:
+            log.exception("could not record relay time (harmless: rows may be pushed again)")
+    return len(pushed)
+
+
+async def sweep(
+    *,
+    queue: ArqRedis | None = None,
+    maker: async_sessionmaker[AsyncSession] | None = None,
+    limit: int = 500,
+) -> int:
+    """Push open rows the after-commit relay missed (older than the grace period) and rows
+    pushed long ago that are still not done (job lost, e.g. Redis lost its data)."""
+    settings = get_settings()
+    now = clock.now()
+    grace = now - timedelta(seconds=settings.outbox_relay_grace_s)
+    stale = now - timedelta(seconds=settings.outbox_requeue_after_s)
+    async with db.unit_of_work(maker) as session:
+        rows = (
+            await session.execute(
+                select(OutboxMessage.id, OutboxMessage.task, OutboxMessage.available_at)
+                .where(
+                    OutboxMessage.done_at.is_(None),
+                    OutboxMessage.failed_at.is_(None),
+                    (
+                        (OutboxMessage.enqueued_at.is_(None) & (OutboxMessage.created_at < grace))
+                        | (OutboxMessage.enqueued_at < stale)
+                    ),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    return await relay(
+        [(r.id, r.task, r.available_at) for r in rows], via="sweeper", queue=queue, maker=maker
+    )
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    failed: int
+    oldest_pending_age_s: float | None
+
+
+async def stats(session: AsyncSession) -> OutboxStats:
+    row = (
+        await session.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE failed_at IS NULL) AS pending, "
+                "count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed, "
+                "extract(epoch FROM now() - min(created_at) FILTER (WHERE failed_at IS NULL)) "
+                "AS lag FROM outbox_messages WHERE done_at IS NULL"
+            )
+        )
+    ).one()
+    lag = float(row.lag) if row.lag is not None else None
+    OUTBOX_PENDING.set(row.pending)
+    OUTBOX_LAG.set(lag or 0.0)
+    return OutboxStats(pending=row.pending, failed=row.failed, oldest_pending_age_s=lag)

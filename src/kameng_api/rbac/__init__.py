@@ -1,0 +1,1 @@
+"""Roles made of fine-grained permissions; the one place authorization is checked."""

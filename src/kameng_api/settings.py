@@ -1,0 +1,129 @@
+"""All knobs of kameng, read from the environment with the ``KAMENG_`` prefix.
+
+Every setting has a default that works on a laptop. ``DATABASE_URL`` and ``REDIS_URL`` are
+also accepted without the prefix (the convention of most hosting platforms); when neither is
+given, ``kameng run`` starts embedded PostgreSQL and Redis under ``var_dir``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _project_root() -> Path:
+    # src/kameng_api/settings.py -> project root (only meaningful in a source checkout)
+    return Path(__file__).resolve().parents[2]
+
+
+DEV_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"  # noqa: S105 — refused in production
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAMENG_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", description="Deployment environment name."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP server.")
+    public_url: str | None = Field(
+        default=None, description="URL users reach the service at (printed by `kameng run`)."
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAMENG_DATABASE_URL", "DATABASE_URL"),
+        description="PostgreSQL URL (postgresql+asyncpg://…). Empty: embedded PostgreSQL.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAMENG_REDIS_URL", "REDIS_URL"),
+        description="Redis URL (redis://… or unix://…). Empty: embedded Redis.",
+    )
+    var_dir: Path = Field(
+        default_factory=lambda: _project_root() / "var",
+        description="Where embedded PostgreSQL/Redis keep their data and sockets.",
+    )
+    spa_dir: Path = Field(
+        default_factory=lambda: _project_root() / "frontend" / "dist",
+        description="Built SPA served at `/` (skipped when the folder does not exist).",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET),
+        description="Signing secret for tokens. Must be set in production.",
+    )
+    field_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Keys for secrets encrypted at rest, JSON {"key id": "base64 32 bytes"}. '
+        "Empty: one key derived from secret_key (development only).",
+    )
+    field_key_id: str = Field(default="k1", description="Key id new secrets are encrypted with.")
+    access_token_ttl_s: int = Field(default=900, ge=60, description="Access token lifetime.")
+    refresh_token_ttl_s: int = Field(
+        default=30 * 86400, ge=3600, description="Refresh token (session) lifetime."
+    )
+    step_up_window_s: int = Field(
+        default=300, ge=30, description="How long a 2FA verification allows sensitive actions."
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server; empty: mail is logged.")
+    smtp_port: int = Field(default=25, description="SMTP port.")
+    smtp_username: str | None = Field(default=None, description="SMTP user (optional).")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Use STARTTLS.")
+    mail_from: str = Field(
+        default="kameng <no-reply@kameng.example>", description="Sender address."
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="SQLAlchemy pool size per process.")
+    db_max_overflow: int = Field(default=10, ge=0, description="Extra connections above the pool.")
+    db_echo: bool = Field(default=False, description="Log every SQL statement.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list). Empty: same-origin."
+    )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (bytes)."
+    )
+    log_level: str = Field(default="INFO", description="Root log level.")
+    log_json: bool = Field(default=True, description="Log as JSON lines (false: plain text).")
+    queue_name: str = Field(default="kameng:queue", description="arq queue name.")
+    outbox_sweep_interval_s: float = Field(
+        default=2.0, gt=0, description="How often the sweeper looks for unrelayed outbox rows."
+    )
+    outbox_relay_grace_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Age after which a pending outbox row is pushed by the sweeper, not the "
+        "after-commit relay.",
+    )
+    outbox_requeue_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A relayed row still not done after this long is pushed again (lost job).",
+    )
+    worker_health_interval_s: int = Field(
+        default=5, ge=1, description="How often a worker reports itself alive to Redis."
+    )
+    worker_max_jobs: int = Field(default=20, ge=1, description="Concurrent jobs per worker.")
+    seed_demo: bool = Field(default=True, description="`kameng run` seeds the demo shop once.")
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.environment == "production":
+            key = self.secret_key.get_secret_value()
+            if key == DEV_SECRET or len(key) < 32:
+                raise ValueError("KAMENG_SECRET_KEY must be set (32+ characters) in production")
+            if not self.field_keys:
+                raise ValueError("KAMENG_FIELD_KEYS must be set in production")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None or self.redis_url is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

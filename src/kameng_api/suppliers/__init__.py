@@ -1,0 +1,1 @@
+"""suppliers capability (lands later; its permissions are defined now so roles can hold them)."""

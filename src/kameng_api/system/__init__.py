@@ -1,0 +1,1 @@
+"""System: liveness/readiness, version and health figures, and the worker probe job."""

@@ -1,0 +1,105 @@
+"""The arq worker: gathers each capability's jobs, runs the outbox sweeper beside them, and
+survives Redis outages (it waits and reconnects instead of dying).
+
+Run with ``kameng worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+
+from arq.worker import Worker
+
+from kameng_api.core import db
+from kameng_api.core.redis import close_queue, redis_settings
+from kameng_api.outbox import service as outbox
+from kameng_api.outbox.jobs import MAX_TIMEOUT_S, arq_functions
+from kameng_api.settings import Settings, get_settings
+
+log = logging.getLogger("kameng.worker")
+
+# Each capability with background work lists its tasks module here.
+TASK_MODULES = [
+    "kameng_api.system.tasks",
+    "kameng_api.notifications.tasks",
+]
+
+
+def import_task_modules() -> None:
+    for name in TASK_MODULES:
+        importlib.import_module(name)
+
+
+async def sweeper_loop(settings: Settings, stop: asyncio.Event) -> None:
+    """Push outbox rows the after-commit relay missed; refresh the outbox gauges."""
+    while not stop.is_set():
+        try:
+            await outbox.sweep()
+            async with db.unit_of_work() as session:
+                await outbox.stats(session)
+        except Exception as exc:
+            log.warning("outbox sweep failed", extra={"error": repr(exc)})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.outbox_sweep_interval_s)
+
+
+def build_worker(settings: Settings) -> Worker:
+    return Worker(
+        functions=arq_functions(),
+        queue_name=settings.queue_name,
+        redis_settings=redis_settings(settings),
+        max_jobs=settings.worker_max_jobs,
+        job_timeout=MAX_TIMEOUT_S,
+        keep_result=3600,
+        health_check_interval=settings.worker_health_interval_s,
+        handle_signals=False,
+        poll_delay=0.2,
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    import_task_modules()
+    db.init_engine(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    sweeper = asyncio.create_task(sweeper_loop(settings, stop))
+    log.info("worker started", extra={"queue": settings.queue_name})
+    try:
+        while not stop.is_set():
+            worker = build_worker(settings)
+            main = asyncio.create_task(worker.async_run())
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if main in done:
+                exc = main.exception()
+                log.warning("worker loop ended; restarting in 1 s", extra={"error": repr(exc)})
+                stopper.cancel()
+                await _close_worker(worker)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+            else:
+                # graceful: let running jobs finish (arq waits for them in close())
+                main.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await main
+                await _close_worker(worker)
+    finally:
+        stop.set()
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await close_queue()
+        await db.dispose_engine()
+        log.info("worker stopped")
+
+
+async def _close_worker(worker: Worker) -> None:
+    with contextlib.suppress(Exception):
+        await worker.close()

@@ -1,0 +1,230 @@
+"""The outbox's guarantees, with real commits, a real Redis and real worker processes.
+
+These tests use their own database (copied from the migrated template) and, where they stop
+Redis, their own Redis server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from kameng_api.core import db
+from kameng_api.core import redis as core_redis
+from kameng_api.embedded import EmbeddedRedis
+from kameng_api.outbox import service as outbox
+from kameng_api.outbox.jobs import registry, run_outbox_job
+from kameng_api.outbox.models import OutboxMessage
+from kameng_api.settings import get_settings
+from kameng_api.system import service as system
+from kameng_api.system.models import WorkerProbe
+from tests.conftest import OwnDatabase
+from tests.support.procs import kameng_env, settings_env, start_worker, stop, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    rd = EmbeddedRedis(tmp_path / "redis")
+    rd.start()
+    yield rd
+    rd.stop()
+
+
+@pytest.fixture
+async def wired(
+    own_database: OwnDatabase, own_redis: EmbeddedRedis
+) -> AsyncIterator[dict[str, str]]:
+    """Point this process's kameng globals at the test's own database and Redis."""
+    env = {
+        "KAMENG_DATABASE_URL": own_database.url,
+        "KAMENG_REDIS_URL": own_redis.url,
+        "KAMENG_QUEUE_NAME": f"q:{own_database.name}",
+    }
+    with settings_env(**env):
+        await db.dispose_engine()
+        await core_redis.close_queue()
+        db.init_engine(get_settings(), pool_size=4, max_overflow=0)
+        try:
+            yield env
+        finally:
+            await core_redis.close_queue()
+            await db.dispose_engine()
+
+
+async def _probe(probe_id: int) -> WorkerProbe | None:
+    async with db.unit_of_work() as s:
+        return await system.get_probe(s, probe_id)
+
+
+async def _outbox_row(outbox_id: int) -> OutboxMessage | None:
+    async with db.unit_of_work() as s:
+        return (
+            await s.execute(select(OutboxMessage).where(OutboxMessage.id == outbox_id))
+        ).scalar_one_or_none()
+
+
+async def _create_probe(label: str, work_ms: int = 0) -> tuple[int, int]:
+    async with db.unit_of_work() as s:
+        probe = await system.create_probe(s, label, work_ms)
+        msg = (
+            await s.execute(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(1))
+        ).scalar_one()
+    return probe.id, msg.id
+
+
+async def _completed(probe_id: int) -> WorkerProbe | None:
+    p = await _probe(probe_id)
+    return p if p is not None and p.completed_at is not None else None
+
+
+async def test_rolled_back_job_never_runs(wired: dict[str, str], tmp_path: Path) -> None:
+    class Boom(Exception):
+        pass
+
+    seen: list[int] = []
+
+    async def write_then_fail() -> None:
+        async with db.unit_of_work() as s:
+            await system.create_probe(s, "rolled-back")
+            seen.extend((await s.execute(select(OutboxMessage.id))).scalars())
+            raise Boom
+
+    with pytest.raises(Boom):
+        await write_then_fail()
+    assert len(seen) == 1
+    outbox_id = seen[0]
+    # a committed probe afterwards proves the worker was running and reachable
+    worker = start_worker(kameng_env(**wired), str(tmp_path / "worker.log"))
+    try:
+        ok_id, _ = await _create_probe("committed")
+        await wait_for(lambda: _completed(ok_id), 30)
+        await asyncio.sleep(2)  # several sweeper rounds
+    finally:
+        stop(worker)
+    queue = core_redis.get_queue()
+    assert not await queue.exists(f"arq:job:{outbox.job_id(outbox_id)}")
+    assert not await queue.exists(f"arq:result:{outbox.job_id(outbox_id)}")
+    assert await _outbox_row(outbox_id) is None
+    async with db.unit_of_work() as s:
+        labels = (await s.execute(select(WorkerProbe.label))).scalars().all()
+    assert labels == ["committed"]
+
+
+async def test_job_written_while_redis_is_down_runs_when_it_returns(
+    wired: dict[str, str], own_redis: EmbeddedRedis, tmp_path: Path
+) -> None:
+    worker = start_worker(kameng_env(**wired), str(tmp_path / "worker.log"))
+    try:
+        own_redis.stop()
+        await core_redis.close_queue()
+        probe_id, outbox_id = await _create_probe("during-outage")  # commits; relay fails
+        row = await _outbox_row(outbox_id)
+        assert row is not None
+        assert row.enqueued_at is None
+        assert row.done_at is None
+        await asyncio.sleep(2)
+        assert (await _probe(probe_id)).completed_at is None  # type: ignore[union-attr]
+        own_redis.start()
+        done = await wait_for(lambda: _completed(probe_id), 40)
+        assert done.runs == 1
+    finally:
+        stop(worker)
+    row = await _outbox_row(outbox_id)
+    assert row is not None
+    assert row.done_at is not None
+
+
+async def test_relaying_the_same_row_twice_applies_it_once(
+    wired: dict[str, str], tmp_path: Path
+) -> None:
+    probe_id, outbox_id = await _create_probe("twice")
+    row = (outbox_id, "system:probe", None)
+    # push it again and again, then run the job body directly, concurrently, several times
+    assert await outbox.relay([row], via="test") == 1
+    assert await outbox.relay([row], via="test") == 1
+    spec = registry["system:probe"]
+    results = await asyncio.gather(*(run_outbox_job(spec, outbox_id) for _ in range(4)))
+    assert results.count("done") == 1
+    worker = start_worker(kameng_env(**wired), str(tmp_path / "worker.log"))
+    try:
+        await asyncio.sleep(3)  # the worker sees the queued duplicates too
+    finally:
+        stop(worker)
+    probe = await _probe(probe_id)
+    assert probe is not None
+    assert probe.runs == 1
+
+
+async def test_worker_killed_mid_job_is_rerun_within_40s(
+    wired: dict[str, str], tmp_path: Path
+) -> None:
+    log = str(tmp_path / "worker.log")
+    first = start_worker(kameng_env(**wired), log)
+    second = None
+    try:
+        probe_id, outbox_id = await _create_probe("killed", work_ms=3000)
+
+        async def started() -> OutboxMessage | None:
+            r = await _outbox_row(outbox_id)
+            return r if r is not None and r.attempts >= 1 else None
+
+        await wait_for(started, 30, interval_s=0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(5)
+        killed_at = time.monotonic()
+        assert (await _probe(probe_id)).completed_at is None  # type: ignore[union-attr]
+        second = start_worker(kameng_env(**wired), log)
+        done = await wait_for(lambda: _completed(probe_id), 40)
+        took = time.monotonic() - killed_at
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+    assert took < 40, f"re-run took {took:.1f} s"
+    assert done.runs == 1
+    row = await _outbox_row(outbox_id)
+    assert row is not None
+    assert row.attempts == 2
+    assert row.done_at is not None
+
+
+async def test_failing_job_is_retried_then_marked_failed(wired: dict[str, str]) -> None:
+    """A job whose handler keeps failing records its error and stops after max tries."""
+    from kameng_api.outbox.jobs import JobSpec
+
+    calls = 0
+
+    async def flaky(session, payload, meta):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        raise ValueError("upstream said no")
+
+    registry["test:flaky"] = JobSpec("test:flaky", flaky, 5, 2)
+    try:
+        async with db.unit_of_work() as s:
+            msg = await outbox.enqueue(s, "test:flaky", {})
+        from arq import Retry
+
+        with pytest.raises(Retry):
+            await run_outbox_job(registry["test:flaky"], msg.id)
+        assert await run_outbox_job(registry["test:flaky"], msg.id) == "failed"
+        assert (
+            await run_outbox_job(registry["test:flaky"], msg.id)
+            == "skipped: already done or failed"
+        )
+    finally:
+        del registry["test:flaky"]
+    row = await _outbox_row(msg.id)
+    assert calls == 2
+    assert row is not None
+    assert row.failed_at is not None
+    assert row.done_at is None
+    assert row.last_error == "ValueError: upstream said no"
