@@ -146,7 +146,12 @@ async def app_db(servers: Servers, template_db: str) -> AsyncIterator[str]:
     finally:
         await db.dispose_engine()
         await core_redis.get_queue().eval(
-            "for _,k in ipairs(redis.call('keys','auth:*')) do redis.call('del',k) end", 0
+            "for _,p in ipairs(ARGV) do for _,k in ipairs(redis.call('keys',p)) do "
+            "redis.call('del',k) end end",
+            0,
+            "auth:*",
+            # outbox ids restart in every test database: forget the previous test's arq jobs
+            "arq:*",
         )
         await core_redis.close_queue()
         os.environ["KAMENG_DATABASE_URL"] = servers.url(template_db)

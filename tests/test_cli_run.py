@@ -60,8 +60,19 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> No
         assert f"http://127.0.0.1:{port}/" in text, text
         r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
         assert r.status_code == 200
-        info = httpx.get(f"http://127.0.0.1:{port}/api/v1/system/info", timeout=5).json()
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            json={"login": "admin@demo.kameng.example", "password": "Kameng-Demo-2026!"},
+            timeout=10,
+        ).json()["access_token"]
+        info = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/system/info",
+            headers={"authorization": f"Bearer {token}"},
+            timeout=5,
+        ).json()
         assert info["database"]["ok"]
+        shop = httpx.get(f"http://127.0.0.1:{port}/api/v1/shop/products", timeout=5).json()
+        assert len(shop) >= 3  # the demo shop is seeded
         assert info["redis"]["ok"]
         pg_pid = int((tmp_path / "var" / "postgres" / "postmaster.pid").read_text().split()[0])
         redis_pid = int((tmp_path / "var" / "redis" / "redis.pid").read_text().strip())

@@ -15,6 +15,9 @@ from kameng_api.settings import get_settings
 
 PROBLEM = "application/problem+json"
 
+# refused writes are written to the operation log: give every test its own database
+pytestmark = pytest.mark.usefixtures("app_db")
+
 
 class Item(BaseModel):
     name: str = Field(min_length=1, max_length=10)

@@ -7,6 +7,7 @@ import pytest
 
 from kameng_api.core import redis as core_redis
 from kameng_api.settings import get_settings
+from tests.support.factories import login, make_user
 
 
 async def test_liveness(client: httpx.AsyncClient) -> None:
@@ -45,7 +46,12 @@ async def test_not_ready_names_redis_when_it_is_unreachable(
 
 
 async def test_system_info_reports_version_and_backlog(client: httpx.AsyncClient) -> None:
-    r = await client.get("/api/v1/system/info")
+    assert (await client.get("/api/v1/system/info")).status_code == 401
+    support = await make_user(roles=("customer_service",))
+    r = await client.get("/api/v1/system/info", headers=await login(client, support))
+    assert r.status_code == 403  # 客服 does not see the system's internals
+    admin = await make_user(roles=("super_admin",))
+    r = await client.get("/api/v1/system/info", headers=await login(client, admin))
     assert r.status_code == 200
     info = r.json()
     assert info["name"] == "kameng"

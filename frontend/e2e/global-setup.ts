@@ -103,5 +103,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   }
 
   process.env.KAMENG_E2E_URL = baseURL;
+  // the admin's TOTP secret, written by the first spec that enrolls it (see support.ts)
+  process.env.KAMENG_E2E_TOTP_FILE = join(varDir, 'e2e-admin-totp.json');
   return stop;
 }

@@ -1,23 +1,24 @@
 import { expect, test } from '@playwright/test';
 import { join } from 'node:path';
 
-const baseURL = (): string => {
-  const url = process.env.KAMENG_E2E_URL;
-  if (!url) throw new Error('KAMENG_E2E_URL is not set: global setup did not run');
-  return url;
-};
+import { baseURL, loginAsAdmin, screenshotDir } from './support';
 
-const screenshotDir = join(import.meta.dirname, '..', 'test-results');
+test('an admin signs in (enrolling 2FA the first time) and sees a healthy system status page in either language', async ({
+  page,
+}) => {
+  // signed out, the console sends you to the sign-in page
+  await page.goto(`${baseURL()}/settings/system`);
+  await expect(page).toHaveURL(/\/login\?next=%2Fsettings%2Fsystem$/);
 
-test('the console opens on a healthy system status page and speaks English on request', async ({ page, request }) => {
-  const info = await request.get(`${baseURL()}/api/v1/system/info`);
-  expect(info.ok()).toBe(true);
-  const { version } = (await info.json()) as { version: string };
+  await loginAsAdmin(page);
 
-  await page.goto(`${baseURL()}/`);
-
-  // `/` lands on 设置 › 系统状态
+  const infoAnswer = page.waitForResponse((r) => r.url().endsWith('/api/v1/system/info') && r.status() === 200);
+  const menu = page.getByTestId('module-menu');
+  await menu.getByText('设置').click();
+  await menu.getByText('系统状态').click();
   await expect(page).toHaveURL(/\/settings\/system$/);
+  const { version } = (await (await infoAnswer).json()) as { version: string };
+
   await expect(page.getByRole('heading', { name: '系统状态' })).toBeVisible();
   await expect(page.getByTestId('system-version')).toHaveText(`kameng ${version}`);
 
@@ -36,7 +37,6 @@ test('the console opens on a healthy system status page and speaks English on re
   await page.screenshot({ path: join(screenshotDir, 'health.png'), fullPage: true });
 
   // language switch: menu labels follow, and the choice survives a reload
-  const menu = page.getByTestId('module-menu');
   await expect(menu.getByText('商品与库存')).toBeVisible();
   await page.getByTestId('language-switch').click();
   await page.getByRole('menuitem', { name: 'English' }).click();
@@ -44,7 +44,10 @@ test('the console opens on a healthy system status page and speaks English on re
   await expect(page.getByRole('heading', { name: 'System health' })).toBeVisible();
   await expect(page.getByTestId('status-database')).toHaveText('Healthy');
 
+  // a reload keeps the session: the refresh cookie buys a new access token
   await page.reload();
+  await expect(page).toHaveURL(/\/settings\/system$/);
   await expect(page.getByTestId('module-menu').getByText('Orders')).toBeVisible();
+  await expect(page.getByTestId('status-database')).toHaveText('Healthy');
   await page.screenshot({ path: join(screenshotDir, 'health-en.png'), fullPage: true });
 });

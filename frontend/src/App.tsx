@@ -1,13 +1,17 @@
 import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
 import { App as AntApp, ConfigProvider, type ThemeConfig } from 'antd';
-import enUS from 'antd/locale/en_US';
-import zhCN from 'antd/locale/zh_CN';
+// the ES modules: `antd/locale/*` is CommonJS, and in the production bundle its DatePicker
+// texts were lost (range pickers showed English placeholders in the Chinese UI)
+import enUS from 'antd/es/locale/en_US';
+import zhCN from 'antd/es/locale/zh_CN';
 import dayjs from 'dayjs';
 import 'dayjs/locale/zh-cn';
 import { useTranslation } from 'react-i18next';
 import { RouterProvider, type createBrowserRouter } from 'react-router';
 
 import { ApiErrorMessages } from './ApiErrorMessages';
+import { SessionSync } from './auth/SessionSync';
+import './auth/stepUp';
 
 export type AppRouter = ReturnType<typeof createBrowserRouter>;
 
@@ -43,6 +47,7 @@ export function AppRoot({ router, queryClient }: { router: AppRouter; queryClien
       <AntApp>
         <QueryClientProvider client={queryClient}>
           <ApiErrorMessages />
+          <SessionSync />
           <RouterProvider router={router} />
         </QueryClientProvider>
       </AntApp>

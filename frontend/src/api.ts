@@ -5,11 +5,16 @@
  *   cookies included, every SDK call throws on a non-2xx answer;
  * - turns every failure (RFC 9457 problem+json, a non-JSON error page, a network failure)
  *   into one `ApiError` with `status`, `code`, `detail` and `requestId`;
- * - holds the hook point for "on 401 refresh the token once, then go to /login".
+ * - adds the in-memory access token (auth/token.ts) to every request as `Authorization: Bearer`;
+ * - hands every 401 answer to the unauthorized handler (auth/session.ts: refresh the token once,
+ *   then replay the request) and every 403 to the forbidden handler (auth/stepUp.ts: ask for a
+ *   2FA code on `step_up_required`, then replay the request); `replay()` re-sends a request
+ *   that has already been sent, body included.
  *
  * Query hooks (src/queries/*) call the SDK through `unwrap()` below, so importing them always
  * brings this configuration along.
  */
+import { getAccessToken } from './auth/token';
 import { client } from './client/client.gen';
 import type { FieldProblem, Problem } from './client';
 
@@ -24,6 +29,8 @@ export class ApiError extends Error {
   readonly requestId: string | null;
   /** Field problems of a 422. */
   readonly errors: FieldProblem[];
+  /** Seconds until trying again makes sense (the `Retry-After` header of a 429), if given. */
+  readonly retryAfter: number | null;
 
   constructor(init: {
     status: number;
@@ -32,6 +39,7 @@ export class ApiError extends Error {
     detail?: string | null;
     requestId?: string | null;
     errors?: FieldProblem[] | null;
+    retryAfter?: number | null;
   }) {
     super(init.detail ? `${init.title}: ${init.detail}` : init.title);
     this.status = init.status;
@@ -40,6 +48,7 @@ export class ApiError extends Error {
     this.detail = init.detail ?? null;
     this.requestId = init.requestId ?? null;
     this.errors = init.errors ?? [];
+    this.retryAfter = init.retryAfter ?? null;
   }
 }
 
@@ -65,6 +74,8 @@ function optionalString(value: unknown): string | null {
 export function toApiError(body: unknown, response?: Response): ApiError {
   if (body instanceof ApiError) return body;
   const headerRequestId = response?.headers.get('x-request-id') ?? null;
+  const retryAfterHeader = Number.parseInt(response?.headers.get('retry-after') ?? '', 10);
+  const retryAfter = Number.isFinite(retryAfterHeader) && retryAfterHeader >= 0 ? retryAfterHeader : null;
 
   if (isProblem(body)) {
     return new ApiError({
@@ -74,6 +85,7 @@ export function toApiError(body: unknown, response?: Response): ApiError {
       detail: optionalString(body.detail),
       requestId: optionalString(body.request_id) ?? headerRequestId,
       errors: Array.isArray(body.errors) ? body.errors : null,
+      retryAfter,
     });
   }
 
@@ -95,20 +107,78 @@ export function toApiError(body: unknown, response?: Response): ApiError {
 }
 
 /**
- * HOOK POINT — 401 handling.
- *
- * Called for every 401 answer before it is turned into an error. Later (when the identity
- * capability exists) this will: call the refresh endpoint once (deduplicated across parallel
- * requests), retry `request` with the new token and return the retried response; when the
- * refresh fails, send the browser to /login and return the original response.
- * Until then it returns the response unchanged.
+ * What to do with a 401 / 403 answer before it becomes an error. A handler returns either the
+ * response unchanged or the answer of `replay(request)` (after refreshing the token, after a
+ * step-up). Installed by auth/session.ts and auth/stepUp.ts.
  */
-export type UnauthorizedHandler = (response: Response, request: Request) => Promise<Response>;
+export type ResponseHandler = (response: Response, request: Request) => Promise<Response>;
 
-let unauthorizedHandler: UnauthorizedHandler = (response) => Promise.resolve(response);
+const passThrough: ResponseHandler = (response) => Promise.resolve(response);
+let unauthorizedHandler: ResponseHandler = passThrough;
+let forbiddenHandler: ResponseHandler = passThrough;
 
-export function setUnauthorizedHandler(handler: UnauthorizedHandler): void {
-  unauthorizedHandler = handler;
+export function setUnauthorizedHandler(handler: ResponseHandler | null): void {
+  unauthorizedHandler = handler ?? passThrough;
+}
+
+export function setForbiddenHandler(handler: ResponseHandler | null): void {
+  forbiddenHandler = handler ?? passThrough;
+}
+
+/** Unsent copies of requests (fetch consumes a body), so a request can be sent again. */
+const pristine = new WeakMap<Request, Request>();
+/** How many times a request descends from a replay; stops 401/403 loops. */
+const replays = new WeakMap<Request, number>();
+const MAX_REPLAYS = 2;
+
+/** Sign-in steps: they take credentials (or the refresh cookie), never the access token. */
+const ANONYMOUS_PATHS = new Set([
+  '/api/v1/auth/login',
+  '/api/v1/auth/login/2fa',
+  '/api/v1/auth/refresh',
+  '/api/v1/auth/register',
+]);
+
+function withToken(request: Request): Request {
+  const token = getAccessToken();
+  if (!token || request.headers.has('authorization')) return request;
+  if (ANONYMOUS_PATHS.has(new URL(request.url).pathname)) return request;
+  request.headers.set('authorization', `Bearer ${token}`);
+  return request;
+}
+
+/** The bearer token a request was sent with, if any. */
+export function requestToken(request: Request): string | null {
+  const header = request.headers.get('authorization') ?? '';
+  return header.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : null;
+}
+
+/** 0 for a request as first sent, 1 for its first replay, ... */
+export function replayDepth(request: Request): number {
+  return replays.get(request) ?? 0;
+}
+
+async function handle(response: Response, request: Request): Promise<Response> {
+  if ((replays.get(request) ?? 0) > MAX_REPLAYS) return response;
+  if (response.status === 401) return unauthorizedHandler(response, request);
+  if (response.status === 403) return forbiddenHandler(response, request);
+  return response;
+}
+
+/**
+ * Send `request` again with the current access token and return the answer (which is again
+ * subject to the 401/403 handlers, at most twice in a row). Rejects when the request cannot be
+ * replayed (it was not made through the generated client).
+ */
+export async function replay(request: Request): Promise<Response> {
+  const original = pristine.get(request);
+  if (!original) throw new Error(`cannot replay ${request.method} ${request.url}`);
+  const again = original.clone();
+  again.headers.delete('authorization');
+  withToken(again);
+  pristine.set(again, again.clone());
+  replays.set(again, (replays.get(request) ?? 0) + 1);
+  return handle(await globalThis.fetch(again), again);
 }
 
 let configured = false;
@@ -122,9 +192,12 @@ export function configureApiClient(): void {
     credentials: 'include',
     throwOnError: true,
   });
-  client.interceptors.response.use((response, request) =>
-    response.status === 401 ? unauthorizedHandler(response, request) : response,
-  );
+  client.interceptors.request.use((request) => {
+    withToken(request);
+    pristine.set(request, request.clone());
+    return request;
+  });
+  client.interceptors.response.use((response, request) => handle(response, request));
   client.interceptors.error.use((error, response) => toApiError(error, response));
 }
 

@@ -1,3 +1,4 @@
+import dayjs from 'dayjs';
 import type { TFunction } from 'i18next';
 
 /** "12 秒" / "3 分 5 秒" / "2 小时 4 分" in the current language. */
@@ -11,4 +12,47 @@ export function formatDuration(totalSeconds: number, t: TFunction): string {
 /** Milliseconds with one decimal, e.g. "3.6 ms"; null when not measured. */
 export function formatLatency(ms: number | null | undefined): string | null {
   return typeof ms === 'number' ? `${ms.toFixed(1)} ms` : null;
+}
+
+/** "2026-11-23 16:00:30" in the browser's time zone; "—" for nothing. */
+export function formatTime(iso: string | null | undefined): string {
+  return iso ? dayjs(iso).format('YYYY-MM-DD HH:mm:ss') : '—';
+}
+
+/** A short name for a browser from its user agent, e.g. "Chrome 126 · Windows". */
+export function describeDevice(userAgent: string | null | undefined): string {
+  if (!userAgent) return '—';
+  const browsers: [RegExp, string][] = [
+    [/Edg\/(\d+)/, 'Edge'],
+    [/OPR\/(\d+)/, 'Opera'],
+    [/Firefox\/(\d+)/, 'Firefox'],
+    [/HeadlessChrome\/(\d+)/, 'Headless Chrome'],
+    [/Chrome\/(\d+)/, 'Chrome'],
+    [/Version\/(\d+).*Safari/, 'Safari'],
+  ];
+  const systems: [RegExp, string][] = [
+    [/Windows/, 'Windows'],
+    [/Android/, 'Android'],
+    [/iPhone|iPad|iOS/, 'iOS'],
+    [/Mac OS X|Macintosh/, 'macOS'],
+    [/Linux/, 'Linux'],
+  ];
+  let browser: string | null = null;
+  for (const [pattern, name] of browsers) {
+    const match = pattern.exec(userAgent);
+    if (match) {
+      browser = `${name} ${match[1] ?? ''}`.trim();
+      break;
+    }
+  }
+  const system = systems.find(([pattern]) => pattern.test(userAgent))?.[1] ?? null;
+  const parts = [browser, system].filter((p): p is string => !!p);
+  return parts.length > 0 ? parts.join(' · ') : userAgent.slice(0, 60);
+}
+
+/** "新设备登录提醒 / New sign-in" (the server's bilingual texts) → the part in the UI language. */
+export function localizedText(text: string, english: boolean): string {
+  const parts = text.split(' / ');
+  if (parts.length !== 2) return text;
+  return (english ? parts[1] : parts[0]) ?? text;
 }

@@ -1,49 +1,117 @@
 import {
   ApiOutlined,
+  AppstoreOutlined,
+  AuditOutlined,
   BarChartOutlined,
   DashboardOutlined,
+  DatabaseOutlined,
+  IdcardOutlined,
+  ImportOutlined,
+  LoginOutlined,
+  SafetyCertificateOutlined,
   SettingOutlined,
   ShoppingCartOutlined,
   ShopOutlined,
   TeamOutlined,
+  UserOutlined,
 } from '@ant-design/icons';
-import type { ComponentType, ReactNode } from 'react';
+import { Card, Skeleton } from 'antd';
+import { lazy, Suspense, type ComponentType, type ReactNode } from 'react';
 import { Navigate, type RouteObject } from 'react-router';
 
 import type { Permission } from './auth/permissions';
+import { RequireAuth, RequirePermission } from './auth/RequireAuth';
 import type { Messages } from './i18n/locales/zh-CN';
 import { AppLayout } from './layout/AppLayout';
+import { ChangePasswordPage } from './pages/auth/ChangePasswordPage';
+import { EnrollTwoFactorPage } from './pages/auth/EnrollTwoFactorPage';
+import { LoginPage } from './pages/auth/LoginPage';
 import { ComingSoonPage } from './pages/ComingSoonPage';
+import { ForbiddenPage } from './pages/ForbiddenPage';
+import { InventoryImportPage } from './pages/inventory/InventoryImportPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { RouteErrorPage } from './pages/RouteErrorPage';
-import { SystemHealthPage } from './pages/settings/SystemHealthPage';
+import { CHANGE_PASSWORD_PATH, ENROLL_2FA_PATH, LOGIN_PATH, SECURITY_PATH } from './paths';
+import { useCan } from './queries/me';
+
+export { HOME_PATH } from './paths';
+
+/** A page loaded on first use (its own chunk), e.g. `lazyPage(() => import('./x'), 'XPage')`. */
+function lazyPage<K extends string>(load: () => Promise<Record<K, () => ReactNode>>, name: K): ComponentType {
+  return lazy(async () => {
+    const page: () => ReactNode = (await load())[name];
+    return { default: page };
+  });
+}
+
+const SecurityPage = lazyPage(() => import('./pages/account/SecurityPage'), 'SecurityPage');
+const SystemHealthPage = lazyPage(() => import('./pages/settings/SystemHealthPage'), 'SystemHealthPage');
+const AuditLogPage = lazyPage(() => import('./pages/users/AuditLogPage'), 'AuditLogPage');
+const LoginLogPage = lazyPage(() => import('./pages/users/LoginLogPage'), 'LoginLogPage');
+const RolesPage = lazyPage(() => import('./pages/users/RolesPage'), 'RolesPage');
+const StaffPage = lazyPage(() => import('./pages/users/UsersPage'), 'StaffPage');
+const CustomersPage = lazyPage(() => import('./pages/users/UsersPage'), 'CustomersPage');
+
+function PageLoading() {
+  return (
+    <Card className="kameng-card">
+      <Skeleton active paragraph={{ rows: 8 }} />
+    </Card>
+  );
+}
 
 /** A key under `menu.*` in the message catalogues; also the menu item's key. */
 export type ModuleKey = keyof Messages['menu'];
 
 /**
- * One entry of the console's route table. The sider menu, the breadcrumb and the router
- * are all built from `appRoutes`, so a module is added in one place.
+ * One entry of the console's route table. The sider menu, the breadcrumb, the landing page
+ * and the router are all built from `appRoutes`, so a module is added in one place.
  */
 export interface AppRoute {
   key: ModuleKey;
   /** absolute path */
   path: string;
   icon?: ReactNode;
-  /** backend permission needed to see the entry (checked with `can()`); none = everyone */
+  /** backend permission needed to see the entry and open the page; none = everyone signed in */
   permission?: Permission;
   /** the page; a module without one shows "coming soon" */
   Page?: ComponentType;
-  /** sub-pages; the module's own path then redirects to the first one */
+  /** sub-pages; the module's own path then redirects to the first one the user may open */
   children?: AppRoute[];
+  /** a page of the console that is reached elsewhere (the user menu), not from the sider */
+  hideInMenu?: boolean;
 }
-
-export const HOME_PATH = '/settings/system';
 
 export const appRoutes: AppRoute[] = [
   { key: 'orders', path: '/orders', icon: <ShoppingCartOutlined />, permission: 'orders:read' },
-  { key: 'catalog', path: '/catalog', icon: <ShopOutlined />, permission: 'catalog:read' },
-  { key: 'users', path: '/users', icon: <TeamOutlined />, permission: 'rbac:read' },
+  {
+    key: 'catalog',
+    path: '/catalog',
+    icon: <ShopOutlined />,
+    children: [
+      { key: 'products', path: '/catalog/products', icon: <AppstoreOutlined />, permission: 'catalog:read' },
+      { key: 'inventory', path: '/catalog/inventory', icon: <DatabaseOutlined />, permission: 'inventory:read' },
+      {
+        key: 'inventoryImport',
+        path: '/catalog/inventory-import',
+        icon: <ImportOutlined />,
+        permission: 'inventory:import',
+        Page: InventoryImportPage,
+      },
+    ],
+  },
+  {
+    key: 'users',
+    path: '/users',
+    icon: <TeamOutlined />,
+    children: [
+      { key: 'staff', path: '/users/staff', icon: <IdcardOutlined />, permission: 'users:read', Page: StaffPage },
+      { key: 'customers', path: '/users/customers', icon: <UserOutlined />, permission: 'users:read', Page: CustomersPage },
+      { key: 'roles', path: '/users/roles', icon: <SafetyCertificateOutlined />, permission: 'roles:read', Page: RolesPage },
+      { key: 'auditLog', path: '/users/audit-log', icon: <AuditOutlined />, permission: 'audit:read', Page: AuditLogPage },
+      { key: 'loginLog', path: '/users/login-log', icon: <LoginOutlined />, permission: 'users:login_log', Page: LoginLogPage },
+    ],
+  },
   { key: 'reports', path: '/reports', icon: <BarChartOutlined />, permission: 'reports:read' },
   { key: 'suppliers', path: '/suppliers', icon: <ApiOutlined />, permission: 'suppliers:read' },
   {
@@ -55,12 +123,31 @@ export const appRoutes: AppRoute[] = [
         key: 'system',
         path: '/settings/system',
         icon: <DashboardOutlined />,
-        permission: 'system:read',
+        permission: 'settings:read',
         Page: SystemHealthPage,
       },
     ],
   },
+  { key: 'security', path: SECURITY_PATH, icon: <SafetyCertificateOutlined />, Page: SecurityPage, hideInMenu: true },
 ];
+
+/** The entries `allowed` lets the user see in the menu: a module without any child disappears. */
+export function visibleRoutes(routes: AppRoute[], allowed: (permission?: Permission) => boolean): AppRoute[] {
+  return routes
+    .filter((r) => !r.hideInMenu && allowed(r.permission))
+    .map((r) => (r.children ? { ...r, children: visibleRoutes(r.children, allowed) } : r))
+    .filter((r) => !r.children || r.children.length > 0);
+}
+
+/** The first page of the menu the user may open (where they land after signing in). */
+export function firstAllowedPath(routes: AppRoute[], allowed: (permission?: Permission) => boolean): string | null {
+  for (const route of visibleRoutes(routes, allowed)) {
+    if (!route.children) return route.path;
+    const inner = firstAllowedPath(route.children, allowed);
+    if (inner) return inner;
+  }
+  return null;
+}
 
 /** The chain of route-table entries leading to `pathname` (for breadcrumb and menu state). */
 export function findRouteTrail(pathname: string, routes: AppRoute[] = appRoutes): AppRoute[] {
@@ -73,21 +160,34 @@ export function findRouteTrail(pathname: string, routes: AppRoute[] = appRoutes)
   return [];
 }
 
+/** `/` → the first menu entry the user may use (or 我的安全 when there is none). */
+export function LandingRedirect() {
+  const can = useCan();
+  return <Navigate to={firstAllowedPath(appRoutes, can) ?? SECURITY_PATH} replace />;
+}
+
+/** A module's own path → its first sub-page the user may open; 403 when none. */
+function ModuleRedirect({ route }: { route: AppRoute }) {
+  const can = useCan();
+  const first = firstAllowedPath(route.children ?? [], can);
+  const needed = route.children?.[0]?.permission ?? '';
+  return first ? <Navigate to={first} replace /> : <ForbiddenPage permission={needed} />;
+}
+
 function toRouteObjects(routes: AppRoute[]): RouteObject[] {
   return routes.flatMap((route): RouteObject[] => {
-    const first = route.children?.[0];
-    if (route.children && first) {
-      return [
-        { path: route.path, element: <Navigate to={first.path} replace /> },
-        ...toRouteObjects(route.children),
-      ];
+    if (route.children && route.children.length > 0) {
+      return [{ path: route.path, element: <ModuleRedirect route={route} /> }, ...toRouteObjects(route.children)];
     }
     const Page = route.Page;
     return [
       {
         path: route.path,
-        // route guards by permission plug in here (see auth/permissions.ts)
-        element: Page ? <Page /> : <ComingSoonPage module={route.key} />,
+        element: (
+          <RequirePermission permission={route.permission}>
+            <Suspense fallback={<PageLoading />}>{Page ? <Page /> : <ComingSoonPage module={route.key} />}</Suspense>
+          </RequirePermission>
+        ),
       },
     ];
   });
@@ -95,14 +195,22 @@ function toRouteObjects(routes: AppRoute[]): RouteObject[] {
 
 export function buildRoutes(): RouteObject[] {
   return [
+    { path: LOGIN_PATH, element: <LoginPage />, errorElement: <RouteErrorPage /> },
     {
-      path: '/',
-      element: <AppLayout />,
+      element: <RequireAuth />,
       errorElement: <RouteErrorPage />,
       children: [
-        { index: true, element: <Navigate to={HOME_PATH} replace /> },
-        ...toRouteObjects(appRoutes),
-        { path: '*', element: <NotFoundPage /> },
+        { path: CHANGE_PASSWORD_PATH, element: <ChangePasswordPage /> },
+        { path: ENROLL_2FA_PATH, element: <EnrollTwoFactorPage /> },
+        {
+          path: '/',
+          element: <AppLayout />,
+          children: [
+            { index: true, element: <LandingRedirect /> },
+            ...toRouteObjects(appRoutes),
+            { path: '*', element: <NotFoundPage /> },
+          ],
+        },
       ],
     },
   ];

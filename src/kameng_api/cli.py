@@ -321,7 +321,8 @@ def _banner(
         lines.append(f"  embedded PostgreSQL/Redis data: {services.var_dir}")
     lines.append("  demo logins:")
     if logins:
-        lines += [f"    {lg.role:<18} {lg.login:<28} {lg.password}" for lg in logins]
+        width = max(len(lg.login) for lg in logins)
+        lines += [f"    {lg.role:<18} {lg.login:<{width}}  {lg.password}" for lg in logins]
     else:
         lines.append("    (none yet: accounts arrive with the identity capability)")
     return "\n".join(lines) + "\n"

@@ -42,7 +42,7 @@ STEPS: list[tuple[str, Step]] = []
 DEMO_LOGINS: list[DemoLogin] = []
 
 # Modules that add steps when imported (in order).
-DEMO_MODULES = ["kameng_api.identity.demo"]
+DEMO_MODULES = ["kameng_api.identity.demo", "kameng_api.catalog.demo"]
 
 
 def load_steps() -> None:

@@ -16,9 +16,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kameng_api import __version__
+from kameng_api.audit import service as audit_service
 from kameng_api.audit.router import router as audit_router
+from kameng_api.catalog.router import router as catalog_router
+from kameng_api.catalog.router import shop_router
 from kameng_api.core import db
-from kameng_api.core.errors import install_error_handlers
+from kameng_api.core.errors import install_error_handlers, set_rejection_recorder
 from kameng_api.core.logging import configure_logging
 from kameng_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kameng_api.core.redis import close_queue
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     install_error_handlers(app)
+    set_rejection_recorder(audit_service.record_rejected_write)
 
     api = APIRouter(prefix=API_PREFIX)
     for r in (
@@ -92,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         login_log_router,
         roles_router,
         audit_router,
+        catalog_router,
+        shop_router,
         system_router,
     ):
         api.include_router(r)

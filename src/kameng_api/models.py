@@ -1,6 +1,14 @@
 """Every capability's tables, gathered for Alembic and the tests. Add new models modules here."""
 
 from kameng_api.audit.models import AuditLog
+from kameng_api.catalog.models import (
+    Category,
+    Product,
+    Sku,
+    SkuAudiencePrice,
+    SkuTierPrice,
+    product_tags,
+)
 from kameng_api.core.db import Base
 from kameng_api.demo import SeedMark
 from kameng_api.identity.models import (
@@ -22,18 +30,24 @@ metadata = Base.metadata
 __all__ = [
     "AuditLog",
     "AuthSession",
+    "Category",
     "LoginEvent",
     "Notice",
     "OneTimeCode",
     "OutboxMessage",
     "PasswordHistory",
+    "Product",
     "RecoveryCode",
     "RefreshToken",
     "Role",
     "RolePermission",
     "SeedMark",
+    "Sku",
+    "SkuAudiencePrice",
+    "SkuTierPrice",
     "User",
     "UserRole",
     "WorkerProbe",
     "metadata",
+    "product_tags",
 ]

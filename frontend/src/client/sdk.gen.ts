@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses } from './types.gen';
+import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -163,6 +163,115 @@ export const authResendVerification = <ThrowOnError extends boolean = false>(opt
 });
 
 /**
+ * List Categories
+ *
+ * The category tree (two levels), hidden ones included.
+ */
+export const catalogListCategories = <ThrowOnError extends boolean = false>(options?: Options<CatalogListCategoriesData, ThrowOnError>) => (options?.client ?? client).get<CatalogListCategoriesResponses, CatalogListCategoriesErrors, ThrowOnError>({ url: '/api/v1/catalog/categories', ...options });
+
+/**
+ * Create Category
+ */
+export const catalogCreateCategory = <ThrowOnError extends boolean = false>(options: Options<CatalogCreateCategoryData, ThrowOnError>) => (options.client ?? client).post<CatalogCreateCategoryResponses, CatalogCreateCategoryErrors, ThrowOnError>({
+    url: '/api/v1/catalog/categories',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete Category
+ *
+ * Only an empty category (no sub-categories, no products) can go.
+ */
+export const catalogDeleteCategory = <ThrowOnError extends boolean = false>(options: Options<CatalogDeleteCategoryData, ThrowOnError>) => (options.client ?? client).delete<CatalogDeleteCategoryResponses, CatalogDeleteCategoryErrors, ThrowOnError>({ url: '/api/v1/catalog/categories/{category_id}', ...options });
+
+/**
+ * Update Category
+ */
+export const catalogUpdateCategory = <ThrowOnError extends boolean = false>(options: Options<CatalogUpdateCategoryData, ThrowOnError>) => (options.client ?? client).patch<CatalogUpdateCategoryResponses, CatalogUpdateCategoryErrors, ThrowOnError>({
+    url: '/api/v1/catalog/categories/{category_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Price Check
+ *
+ * The editor's live price hints, without saving (writes nothing).
+ */
+export const catalogPriceCheck = <ThrowOnError extends boolean = false>(options: Options<CatalogPriceCheckData, ThrowOnError>) => (options.client ?? client).post<CatalogPriceCheckResponses, CatalogPriceCheckErrors, ThrowOnError>({
+    url: '/api/v1/catalog/price-check',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List Products
+ *
+ * Newest first, keyset-paginated (``before_id`` = the last page's ``next_before_id``).
+ */
+export const catalogListProducts = <ThrowOnError extends boolean = false>(options?: Options<CatalogListProductsData, ThrowOnError>) => (options?.client ?? client).get<CatalogListProductsResponses, CatalogListProductsErrors, ThrowOnError>({ url: '/api/v1/catalog/products', ...options });
+
+/**
+ * Create Product
+ *
+ * Create a product with its SKUs and prices. A price below cost is refused
+ * (``price_below_cost``) unless ``confirm_below_cost``; prices far from the market reference
+ * come back as ``warnings``.
+ */
+export const catalogCreateProduct = <ThrowOnError extends boolean = false>(options: Options<CatalogCreateProductData, ThrowOnError>) => (options.client ?? client).post<CatalogCreateProductResponses, CatalogCreateProductErrors, ThrowOnError>({
+    url: '/api/v1/catalog/products',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Bulk Status
+ *
+ * List or unlist many products at once.
+ */
+export const catalogBulkStatus = <ThrowOnError extends boolean = false>(options: Options<CatalogBulkStatusData, ThrowOnError>) => (options.client ?? client).post<CatalogBulkStatusResponses, CatalogBulkStatusErrors, ThrowOnError>({
+    url: '/api/v1/catalog/products/bulk-status',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get Product
+ */
+export const catalogGetProduct = <ThrowOnError extends boolean = false>(options: Options<CatalogGetProductData, ThrowOnError>) => (options.client ?? client).get<CatalogGetProductResponses, CatalogGetProductErrors, ThrowOnError>({ url: '/api/v1/catalog/products/{product_id}', ...options });
+
+/**
+ * Update Product
+ *
+ * Replace the product. SKUs with an ``id`` are updated, new ones created, missing ones
+ * deactivated (orders keep referring to them). Changing prices needs ``catalog:pricing``.
+ */
+export const catalogUpdateProduct = <ThrowOnError extends boolean = false>(options: Options<CatalogUpdateProductData, ThrowOnError>) => (options.client ?? client).put<CatalogUpdateProductResponses, CatalogUpdateProductErrors, ThrowOnError>({
+    url: '/api/v1/catalog/products/{product_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * Login Events
  *
  * The login log: every sign-in attempt with IP, device and result.
@@ -300,6 +409,32 @@ export const rolesUpdate = <ThrowOnError extends boolean = false>(options: Optio
         ...options.headers
     }
 });
+
+/**
+ * Shop Categories
+ *
+ * Visible categories that have products on sale.
+ */
+export const shopListCategories = <ThrowOnError extends boolean = false>(options?: Options<ShopListCategoriesData, ThrowOnError>) => (options?.client ?? client).get<ShopListCategoriesResponses, unknown, ThrowOnError>({ url: '/api/v1/shop/categories', ...options });
+
+/**
+ * Shop Products
+ *
+ * Products on sale, with *your* price (guest, member level or reseller tier).
+ */
+export const shopListProducts = <ThrowOnError extends boolean = false>(options?: Options<ShopListProductsData, ThrowOnError>) => (options?.client ?? client).get<ShopListProductsResponses, ShopListProductsErrors, ThrowOnError>({ url: '/api/v1/shop/products', ...options });
+
+/**
+ * Shop Product
+ */
+export const shopGetProduct = <ThrowOnError extends boolean = false>(options: Options<ShopGetProductData, ThrowOnError>) => (options.client ?? client).get<ShopGetProductResponses, ShopGetProductErrors, ThrowOnError>({ url: '/api/v1/shop/products/{product_id}', ...options });
+
+/**
+ * Quote
+ *
+ * What you would pay for ``quantity`` of this SKU (the order uses the same function).
+ */
+export const shopQuote = <ThrowOnError extends boolean = false>(options: Options<ShopQuoteData, ThrowOnError>) => (options.client ?? client).get<ShopQuoteResponses, ShopQuoteErrors, ThrowOnError>({ url: '/api/v1/shop/skus/{sku_id}/quote', ...options });
 
 /**
  * System Info

@@ -89,6 +89,152 @@ export type AuditPage = {
 };
 
 /**
+ * BulkStatusIn
+ */
+export type BulkStatusIn = {
+    /**
+     * Product Ids
+     */
+    product_ids: Array<number>;
+    /**
+     * Status
+     */
+    status: 'listed' | 'unlisted';
+};
+
+/**
+ * BulkStatusOut
+ */
+export type BulkStatusOut = {
+    /**
+     * Updated
+     */
+    updated: number;
+};
+
+/**
+ * BuyerField
+ *
+ * One input the buyer fills at order time (game account, region …).
+ */
+export type BuyerField = {
+    /**
+     * Key
+     */
+    key: string;
+    /**
+     * Label
+     */
+    label: string;
+    /**
+     * Max Length
+     */
+    max_length?: number;
+    /**
+     * Options
+     */
+    options?: Array<string>;
+    /**
+     * Pattern
+     */
+    pattern?: string | null;
+    /**
+     * Required
+     */
+    required?: boolean;
+    /**
+     * Type
+     */
+    type?: 'text' | 'number' | 'email' | 'phone' | 'select';
+};
+
+/**
+ * CategoryIn
+ */
+export type CategoryIn = {
+    /**
+     * Icon
+     */
+    icon?: string;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Parent Id
+     */
+    parent_id?: number | null;
+    /**
+     * Sort
+     */
+    sort?: number;
+    /**
+     * Visible
+     */
+    visible?: boolean;
+};
+
+/**
+ * CategoryOut
+ */
+export type CategoryOut = {
+    /**
+     * Children
+     */
+    children?: Array<CategoryOut>;
+    /**
+     * Icon
+     */
+    icon: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Parent Id
+     */
+    parent_id: number | null;
+    /**
+     * Product Count
+     */
+    product_count?: number;
+    /**
+     * Sort
+     */
+    sort: number;
+    /**
+     * Visible
+     */
+    visible: boolean;
+};
+
+/**
+ * CategoryPatch
+ */
+export type CategoryPatch = {
+    /**
+     * Icon
+     */
+    icon?: string | null;
+    /**
+     * Name
+     */
+    name?: string | null;
+    /**
+     * Sort
+     */
+    sort?: number | null;
+    /**
+     * Visible
+     */
+    visible?: boolean | null;
+};
+
+/**
  * ChangePasswordIn
  */
 export type ChangePasswordIn = {
@@ -361,7 +507,7 @@ export type MfaRequiredOut = {
     /**
      * Status
      */
-    status?: 'mfa_required';
+    status: 'mfa_required';
 };
 
 /**
@@ -461,6 +607,65 @@ export type PermissionOut = {
 };
 
 /**
+ * PriceCheckIn
+ */
+export type PriceCheckIn = {
+    sku: SkuIn;
+};
+
+/**
+ * PriceCheckOut
+ */
+export type PriceCheckOut = {
+    /**
+     * Below Cost
+     */
+    below_cost: Array<PriceWarningOut>;
+    /**
+     * Hints
+     */
+    hints: Array<PriceWarningOut>;
+};
+
+/**
+ * PriceWarningOut
+ */
+export type PriceWarningOut = {
+    /**
+     * Code
+     */
+    code: 'below_cost' | 'below_market' | 'above_market';
+    /**
+     * Message En
+     */
+    message_en: string;
+    /**
+     * Message Zh
+     */
+    message_zh: string;
+    /**
+     * Percent
+     */
+    percent: number;
+    /**
+     * Price
+     */
+    price: string;
+    /**
+     * Price Label
+     */
+    price_label: string;
+    /**
+     * Reference
+     */
+    reference: string;
+    /**
+     * Sku
+     */
+    sku: string;
+};
+
+/**
  * Problem
  *
  * RFC 9457 problem details, as every error response of this API.
@@ -498,6 +703,247 @@ export type Problem = {
      * URI identifying the problem type.
      */
     type: string;
+};
+
+/**
+ * ProductIn
+ */
+export type ProductIn = {
+    /**
+     * Buyer Fields
+     */
+    buyer_fields?: Array<BuyerField>;
+    /**
+     * Category Id
+     */
+    category_id: number;
+    /**
+     * Confirm Below Cost
+     *
+     * Save even though a price is below cost (asked first).
+     */
+    confirm_below_cost?: boolean;
+    /**
+     * Delivery Type
+     */
+    delivery_type: 'card_key' | 'direct_recharge' | 'manual';
+    /**
+     * Description Html
+     */
+    description_html?: string;
+    /**
+     * Images
+     */
+    images?: Array<string>;
+    /**
+     * List At
+     */
+    list_at?: string | null;
+    /**
+     * Looping Keys
+     *
+     * One card key sold again and again (e.g. a shared code).
+     */
+    looping_keys?: boolean;
+    /**
+     * Max Qty
+     */
+    max_qty?: number;
+    /**
+     * Min Qty
+     */
+    min_qty?: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Per User Limit
+     */
+    per_user_limit?: number | null;
+    /**
+     * Skus
+     */
+    skus: Array<SkuIn>;
+    /**
+     * Sort
+     */
+    sort?: number;
+    /**
+     * Status
+     */
+    status?: 'listed' | 'unlisted' | 'scheduled';
+    /**
+     * Stock Alert Threshold
+     */
+    stock_alert_threshold?: number;
+    /**
+     * Summary
+     */
+    summary?: string;
+    /**
+     * Tags
+     */
+    tags?: Array<string>;
+    /**
+     * Unlist At
+     */
+    unlist_at?: string | null;
+};
+
+/**
+ * ProductOut
+ */
+export type ProductOut = {
+    /**
+     * Buyer Fields
+     */
+    buyer_fields: Array<BuyerField>;
+    /**
+     * Category Id
+     */
+    category_id: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivery Type
+     */
+    delivery_type: 'card_key' | 'direct_recharge' | 'manual';
+    /**
+     * Description Html
+     */
+    description_html: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Images
+     */
+    images: Array<string>;
+    /**
+     * List At
+     */
+    list_at: string | null;
+    /**
+     * Looping Keys
+     */
+    looping_keys: boolean;
+    /**
+     * Max Qty
+     */
+    max_qty: number;
+    /**
+     * Min Qty
+     */
+    min_qty: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * On Sale
+     *
+     * Shown in the shop right now (status and schedule).
+     */
+    on_sale: boolean;
+    /**
+     * Per User Limit
+     */
+    per_user_limit: number | null;
+    /**
+     * Skus
+     */
+    skus: Array<SkuOut>;
+    /**
+     * Sort
+     */
+    sort: number;
+    /**
+     * Status
+     */
+    status: 'listed' | 'unlisted' | 'scheduled';
+    /**
+     * Stock Alert Threshold
+     */
+    stock_alert_threshold: number;
+    /**
+     * Summary
+     */
+    summary: string;
+    /**
+     * Tags
+     */
+    tags: Array<string>;
+    /**
+     * Unlist At
+     */
+    unlist_at: string | null;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+    /**
+     * Version
+     */
+    version: number;
+};
+
+/**
+ * ProductPage
+ */
+export type ProductPage = {
+    /**
+     * Items
+     */
+    items: Array<ProductOut>;
+    /**
+     * Next Before Id
+     */
+    next_before_id: number | null;
+};
+
+/**
+ * ProductSaved
+ */
+export type ProductSaved = {
+    product: ProductOut;
+    /**
+     * Warnings
+     *
+     * Price hints (far from the market reference); the save went through.
+     */
+    warnings: Array<PriceWarningOut>;
+};
+
+/**
+ * QuoteOut
+ */
+export type QuoteOut = {
+    /**
+     * Quantity
+     */
+    quantity: number;
+    /**
+     * Rule
+     *
+     * base, member:<level>, reseller:<tier> or tier:<min qty>
+     */
+    rule: string;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Total
+     */
+    total: string;
+    /**
+     * Unit Price
+     */
+    unit_price: string;
 };
 
 /**
@@ -737,6 +1183,230 @@ export type SessionOut = {
 };
 
 /**
+ * ShopProductOut
+ */
+export type ShopProductOut = {
+    /**
+     * Buyer Fields
+     */
+    buyer_fields: Array<BuyerField>;
+    /**
+     * Category Id
+     */
+    category_id: number;
+    /**
+     * Delivery Type
+     */
+    delivery_type: 'card_key' | 'direct_recharge' | 'manual';
+    /**
+     * Description Html
+     */
+    description_html: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Images
+     */
+    images: Array<string>;
+    /**
+     * Max Qty
+     */
+    max_qty: number;
+    /**
+     * Min Qty
+     */
+    min_qty: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Per User Limit
+     */
+    per_user_limit: number | null;
+    /**
+     * Price From
+     *
+     * Lowest unit price of its SKUs for you.
+     */
+    price_from: string;
+    /**
+     * Skus
+     */
+    skus: Array<ShopSkuOut>;
+    /**
+     * Summary
+     */
+    summary: string;
+    /**
+     * Tags
+     */
+    tags: Array<string>;
+};
+
+/**
+ * ShopSkuOut
+ */
+export type ShopSkuOut = {
+    /**
+     * Attrs
+     */
+    attrs: {
+        [key: string]: string;
+    };
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Market Price
+     */
+    market_price: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Tier Prices
+     *
+     * Quantity tiers you would get.
+     */
+    tier_prices: {
+        [key: string]: string;
+    };
+    /**
+     * Unit Price
+     *
+     * Your price for one.
+     */
+    unit_price: string;
+};
+
+/**
+ * SkuIn
+ */
+export type SkuIn = {
+    /**
+     * Active
+     */
+    active?: boolean;
+    /**
+     * Attrs
+     *
+     * face value, region, server …
+     */
+    attrs?: {
+        [key: string]: string;
+    };
+    /**
+     * Base Price
+     */
+    base_price: number | string;
+    /**
+     * Cost Price
+     */
+    cost_price?: number | string;
+    /**
+     * Id
+     *
+     * Existing SKU to update; empty: new.
+     */
+    id?: number | null;
+    /**
+     * Market Price
+     */
+    market_price?: number | string | null;
+    /**
+     * Member Prices
+     */
+    member_prices?: {
+        [key: string]: number | string;
+    };
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Reseller Prices
+     */
+    reseller_prices?: {
+        [key: string]: number | string;
+    };
+    /**
+     * Sort
+     */
+    sort?: number;
+    /**
+     * Tier Prices
+     *
+     * min quantity (≥ 2) → unit price
+     */
+    tier_prices?: {
+        [key: string]: number | string;
+    };
+};
+
+/**
+ * SkuOut
+ */
+export type SkuOut = {
+    /**
+     * Active
+     */
+    active: boolean;
+    /**
+     * Attrs
+     */
+    attrs: {
+        [key: string]: string;
+    };
+    /**
+     * Base Price
+     */
+    base_price: string;
+    /**
+     * Cost Price
+     */
+    cost_price: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Market Price
+     */
+    market_price: string | null;
+    /**
+     * Member Prices
+     */
+    member_prices: {
+        [key: string]: string;
+    };
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Reseller Prices
+     */
+    reseller_prices: {
+        [key: string]: string;
+    };
+    /**
+     * Sort
+     */
+    sort: number;
+    /**
+     * Tier Prices
+     */
+    tier_prices: {
+        [key: string]: string;
+    };
+};
+
+/**
  * StaffCreateIn
  */
 export type StaffCreateIn = {
@@ -837,7 +1507,7 @@ export type TokenOut = {
      *
      * Only when refresh_transport is body.
      */
-    refresh_token?: string | null;
+    refresh_token: string | null;
     /**
      * Session Id
      */
@@ -845,11 +1515,11 @@ export type TokenOut = {
     /**
      * Status
      */
-    status?: 'ok';
+    status: 'ok';
     /**
      * Token Type
      */
-    token_type?: 'bearer';
+    token_type: 'bearer';
 };
 
 /**
@@ -1449,6 +2119,415 @@ export type AuthResendVerificationResponses = {
      */
     202: unknown;
 };
+
+export type CatalogListCategoriesData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/catalog/categories';
+};
+
+export type CatalogListCategoriesErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+};
+
+export type CatalogListCategoriesError = CatalogListCategoriesErrors[keyof CatalogListCategoriesErrors];
+
+export type CatalogListCategoriesResponses = {
+    /**
+     * Response Catalog:List Categories
+     *
+     * Successful Response
+     */
+    200: Array<CategoryOut>;
+};
+
+export type CatalogListCategoriesResponse = CatalogListCategoriesResponses[keyof CatalogListCategoriesResponses];
+
+export type CatalogCreateCategoryData = {
+    body: CategoryIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/catalog/categories';
+};
+
+export type CatalogCreateCategoryErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type CatalogCreateCategoryError = CatalogCreateCategoryErrors[keyof CatalogCreateCategoryErrors];
+
+export type CatalogCreateCategoryResponses = {
+    /**
+     * Successful Response
+     */
+    201: CategoryOut;
+};
+
+export type CatalogCreateCategoryResponse = CatalogCreateCategoryResponses[keyof CatalogCreateCategoryResponses];
+
+export type CatalogDeleteCategoryData = {
+    body?: never;
+    path: {
+        /**
+         * Category Id
+         */
+        category_id: number;
+    };
+    query?: never;
+    url: '/api/v1/catalog/categories/{category_id}';
+};
+
+export type CatalogDeleteCategoryErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type CatalogDeleteCategoryError = CatalogDeleteCategoryErrors[keyof CatalogDeleteCategoryErrors];
+
+export type CatalogDeleteCategoryResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type CatalogDeleteCategoryResponse = CatalogDeleteCategoryResponses[keyof CatalogDeleteCategoryResponses];
+
+export type CatalogUpdateCategoryData = {
+    body: CategoryPatch;
+    path: {
+        /**
+         * Category Id
+         */
+        category_id: number;
+    };
+    query?: never;
+    url: '/api/v1/catalog/categories/{category_id}';
+};
+
+export type CatalogUpdateCategoryErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type CatalogUpdateCategoryError = CatalogUpdateCategoryErrors[keyof CatalogUpdateCategoryErrors];
+
+export type CatalogUpdateCategoryResponses = {
+    /**
+     * Successful Response
+     */
+    200: CategoryOut;
+};
+
+export type CatalogUpdateCategoryResponse = CatalogUpdateCategoryResponses[keyof CatalogUpdateCategoryResponses];
+
+export type CatalogPriceCheckData = {
+    body: PriceCheckIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/catalog/price-check';
+};
+
+export type CatalogPriceCheckErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type CatalogPriceCheckError = CatalogPriceCheckErrors[keyof CatalogPriceCheckErrors];
+
+export type CatalogPriceCheckResponses = {
+    /**
+     * Successful Response
+     */
+    200: PriceCheckOut;
+};
+
+export type CatalogPriceCheckResponse = CatalogPriceCheckResponses[keyof CatalogPriceCheckResponses];
+
+export type CatalogListProductsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Category Id
+         */
+        category_id?: number | null;
+        /**
+         * Status
+         */
+        status?: 'listed' | 'unlisted' | 'scheduled' | null;
+        /**
+         * Q
+         */
+        q?: string | null;
+        /**
+         * Tag
+         */
+        tag?: string | null;
+        /**
+         * Before Id
+         */
+        before_id?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/catalog/products';
+};
+
+export type CatalogListProductsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type CatalogListProductsError = CatalogListProductsErrors[keyof CatalogListProductsErrors];
+
+export type CatalogListProductsResponses = {
+    /**
+     * Successful Response
+     */
+    200: ProductPage;
+};
+
+export type CatalogListProductsResponse = CatalogListProductsResponses[keyof CatalogListProductsResponses];
+
+export type CatalogCreateProductData = {
+    body: ProductIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/catalog/products';
+};
+
+export type CatalogCreateProductErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type CatalogCreateProductError = CatalogCreateProductErrors[keyof CatalogCreateProductErrors];
+
+export type CatalogCreateProductResponses = {
+    /**
+     * Successful Response
+     */
+    201: ProductSaved;
+};
+
+export type CatalogCreateProductResponse = CatalogCreateProductResponses[keyof CatalogCreateProductResponses];
+
+export type CatalogBulkStatusData = {
+    body: BulkStatusIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/catalog/products/bulk-status';
+};
+
+export type CatalogBulkStatusErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type CatalogBulkStatusError = CatalogBulkStatusErrors[keyof CatalogBulkStatusErrors];
+
+export type CatalogBulkStatusResponses = {
+    /**
+     * Successful Response
+     */
+    200: BulkStatusOut;
+};
+
+export type CatalogBulkStatusResponse = CatalogBulkStatusResponses[keyof CatalogBulkStatusResponses];
+
+export type CatalogGetProductData = {
+    body?: never;
+    path: {
+        /**
+         * Product Id
+         */
+        product_id: number;
+    };
+    query?: never;
+    url: '/api/v1/catalog/products/{product_id}';
+};
+
+export type CatalogGetProductErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type CatalogGetProductError = CatalogGetProductErrors[keyof CatalogGetProductErrors];
+
+export type CatalogGetProductResponses = {
+    /**
+     * Successful Response
+     */
+    200: ProductOut;
+};
+
+export type CatalogGetProductResponse = CatalogGetProductResponses[keyof CatalogGetProductResponses];
+
+export type CatalogUpdateProductData = {
+    body: ProductIn;
+    path: {
+        /**
+         * Product Id
+         */
+        product_id: number;
+    };
+    query?: never;
+    url: '/api/v1/catalog/products/{product_id}';
+};
+
+export type CatalogUpdateProductErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type CatalogUpdateProductError = CatalogUpdateProductErrors[keyof CatalogUpdateProductErrors];
+
+export type CatalogUpdateProductResponses = {
+    /**
+     * Successful Response
+     */
+    200: ProductSaved;
+};
+
+export type CatalogUpdateProductResponse = CatalogUpdateProductResponses[keyof CatalogUpdateProductResponses];
 
 export type UsersLoginEventsData = {
     body?: never;
@@ -2111,6 +3190,149 @@ export type RolesUpdateResponses = {
 
 export type RolesUpdateResponse = RolesUpdateResponses[keyof RolesUpdateResponses];
 
+export type ShopListCategoriesData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/shop/categories';
+};
+
+export type ShopListCategoriesResponses = {
+    /**
+     * Response Shop:List Categories
+     *
+     * Successful Response
+     */
+    200: Array<CategoryOut>;
+};
+
+export type ShopListCategoriesResponse = ShopListCategoriesResponses[keyof ShopListCategoriesResponses];
+
+export type ShopListProductsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Category Id
+         */
+        category_id?: number | null;
+        /**
+         * Q
+         */
+        q?: string | null;
+        /**
+         * Tag
+         */
+        tag?: string | null;
+    };
+    url: '/api/v1/shop/products';
+};
+
+export type ShopListProductsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type ShopListProductsError = ShopListProductsErrors[keyof ShopListProductsErrors];
+
+export type ShopListProductsResponses = {
+    /**
+     * Response Shop:List Products
+     *
+     * Successful Response
+     */
+    200: Array<ShopProductOut>;
+};
+
+export type ShopListProductsResponse = ShopListProductsResponses[keyof ShopListProductsResponses];
+
+export type ShopGetProductData = {
+    body?: never;
+    path: {
+        /**
+         * Product Id
+         */
+        product_id: number;
+    };
+    query?: never;
+    url: '/api/v1/shop/products/{product_id}';
+};
+
+export type ShopGetProductErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ShopGetProductError = ShopGetProductErrors[keyof ShopGetProductErrors];
+
+export type ShopGetProductResponses = {
+    /**
+     * Successful Response
+     */
+    200: ShopProductOut;
+};
+
+export type ShopGetProductResponse = ShopGetProductResponses[keyof ShopGetProductResponses];
+
+export type ShopQuoteData = {
+    body?: never;
+    path: {
+        /**
+         * Sku Id
+         */
+        sku_id: number;
+    };
+    query?: {
+        /**
+         * Quantity
+         */
+        quantity?: number;
+    };
+    url: '/api/v1/shop/skus/{sku_id}/quote';
+};
+
+export type ShopQuoteErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type ShopQuoteError = ShopQuoteErrors[keyof ShopQuoteErrors];
+
+export type ShopQuoteResponses = {
+    /**
+     * Successful Response
+     */
+    200: QuoteOut;
+};
+
+export type ShopQuoteResponse = ShopQuoteResponses[keyof ShopQuoteResponses];
+
 export type SystemInfoData = {
     body?: never;
     path?: never;
@@ -2119,6 +3341,14 @@ export type SystemInfoData = {
 };
 
 export type SystemInfoErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
     /**
      * Internal Server Error
      */

@@ -1,8 +1,8 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 import i18n, { LANGUAGE_STORAGE_KEY } from '../i18n';
-import { fakeFetch, jsonResponse, renderApp } from '../test/render';
+import { jsonResponse, pathOf, renderApp, stubApi } from '../test/render';
 
 const info = {
   name: 'kameng',
@@ -21,7 +21,7 @@ describe('console layout', () => {
   });
 
   it('switching the language to English changes the menu labels and is remembered', async () => {
-    vi.stubGlobal('fetch', fakeFetch(() => jsonResponse(info)).fn);
+    stubApi((request) => (pathOf(request) === '/api/v1/system/info' ? jsonResponse(info) : undefined));
 
     renderApp('/settings/system');
     const menu = await screen.findByTestId('module-menu');
@@ -48,7 +48,7 @@ describe('console layout', () => {
   });
 
   it('shows a coming-soon page for a module that is not built yet', async () => {
-    vi.stubGlobal('fetch', fakeFetch(() => jsonResponse(info)).fn);
+    stubApi((request) => (pathOf(request) === '/api/v1/system/info' ? jsonResponse(info) : undefined));
 
     const { router } = renderApp('/settings/system');
     fireEvent.click(within(await screen.findByTestId('module-menu')).getByText('交易'));

@@ -3,39 +3,49 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 
-import { can } from '../auth/permissions';
-import { appRoutes, findRouteTrail, HOME_PATH, type AppRoute } from '../routes';
+import { StepUpModal } from '../auth/StepUpModal';
+import { HOME_PATH } from '../paths';
+import { useCan } from '../queries/me';
+import { appRoutes, findRouteTrail, visibleRoutes, type AppRoute } from '../routes';
 import { LanguageSwitch } from './LanguageSwitch';
+import { NoticeBell } from './NoticeBell';
+import { UserMenu } from './UserMenu';
 
 const { Header, Sider, Content, Footer } = Layout;
 
 type MenuItem = Required<MenuProps>['items'][number];
 
-function visible(routes: AppRoute[]): AppRoute[] {
-  return routes
-    .filter((r) => can(r.permission))
-    .map((r) => (r.children ? { ...r, children: visible(r.children) } : r))
-    .filter((r) => !r.children || r.children.length > 0);
+/** "inventoryImport" → "menu-inventory-import" (the menu entry's test id). */
+export function menuTestId(key: string): string {
+  return `menu-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 export function AppLayout() {
   const { t } = useTranslation();
   const location = useLocation();
   const navigate = useNavigate();
+  const can = useCan();
   const [collapsed, setCollapsed] = useState(false);
 
-  const routes = visible(appRoutes);
-  const trail = findRouteTrail(location.pathname, routes);
+  const routes = visibleRoutes(appRoutes, can);
+  const trail = findRouteTrail(location.pathname);
   const selected = trail.at(-1);
+  const parents = trail.slice(0, -1).map((r) => r.path);
 
   const toItems = (list: AppRoute[]): MenuItem[] =>
-    list.map((r) =>
-      r.children
-        ? { key: r.path, icon: r.icon, label: t(`menu.${r.key}`), children: toItems(r.children) }
-        : { key: r.path, icon: r.icon, label: t(`menu.${r.key}`) },
-    );
+    list.map((r) => {
+      const common = { key: r.path, icon: r.icon, label: t(`menu.${r.key}`), 'data-testid': menuTestId(r.key) };
+      return r.children ? { ...common, children: toItems(r.children) } : common;
+    });
 
-  const [openKeys, setOpenKeys] = useState<string[]>(() => trail.slice(0, -1).map((r) => r.path));
+  // the module of the page shown is open; others stay as the user left them
+  const [openKeys, setOpenKeys] = useState<string[]>(parents);
+  const [openedFor, setOpenedFor] = useState(location.pathname);
+  if (openedFor !== location.pathname) {
+    setOpenedFor(location.pathname);
+    const missing = parents.filter((p) => !openKeys.includes(p));
+    if (missing.length > 0) setOpenKeys([...openKeys, ...missing]);
+  }
 
   return (
     <Layout className="kameng-shell">
@@ -47,7 +57,9 @@ export function AppLayout() {
           <span className="kameng-brand-name">{t('app.name')}</span>
         </Link>
         <div className="kameng-header-actions">
+          <NoticeBell />
           <LanguageSwitch />
+          <UserMenu />
         </div>
       </Header>
       <Layout>
@@ -80,6 +92,7 @@ export function AppLayout() {
           <Footer className="kameng-footer">{t('app.footer')}</Footer>
         </Layout>
       </Layout>
+      <StepUpModal />
     </Layout>
   );
 }

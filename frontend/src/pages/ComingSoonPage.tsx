@@ -1,24 +1,18 @@
 import { ClockCircleOutlined } from '@ant-design/icons';
-import { Button, Card, Result } from 'antd';
+import { Card, Result } from 'antd';
 import { useTranslation } from 'react-i18next';
-import { useNavigate } from 'react-router';
 
-import { HOME_PATH, type ModuleKey } from '../routes';
+import type { ModuleKey } from '../routes';
 
+/** A module that is not built yet (shown only to users holding its read permission). */
 export function ComingSoonPage({ module }: { module: ModuleKey }) {
   const { t } = useTranslation();
-  const navigate = useNavigate();
   return (
-    <Card variant="borderless" className="kameng-card">
+    <Card variant="borderless" className="kameng-card" data-testid="coming-soon">
       <Result
         icon={<ClockCircleOutlined style={{ color: '#1677ff' }} />}
         title={t('comingSoon.title', { module: t(`menu.${module}`) })}
         subTitle={t('comingSoon.subtitle')}
-        extra={
-          <Button type="primary" onClick={() => void navigate(HOME_PATH)}>
-            {t('comingSoon.goHealth')}
-          </Button>
-        }
       />
     </Card>
   );

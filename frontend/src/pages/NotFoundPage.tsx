@@ -2,7 +2,7 @@ import { Button, Card, Result } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 
-import { HOME_PATH } from '../routes';
+import { HOME_PATH } from '../paths';
 
 export function NotFoundPage() {
   const { t } = useTranslation();

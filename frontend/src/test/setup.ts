@@ -1,8 +1,15 @@
 import '@testing-library/jest-dom/vitest';
 import '../i18n';
 
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterEach, vi } from 'vitest';
+
+import { setPermissionSubject } from '../auth/permissions';
+import { resetSessionForTests } from '../auth/session';
+import { resetStepUpForTests } from '../auth/stepUp';
+
+// a whole console renders in jsdom (session check, /me, then the page): give findBy* time
+configure({ asyncUtilTimeout: 5_000 });
 
 // antd's responsive parts (Grid, Layout.Sider breakpoints) ask matchMedia, which jsdom lacks
 Object.defineProperty(window, 'matchMedia', {
@@ -29,5 +36,10 @@ afterEach(() => {
   cleanup();
   vi.unstubAllGlobals();
   vi.restoreAllMocks();
+  vi.useRealTimers();
+  // every test starts on a fresh page: nobody signed in, nothing pending
+  resetSessionForTests();
+  resetStepUpForTests();
+  setPermissionSubject(null);
   localStorage.clear();
 });

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.audit.models import AuditLog
 from kameng_api.core import db
 from kameng_api.core.actor import Actor, RequestMeta
+from kameng_api.core.context import audit_trail_var, request_id_var
 
-SECRET_MARKERS = ("password", "secret", "token", "code", "totp", "hash", "key")
+# Field names whose values never reach the log: passwords, secrets, tokens, one-time codes,
+# key material. (A role's ``key`` or a permission ``code`` name nothing secret.)
+SECRET_FIELD = re.compile(
+    r"password|passwd|secret|token|totp|otp|recovery|hash|credential|cvv"
+    r"|(api|private|signing|merchant|access|secret|encryption|field)_?key"
+    r"|(^|_)(one_time_|verification_|reset_|mfa_)?code$",
+    re.IGNORECASE,
+)
 REDACTED = "[redacted]"
 
 
@@ -24,8 +34,7 @@ def redact(value: Any) -> Any:
     """Replace values under secret-looking keys, recursively."""
     if isinstance(value, dict):
         return {
-            k: (REDACTED if any(m in str(k).lower() for m in SECRET_MARKERS) else redact(v))
-            for k, v in value.items()
+            k: (REDACTED if SECRET_FIELD.search(str(k)) else redact(v)) for k, v in value.items()
         }
     if isinstance(value, list):
         return [redact(v) for v in value]
@@ -110,6 +119,9 @@ async def record_attempt(
     detail: str | None = None,
 ) -> None:
     """Record a refused attempt in its own transaction (the request's own rolls back)."""
+    trail = audit_trail_var.get()
+    if trail is not None:
+        trail["attempt_logged"] = True
     async with db.unit_of_work() as session:
         session.add(
             _row(
@@ -125,6 +137,28 @@ async def record_attempt(
                 detail=detail,
             )
         )
+
+
+async def record_rejected_write(request: Request, status: int, code: str) -> None:
+    """Operation-log entry for a write the API refused, unless the code that refused it already
+    wrote one (``record_attempt``). Installed as the error handlers' rejection recorder."""
+    trail = audit_trail_var.get()
+    if trail is not None and trail.get("attempt_logged"):
+        return
+    route = request.scope.get("route")
+    actor = getattr(request.state, "actor", None)
+    await record_attempt(
+        str(getattr(route, "operation_id", None) or request.url.path),
+        actor=actor if isinstance(actor, Actor) else None,
+        meta=RequestMeta(
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            request_id=request_id_var.get(),
+        ),
+        result="error" if status >= 500 else "rejected",
+        risk="low" if status < 500 else "medium",
+        detail=f"{status} {code}",
+    )
 
 
 @dataclass(frozen=True)

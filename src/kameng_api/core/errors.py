@@ -10,6 +10,7 @@ problems. A 500 carries only the request id; the traceback goes to the log.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kameng_api.core.context import request_id_var
@@ -168,8 +170,36 @@ def _field_problems(exc: RequestValidationError) -> list[FieldProblem]:
     return out
 
 
-async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RejectionRecorder = Callable[[Request, int, str], Awaitable[None]]
+_rejection_recorder: list[RejectionRecorder] = []
+
+
+def set_rejection_recorder(recorder: RejectionRecorder) -> None:
+    """Who writes a refused write request to the operation log (the audit capability)."""
+    _rejection_recorder[:] = [recorder]
+
+
+async def _note_rejection(request: Request, status: int, code: str) -> None:
+    """A write to an API route that was refused (bad input, no permission, conflict …) leaves
+    a trace in the operation log even though its transaction rolled back."""
+    route = request.scope.get("route")
+    if (
+        request.method not in WRITE_METHODS
+        or not _rejection_recorder
+        or route is None
+        or not getattr(route, "include_in_schema", False)
+    ):
+        return
+    try:
+        await _rejection_recorder[0](request, status, code)
+    except Exception:  # the answer to the client matters more than this trace
+        log.exception("could not record a rejected write")
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    await _note_rejection(request, exc.status, str(exc.code))
     return problem_response(
         status=exc.status,
         code=str(exc.code),
@@ -180,8 +210,9 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    await _note_rejection(request, 422, ErrorCode.validation_failed)
     return problem_response(
         status=422,
         code=ErrorCode.validation_failed,
@@ -191,19 +222,35 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, ErrorCode.bad_request)
     if exc.status_code >= 500:
         code = ErrorCode.internal_error
+    await _note_rejection(request, exc.status_code, str(code))
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem_response(
         status=exc.status_code, code=code, detail=detail, headers=dict(exc.headers or {}) or None
     )
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    """A unique/foreign-key/check constraint refused the write (usually two requests racing
+    for the same name): 409, not 500. Services check first; this is the database's last word."""
+    log.info("constraint refused a write: %s", getattr(exc, "orig", exc))
+    await _note_rejection(request, 409, ErrorCode.conflict)
+    return problem_response(
+        status=409,
+        code=ErrorCode.conflict,
+        title="Conflict",
+        detail="The change conflicts with existing data (it may have just been made by "
+        "someone else). Reload and try again.",
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled exception", exc_info=exc)
+    await _note_rejection(request, 500, ErrorCode.internal_error)
     return problem_response(
         status=500,
         code=ErrorCode.internal_error,
@@ -216,6 +263,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

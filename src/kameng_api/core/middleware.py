@@ -9,7 +9,7 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kameng_api.core.context import request_id_var
+from kameng_api.core.context import audit_trail_var, request_id_var
 from kameng_api.core.errors import ErrorCode, problem_response
 from kameng_api.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -51,6 +51,7 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _SAFE_RID.match(incoming) else uuid.uuid4().hex
         request_id_var.set(rid)
+        audit_trail_var.set({})
         started = time.perf_counter()
         status_holder: dict[str, int] = {"status": 500}
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     func,
@@ -36,6 +37,9 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(16), server_default="active")
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     must_change_password: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # 会员等级 / 代理等级: which audience price (catalog pricing) the buyer gets; 0 = none
+    member_level: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    reseller_tier: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     password_changed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

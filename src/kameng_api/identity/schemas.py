@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 Password = Field(min_length=1, max_length=128)
 
@@ -87,6 +87,8 @@ class MeOut(BaseModel):
 
 
 class TokenOut(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     status: Literal["ok"] = "ok"
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 — OAuth token type, not a secret
@@ -100,6 +102,8 @@ class TokenOut(BaseModel):
 
 
 class MfaRequiredOut(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     status: Literal["mfa_required"] = "mfa_required"
     mfa_token: str = Field(description="Send it with the 2FA code to /auth/login/2fa.")
 

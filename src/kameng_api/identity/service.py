@@ -261,11 +261,14 @@ async def _consume_code(session: AsyncSession, user: User, purpose: str, code: s
     if not security.constant_time_equals(
         row.code_hash, security.token_hash(f"{purpose}:{code.strip()}")
     ):
-        # count the miss in its own transaction: the request's rolls back with the error
+        # Count the miss in its own transaction (the request's rolls back with the error).
+        # Roll back first: it holds the row lock the count needs.
+        row_id = row.id
+        await session.rollback()
         async with db.unit_of_work() as s2:
             await s2.execute(
                 update(OneTimeCode)
-                .where(OneTimeCode.id == row.id)
+                .where(OneTimeCode.id == row_id)
                 .values(attempts=OneTimeCode.attempts + 1)
             )
         raise InvalidCode("The code is wrong or has expired; request a new one.")
@@ -613,6 +616,9 @@ async def refresh(session: AsyncSession, refresh_token: str, meta: RequestMeta) 
     new_refresh = security.new_opaque_token(32)
     session.add(RefreshToken(session_id=auth.id, token_hash=security.token_hash(new_refresh)))
     access, ttl = _access_token(user, auth.id)
+    await audit.record(
+        session, "auth.refresh", actor=None, meta=meta, target_type="session", target_id=auth.id
+    )
     return IssuedTokens(access, ttl, new_refresh, auth.id, user)
 
 
@@ -833,6 +839,9 @@ async def regenerate_recovery_codes(session: AsyncSession, actor: Actor) -> list
     user = await get_user(session, actor.user_id)
     if user.totp_enabled_at is None:
         raise Conflict("2FA is not on.", code="mfa_not_enabled")
+    window = timedelta(seconds=get_settings().step_up_window_s)
+    if actor.mfa_verified_at is None or clock.now() - actor.mfa_verified_at > window:
+        raise Forbidden("Confirm with your 2FA code first.", code="step_up_required")
     codes = await _new_recovery_codes(session, user.id)
     await audit.record(
         session, "me.regenerate_recovery_codes", actor=actor, target_type="user", target_id=user.id
@@ -948,6 +957,7 @@ async def update_user(
     status: str | None,
 ) -> User:
     user = await get_user(session, user_id)
+    await rbac.ensure_can_manage(session, actor, user.id)
     before = user_snapshot(user)
     if status is not None and status != user.status:
         if "users:disable" not in actor.permissions:
@@ -976,6 +986,7 @@ async def update_user(
 
 async def force_logout(session: AsyncSession, actor: Actor, user_id: int) -> int:
     user = await get_user(session, user_id)
+    await rbac.ensure_can_manage(session, actor, user.id)
     n = await revoke_all_sessions(session, user.id, reason="forced_by_admin")
     await audit.record(
         session,

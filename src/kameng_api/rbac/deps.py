@@ -51,7 +51,9 @@ async def _actor(request: Request, session: AsyncSession) -> Actor:
         raise Unauthenticated(
             "Sign in first.", code="unauthenticated", headers={"WWW-Authenticate": "Bearer"}
         )
-    return await identity.resolve_access_token(session, token.strip(), request_meta(request))
+    actor = await identity.resolve_access_token(session, token.strip(), request_meta(request))
+    request.state.actor = actor  # for the operation-log entry of a write refused later on
+    return actor
 
 
 def _mark(fn: Any, rule: str) -> Any:
@@ -82,7 +84,19 @@ async def authenticated(request: Request, session: DbSession) -> Actor:
 
 _mark(authenticated, "authenticated")
 
+
+async def optional_actor(request: Request, session: DbSession) -> Actor | None:
+    """Anyone; a signed-in caller is recognised (e.g. to show *their* price). A token that is
+    sent but invalid is still refused, so the client refreshes it."""
+    if not request.headers.get("authorization"):
+        return None
+    return await _actor(request, session)
+
+
+_mark(optional_actor, "public")
+
 Public = Annotated[None, Depends(public)]
+MaybeSignedIn = Annotated[Actor | None, Depends(optional_actor)]
 Authenticated = Annotated[Actor, Depends(authenticated)]
 AuthenticatedPendingPassword = Annotated[Actor, Depends(authenticated_pending_password)]
 

@@ -304,9 +304,21 @@ async def ensure_not_last_super_admin(session: AsyncSession, user_id: int) -> No
         raise Conflict("This is the last active super admin.", code="last_super_admin")
 
 
+async def ensure_can_manage(session: AsyncSession, actor: Actor, user_id: int) -> None:
+    """Staff can only act on accounts whose permissions they hold themselves: an operator with
+    ``users:write`` cannot disable, sign out or re-role a super admin."""
+    missing = await permissions_for_user(session, user_id) - actor.permissions
+    if missing:
+        raise Forbidden(
+            "This account holds permissions you do not; ask someone who holds them.",
+            code="cannot_manage_superior",
+        )
+
+
 async def set_user_roles(
     session: AsyncSession, actor: Actor, user_id: int, role_ids: set[int]
 ) -> list[Role]:
+    await ensure_can_manage(session, actor, user_id)
     current = {r.id for r in await roles_of_user(session, user_id)}
     found = set((await session.execute(select(Role.id).where(Role.id.in_(role_ids)))).scalars())
     if found != role_ids:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Response
 
 from kameng_api import __version__
 from kameng_api.core import db
+from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import error_responses
 from kameng_api.outbox import service as outbox
-from kameng_api.rbac.deps import Public
+from kameng_api.rbac.deps import Public, require
 from kameng_api.settings import get_settings
 from kameng_api.system import service
+from kameng_api.system.permissions import SettingsPerm
 from kameng_api.system.schemas import (
     CheckOut,
     Liveness,
@@ -59,9 +62,9 @@ async def readiness(response: Response, _: Public) -> Readiness:
     "/info",
     operation_id="system:info",
     response_model=SystemInfo,
-    responses=error_responses(500),
+    responses=error_responses(401, 403, 500),
 )
-async def system_info(_: Public) -> SystemInfo:
+async def system_info(_: Annotated[Actor, require(SettingsPerm.read)]) -> SystemInfo:
     """Version and health of every part: database, Redis, worker, background-job backlog."""
     settings = get_settings()
     dbc, rc, last_seen = await asyncio.gather(

@@ -1,8 +1,8 @@
 import { screen, within } from '@testing-library/react';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { SystemInfo } from '../../client';
-import { fakeFetch, jsonResponse, renderApp } from '../../test/render';
+import { jsonResponse, pathOf, renderApp, stubApi } from '../../test/render';
 
 const info: SystemInfo = {
   name: 'kameng',
@@ -17,10 +17,9 @@ const info: SystemInfo = {
 
 describe('系统状态 page', () => {
   it('shows the figures and a green or red tag per component from system:info', async () => {
-    const fetch = fakeFetch(() => jsonResponse(info));
-    vi.stubGlobal('fetch', fetch.fn);
+    const fetch = stubApi((request) => (pathOf(request) === '/api/v1/system/info' ? jsonResponse(info) : undefined));
 
-    renderApp('/');
+    renderApp('/settings/system');
 
     expect(await screen.findByTestId('system-version')).toHaveTextContent('kameng 0.1.0');
     expect(screen.getByTestId('system-environment')).toHaveTextContent('开发环境');
@@ -44,27 +43,25 @@ describe('系统状态 page', () => {
     expect(within(outbox).getByTestId('outbox-failed')).toHaveTextContent('1');
     expect(within(outbox).getByTestId('outbox-oldest')).toHaveTextContent('2 分 5 秒');
 
-    // the page went through the generated client: same origin, cookies included
-    const request = fetch.calls[0];
-    if (!request) throw new Error('the page made no request');
-    const url = new URL(request.url);
-    expect(url.pathname).toBe('/api/v1/system/info');
-    expect(url.origin).toBe(window.location.origin);
+    // the page went through the generated client: same origin, cookies included, signed in
+    const request = fetch.calls.find((r) => pathOf(r) === '/api/v1/system/info');
+    if (!request) throw new Error('the page did not ask for system:info');
+    expect(new URL(request.url).origin).toBe(window.location.origin);
     expect(request.credentials).toBe('include');
+    expect(request.headers.get('authorization')).toBe('Bearer access-1');
   });
 
   it('says so when the database is down and the backlog cannot be read', async () => {
-    vi.stubGlobal(
-      'fetch',
-      fakeFetch(() =>
-        jsonResponse({
-          ...info,
-          database: { ok: false, latency_ms: null, error: 'OSError' },
-          redis: { ok: true, latency_ms: 1.1, error: null },
-          worker: { ok: false, last_seen: null },
-          outbox: null,
-        }),
-      ).fn,
+    stubApi((request) =>
+      pathOf(request) === '/api/v1/system/info'
+        ? jsonResponse({
+            ...info,
+            database: { ok: false, latency_ms: null, error: 'OSError' },
+            redis: { ok: true, latency_ms: 1.1, error: null },
+            worker: { ok: false, last_seen: null },
+            outbox: null,
+          })
+        : undefined,
     );
 
     renderApp('/settings/system');
@@ -77,14 +74,13 @@ describe('系统状态 page', () => {
   });
 
   it('shows the problem when system:info fails', async () => {
-    vi.stubGlobal(
-      'fetch',
-      fakeFetch(() =>
-        jsonResponse(
-          { type: 'about:blank', title: 'Internal error', status: 500, code: 'internal_error', detail: 'boom', request_id: 'r-1' },
-          { status: 500, headers: { 'content-type': 'application/problem+json' } },
-        ),
-      ).fn,
+    stubApi((request) =>
+      pathOf(request) === '/api/v1/system/info'
+        ? jsonResponse(
+            { type: 'about:blank', title: 'Internal error', status: 500, code: 'internal_error', detail: 'boom', request_id: 'r-1' },
+            { status: 500, headers: { 'content-type': 'application/problem+json' } },
+          )
+        : undefined,
     );
 
     renderApp('/settings/system');

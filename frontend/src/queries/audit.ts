@@ -1,0 +1,78 @@
+import { keepPreviousData, useInfiniteQuery } from '@tanstack/react-query';
+
+import { unwrap } from '../api';
+import { auditExport, auditList } from '../client';
+
+/** The operation log's filters, as the API takes them (times are ISO 8601). */
+export interface AuditFilters {
+  actor_id?: number;
+  action?: string;
+  target_type?: string;
+  target_id?: string;
+  result?: string;
+  since?: string;
+  until?: string;
+}
+
+export const auditKeys = {
+  all: ['audit'] as const,
+  list: (filters: AuditFilters) => [...auditKeys.all, 'list', filters] as const,
+};
+
+export const AUDIT_PAGE = 50;
+
+/** `audit:list` — newest first; "load more" passes the last page's next_before_id. */
+export function useAuditLog(filters: AuditFilters) {
+  return useInfiniteQuery({
+    queryKey: auditKeys.list(filters),
+    queryFn: ({ signal, pageParam }) =>
+      unwrap(
+        auditList({
+          signal,
+          query: { ...filters, limit: AUDIT_PAGE, before_id: pageParam ?? undefined },
+          throwOnError: true,
+        }),
+      ),
+    initialPageParam: null as number | null,
+    getNextPageParam: (last) => last.next_before_id,
+    placeholderData: keepPreviousData,
+  });
+}
+
+/** The file name in a content-disposition header, if any. */
+export function attachmentName(header: string | null): string | null {
+  const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(header ?? '');
+  return match?.[1] ? decodeURIComponent(match[1]) : null;
+}
+
+/**
+ * `audit:export` — the CSV of the filtered log, fetched through the client (so it carries the
+ * access token, refreshes on 401) as a blob, then saved by the browser.
+ */
+export async function exportAuditLog(filters: AuditFilters): Promise<string> {
+  const { data, response } = await auditExport({ query: filters, parseAs: 'blob', throwOnError: true });
+  const name = attachmentName(response.headers.get('content-disposition')) ?? 'operation-log.csv';
+  const blob = isBlob(data) ? data : new Blob([typeof data === 'string' ? data : ''], { type: 'text/csv' });
+  saveBlob(blob, name);
+  return name;
+}
+
+function isBlob(value: unknown): value is Blob {
+  // not `instanceof`: the fetch implementation's Blob may be another realm's
+  return typeof value === 'object' && value !== null && 'size' in value && 'type' in value && 'slice' in value;
+}
+
+/** Let the browser save `blob` as `name`. */
+export function saveBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.style.display = 'none';
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => {
+    URL.revokeObjectURL(url);
+  }, 1_000);
+}
