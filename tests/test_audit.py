@@ -391,6 +391,7 @@ async def test_filter_and_page_the_operation_log(client: httpx.AsyncClient) -> N
     items = r.json()["items"]
     assert [e["action"] for e in items] == ["roles.create"] * 3
     assert items[0]["actor_id"] == admin.user.id
+    assert items[0]["actor_name"] == admin.email
     assert items[0]["after"]["key"] == "r2"  # newest first
     page = await client.get(
         "/api/v1/audit-log", params={"action": "roles.create", "limit": 2}, headers=h

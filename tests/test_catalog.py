@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -9,11 +10,14 @@ from typing import Any
 
 import httpx
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from kameng_api.catalog import service as catalog_service
 from kameng_api.catalog.pricing import Buyer, SkuPrices, quote
 from kameng_api.core import db
 from kameng_api.core.actor import UserKind
 from kameng_api.core.clock import clock
+from kameng_api.core.periodic import PeriodicTask, run_task
 from kameng_api.identity.models import User
 from tests.support.factories import login, make_user
 
@@ -325,3 +329,58 @@ async def test_bulk_list_and_unlist(client: httpx.AsyncClient) -> None:
         headers=cs,
     )
     assert r.status_code == 403
+
+
+async def test_the_schedule_job_lists_and_unlists_on_time(client: httpx.AsyncClient) -> None:
+    h = await _staff(client)
+    cat = await _category(client, h)
+    now = clock.now()
+    soon = product(
+        cat,
+        status="scheduled",
+        list_at=(now + timedelta(minutes=5)).isoformat(),
+        unlist_at=(now + timedelta(hours=2)).isoformat(),
+    )
+    until = product(cat, status="listed", unlist_at=(now + timedelta(hours=1)).isoformat())
+    a = (await client.post("/api/v1/catalog/products", json=soon, headers=h)).json()["product"]
+    b = (await client.post("/api/v1/catalog/products", json=until, headers=h)).json()["product"]
+
+    async def status(pid: int) -> str:
+        r = await client.get(f"/api/v1/catalog/products/{pid}", headers=h)
+        return str(r.json()["status"])
+
+    async with db.unit_of_work() as s:
+        assert await catalog_service.apply_schedules(s, now) == ([], [])
+    async with db.unit_of_work() as s:
+        listed, unlisted = await catalog_service.apply_schedules(s, now + timedelta(minutes=6))
+    assert (listed, unlisted) == ([a["id"]], [])
+    assert await status(a["id"]) == "listed"
+    async with db.unit_of_work() as s:
+        listed, unlisted = await catalog_service.apply_schedules(s, now + timedelta(hours=3))
+    assert sorted(unlisted) == sorted([a["id"], b["id"]])
+    assert await status(b["id"]) == "unlisted"
+    log = await client.get(
+        "/api/v1/audit-log", params={"action": "catalog.auto_"}, headers=await _admin(client)
+    )
+    assert [e["action"] for e in log.json()["items"]] == [
+        "catalog.auto_unlist",
+        "catalog.auto_list",
+    ]
+
+
+async def test_a_periodic_task_runs_on_one_worker_at_a_time(app_db: str) -> None:
+    runs: list[int] = []
+
+    async def slow(session: AsyncSession) -> None:
+        runs.append(1)
+        await asyncio.sleep(0.5)
+
+    task = PeriodicTask("test:slow", 1, slow)
+    results = await asyncio.gather(run_task(task), run_task(task))
+    assert sorted(results) == [False, True]
+    assert runs == [1]
+    assert await run_task(task) is True  # the lock ends with the transaction
+
+
+async def _admin(client: httpx.AsyncClient) -> dict[str, str]:
+    return await login(client, await make_user(roles=("super_admin",), mfa=True))

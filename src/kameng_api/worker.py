@@ -14,7 +14,7 @@ import signal
 
 from arq.worker import Worker
 
-from kameng_api.core import db
+from kameng_api.core import db, periodic
 from kameng_api.core.redis import close_queue, redis_settings
 from kameng_api.outbox import service as outbox
 from kameng_api.outbox.jobs import MAX_TIMEOUT_S, arq_functions
@@ -26,6 +26,7 @@ log = logging.getLogger("kameng.worker")
 TASK_MODULES = [
     "kameng_api.system.tasks",
     "kameng_api.notifications.tasks",
+    "kameng_api.catalog.tasks",
 ]
 
 
@@ -35,7 +36,9 @@ def import_task_modules() -> None:
 
 
 async def sweeper_loop(settings: Settings, stop: asyncio.Event) -> None:
-    """Push outbox rows the after-commit relay missed; refresh the outbox gauges."""
+    """Push outbox rows the after-commit relay missed; refresh the outbox gauges; run the
+    periodic tasks that are due (core/periodic.py)."""
+    last_run: dict[str, float] = {}
     while not stop.is_set():
         try:
             await outbox.sweep()
@@ -43,6 +46,7 @@ async def sweeper_loop(settings: Settings, stop: asyncio.Event) -> None:
                 await outbox.stats(session)
         except Exception as exc:
             log.warning("outbox sweep failed", extra={"error": repr(exc)})
+        await periodic.run_due(last_run)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.outbox_sweep_interval_s)
 

@@ -21,6 +21,12 @@ export type AuditEntryOut = {
      */
     actor_kind: string | null;
     /**
+     * Actor Name
+     *
+     * Email/phone of the actor now.
+     */
+    actor_name?: string | null;
+    /**
      * After
      */
     after: {
@@ -484,6 +490,12 @@ export type MeOut = {
      * Phone
      */
     phone: string | null;
+    /**
+     * Role Names
+     *
+     * Display names of roles.
+     */
+    role_names?: Array<string>;
     /**
      * Roles
      */

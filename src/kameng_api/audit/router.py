@@ -34,12 +34,13 @@ def _filter(
     return service.AuditFilter(actor_id, action, target_type, target_id, since, until, result)
 
 
-def _out(e: AuditLog) -> AuditEntryOut:
+def _out(e: AuditLog, names: dict[int, str] | None = None) -> AuditEntryOut:
     return AuditEntryOut(
         id=e.id,
         at=e.at,
         actor_id=e.actor_id,
         actor_kind=e.actor_kind,
+        actor_name=(names or {}).get(e.actor_id) if e.actor_id is not None else None,
         action=e.action,
         target_type=e.target_type,
         target_id=e.target_id,
@@ -76,8 +77,11 @@ async def list_entries(
     """Newest first. Filter by actor, action (prefix), target, result and time."""
     f = _filter(actor_id, action, target_type, target_id, result, since, until)
     rows = await service.list_entries(session, f, before_id=before_id, limit=limit)
+    from kameng_api.identity import service as identity  # local: identity imports audit
+
+    names = await identity.login_names(session, {e.actor_id for e in rows if e.actor_id})
     return AuditPage(
-        items=[_out(e) for e in rows],
+        items=[_out(e, names) for e in rows],
         next_before_id=rows[-1].id if len(rows) == limit else None,
     )
 

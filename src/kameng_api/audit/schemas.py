@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class AuditEntryOut(BaseModel):
@@ -11,6 +11,7 @@ class AuditEntryOut(BaseModel):
     at: datetime
     actor_id: int | None
     actor_kind: str | None
+    actor_name: str | None = Field(default=None, description="Email/phone of the actor now.")
     action: str
     target_type: str | None
     target_id: str | None

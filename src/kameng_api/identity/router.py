@@ -269,6 +269,7 @@ async def me(session: DbSession, actor: AuthenticatedPendingPassword) -> MeOut:
         must_change_password=user.must_change_password,
         permissions=sorted(actor.permissions),
         roles=[r.key for r in roles],
+        role_names=[r.name for r in roles],
         step_up_valid_until=_step_up_until(actor),
     )
 
@@ -387,7 +388,9 @@ async def list_notices(session: DbSession, actor: AuthenticatedPendingPassword) 
     status_code=204,
     responses=error_responses(401, 404),
 )
-async def read_notice(notice_id: int, session: DbSession, actor: Authenticated) -> None:
+async def read_notice(
+    notice_id: int, session: DbSession, actor: AuthenticatedPendingPassword
+) -> None:
     if not await notifications.mark_read(session, actor.user_id, notice_id):
         raise NotFound("No such notice.")
     await audit.record(

@@ -83,6 +83,7 @@ class MeOut(BaseModel):
     must_change_password: bool
     permissions: list[str]
     roles: list[str]
+    role_names: list[str] = Field(default_factory=list, description="Display names of roles.")
     step_up_valid_until: datetime | None
 
 

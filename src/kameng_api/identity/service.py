@@ -97,6 +97,16 @@ async def find_by_login(session: AsyncSession, login: str) -> User | None:
     return (await session.execute(q)).scalar_one_or_none()
 
 
+async def login_names(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
+    """user id → email (or phone) for showing who did something."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(User.id, User.email, User.phone).where(User.id.in_(user_ids))
+    )
+    return {uid: email or phone or f"#{uid}" for uid, email, phone in rows}
+
+
 async def get_user(session: AsyncSession, user_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None:
