@@ -54,6 +54,11 @@ const KNOWN = new Set<string>([
   'session_expired',
   'rate_limited',
   'validation_failed',
+  'price_below_cost',
+  'category_not_empty',
+  'category_too_deep',
+  'category_name_taken',
+  'unknown_category',
 ] satisfies ApiErrorKey[]);
 
 function messageKey(code: string): ApiErrorKey | null {

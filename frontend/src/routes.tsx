@@ -1,4 +1,5 @@
 import {
+  ApartmentOutlined,
   ApiOutlined,
   AppstoreOutlined,
   AuditOutlined,
@@ -48,6 +49,9 @@ const SecurityPage = lazyPage(() => import('./pages/account/SecurityPage'), 'Sec
 const SystemHealthPage = lazyPage(() => import('./pages/settings/SystemHealthPage'), 'SystemHealthPage');
 const AuditLogPage = lazyPage(() => import('./pages/users/AuditLogPage'), 'AuditLogPage');
 const LoginLogPage = lazyPage(() => import('./pages/users/LoginLogPage'), 'LoginLogPage');
+const CategoriesPage = lazyPage(() => import('./pages/catalog/CategoriesPage'), 'CategoriesPage');
+const ProductsPage = lazyPage(() => import('./pages/catalog/ProductsPage'), 'ProductsPage');
+const ProductEditorPage = lazyPage(() => import('./pages/catalog/ProductEditorPage'), 'ProductEditorPage');
 const RolesPage = lazyPage(() => import('./pages/users/RolesPage'), 'RolesPage');
 const StaffPage = lazyPage(() => import('./pages/users/UsersPage'), 'StaffPage');
 const CustomersPage = lazyPage(() => import('./pages/users/UsersPage'), 'CustomersPage');
@@ -89,7 +93,22 @@ export const appRoutes: AppRoute[] = [
     path: '/catalog',
     icon: <ShopOutlined />,
     children: [
-      { key: 'products', path: '/catalog/products', icon: <AppstoreOutlined />, permission: 'catalog:read' },
+      { key: 'products', path: '/catalog/products', icon: <AppstoreOutlined />, permission: 'catalog:read', Page: ProductsPage },
+      {
+        key: 'productNew',
+        path: '/catalog/products/new',
+        permission: 'catalog:write',
+        Page: ProductEditorPage,
+        hideInMenu: true,
+      },
+      {
+        key: 'productEdit',
+        path: '/catalog/products/:id',
+        permission: 'catalog:read',
+        Page: ProductEditorPage,
+        hideInMenu: true,
+      },
+      { key: 'categories', path: '/catalog/categories', icon: <ApartmentOutlined />, permission: 'catalog:read', Page: CategoriesPage },
       { key: 'inventory', path: '/catalog/inventory', icon: <DatabaseOutlined />, permission: 'inventory:read' },
       {
         key: 'inventoryImport',
