@@ -384,3 +384,17 @@ async def test_a_periodic_task_runs_on_one_worker_at_a_time(app_db: str) -> None
 
 async def _admin(client: httpx.AsyncClient) -> dict[str, str]:
     return await login(client, await make_user(roles=("super_admin",), mfa=True))
+
+
+async def test_hiding_a_category_hides_its_products_from_the_shop(
+    client: httpx.AsyncClient,
+) -> None:
+    h = await _staff(client)
+    cat = await _category(client, h)
+    await client.post("/api/v1/catalog/products", json=product(cat, status="listed"), headers=h)
+    shop = await client.get("/api/v1/shop/products", params={"category_id": cat})
+    assert len(shop.json()) == 1
+    r = await client.patch(f"/api/v1/catalog/categories/{cat}", json={"visible": False}, headers=h)
+    assert r.status_code == 200
+    shop = await client.get("/api/v1/shop/products", params={"category_id": cat})
+    assert shop.json() == []

@@ -172,6 +172,12 @@ def _warnings(items: list[tuple[str, pricing.PriceWarning]]) -> list[PriceWarnin
     ]
 
 
+async def _saved(session: AsyncSession, saved: service.Saved) -> ProductSaved:
+    return ProductSaved(
+        product=await product_out(session, saved.product), warnings=_warnings(saved.warnings)
+    )
+
+
 @router.get(
     "/products",
     operation_id="catalog:list_products",
@@ -208,10 +214,7 @@ async def create_product(body: ProductIn, session: DbSession, actor: Writer) -> 
     """Create a product with its SKUs and prices. A price below cost is refused
     (``price_below_cost``) unless ``confirm_below_cost``; prices far from the market reference
     come back as ``warnings``."""
-    saved = await service.create_product(session, actor, body)
-    return ProductSaved(
-        product=await product_out(session, saved.product), warnings=_warnings(saved.warnings)
-    )
+    return await _saved(session, await service.create_product(session, actor, body))
 
 
 @router.get(
@@ -235,10 +238,7 @@ async def update_product(
 ) -> ProductSaved:
     """Replace the product. SKUs with an ``id`` are updated, new ones created, missing ones
     deactivated (orders keep referring to them). Changing prices needs ``catalog:pricing``."""
-    saved = await service.update_product(session, actor, product_id, body)
-    return ProductSaved(
-        product=await product_out(session, saved.product), warnings=_warnings(saved.warnings)
-    )
+    return await _saved(session, await service.update_product(session, actor, product_id, body))
 
 
 @router.post(

@@ -506,6 +506,7 @@ class ProductFilter:
     status: str | None = None
     q: str | None = None
     tag: str | None = None
+    on_sale_at: datetime | None = None  # only what the shop shows at that moment
 
 
 async def list_products(
@@ -525,6 +526,9 @@ async def list_products(
         q = q.where(
             Product.id.in_(select(product_tags.c.product_id).where(product_tags.c.tag == f.tag))
         )
+    if f.on_sale_at is not None:
+        visible = select(Category.id).where(Category.visible.is_(True))
+        q = q.where(on_sale_clause(f.on_sale_at), Product.category_id.in_(visible))
     if before_id is not None:
         q = q.where(Product.id < before_id)
     return (await session.execute(q.order_by(Product.id.desc()).limit(limit))).scalars().all()
@@ -559,13 +563,8 @@ async def bulk_status(
 async def shop_products(
     session: AsyncSession, *, category_id: int | None, q: str | None, tag: str | None
 ) -> Sequence[Product]:
-    now = clock.now()
-    f = ProductFilter(category_id=category_id, q=q, tag=tag)
-    rows = await list_products(session, f, before_id=None, limit=500)
-    visible_cats = set(
-        (await session.execute(select(Category.id).where(Category.visible.is_(True)))).scalars()
-    )
-    return [p for p in rows if is_on_sale(p, now) and p.category_id in visible_cats]
+    f = ProductFilter(category_id=category_id, q=q, tag=tag, on_sale_at=clock.now())
+    return await list_products(session, f, before_id=None, limit=500)
 
 
 async def shop_product(session: AsyncSession, product_id: int) -> Product:
