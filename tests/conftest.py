@@ -28,6 +28,7 @@ from kameng_api.core import db
 from kameng_api.core import redis as core_redis
 from kameng_api.embedded import EmbeddedPostgres, EmbeddedRedis
 from kameng_api.settings import get_settings
+from tests.support.procs import settings_env
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var" / "test"
@@ -152,6 +153,7 @@ async def app_db(servers: Servers, template_db: str) -> AsyncIterator[str]:
             "auth:*",
             # outbox ids restart in every test database: forget the previous test's arq jobs
             "arq:*",
+            "inventory:*",
         )
         await core_redis.close_queue()
         os.environ["KAMENG_DATABASE_URL"] = servers.url(template_db)
@@ -195,3 +197,32 @@ def own_database(servers: Servers, template_db: str) -> Iterator[OwnDatabase]:
         asyncio.run(
             _exec_admin(servers.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         )
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    rd = EmbeddedRedis(tmp_path / "redis")
+    rd.start()
+    yield rd
+    rd.stop()
+
+
+@pytest.fixture
+async def wired(
+    own_database: OwnDatabase, own_redis: EmbeddedRedis
+) -> AsyncIterator[dict[str, str]]:
+    """Point this process's kameng globals at the test's own database and Redis."""
+    env = {
+        "KAMENG_DATABASE_URL": own_database.url,
+        "KAMENG_REDIS_URL": own_redis.url,
+        "KAMENG_QUEUE_NAME": f"q:{own_database.name}",
+    }
+    with settings_env(**env):
+        await db.dispose_engine()
+        await core_redis.close_queue()
+        db.init_engine(get_settings(), pool_size=4, max_overflow=0)
+        try:
+            yield env
+        finally:
+            await core_redis.close_queue()
+            await db.dispose_engine()

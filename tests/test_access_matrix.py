@@ -96,6 +96,21 @@ EXPECTED: dict[str, frozenset[str]] = {
     "shop:list_products": ANYONE,
     "shop:get_product": ANYONE,
     "shop:quote": ANYONE,
+    # inventory: 运营 imports and voids, 客服 looks up, the key uploader only imports (and sees
+    # only their own imports); reveal and export stay with the admin (sensitive: step-up)
+    "inventory:import_targets": staff("operator", "customer_service", "key_uploader"),
+    "inventory:product_stock": staff("operator", "customer_service"),
+    "inventory:stage_import": staff("operator", "key_uploader"),
+    "inventory:list_imports": staff("operator", "customer_service", "key_uploader"),
+    "inventory:get_import": staff("operator", "customer_service", "key_uploader"),
+    "inventory:confirm_import": staff("operator", "key_uploader"),
+    "inventory:revalidate_import": staff("operator", "key_uploader"),
+    "inventory:discard_import": staff("operator", "key_uploader"),
+    "inventory:void_import": staff("operator"),
+    "inventory:list_keys": staff("operator", "customer_service"),
+    "inventory:void_keys": staff("operator"),
+    "inventory:reveal_key": staff(),
+    "inventory:export_keys": staff(),
     # 财务 reads the operation log (reconciliation); export stays with the admin
     "audit:list": staff("finance"),
     "audit:export": staff(),

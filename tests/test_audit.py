@@ -57,11 +57,18 @@ class Caller:
         json_body: Any = None,
         headers: dict[str, str] | None = None,
         expect: int | None = None,
+        data: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes]] | None = None,
     ) -> httpx.Response:
         method, _ = _write_operations()[op]
         rid = uuid.uuid4().hex
         r = await self.client.request(
-            method, path, json=json_body, headers={**(headers or {}), "x-request-id": rid}
+            method,
+            path,
+            json=json_body,
+            data=data,
+            files=files,
+            headers={**(headers or {}), "x-request-id": rid},
         )
         if expect is not None:
             assert r.status_code == expect, f"{op}: {r.status_code} {r.text}"
@@ -284,6 +291,67 @@ async def test_every_write_route_records_its_successful_use(client: httpx.AsyncC
         headers=admin_h,
         expect=204,
     )
+    # --- inventory ----------------------------------------------------------------------------
+    got = await client.get(f"/api/v1/catalog/products/{product_id}", headers=admin_h)
+    sku_id = got.json()["skus"][0]["id"]
+    inv = "/api/v1/inventory"
+    r = await call(
+        "inventory:stage_import",
+        f"{inv}/imports",
+        data={"sku_id": str(sku_id)},
+        files={"file": ("keys.csv", b"CN1,AUDIT-KEY-0001\nCN2,AUDIT-KEY-0002\n")},
+        headers=admin_h,
+        expect=201,
+    )
+    batch_id = r.json()["id"]
+    await call(
+        "inventory:confirm_import", f"{inv}/imports/{batch_id}/confirm", headers=admin_h, expect=200
+    )
+    r = await client.post(
+        f"{inv}/imports",
+        data={"sku_id": str(sku_id), "text": "AUDIT-KEY-0003", "format": "secret"},
+        headers=admin_h,
+    )
+    draft_id = r.json()["id"]
+    await call(
+        "inventory:revalidate_import",
+        f"{inv}/imports/{draft_id}/revalidate",
+        headers=admin_h,
+        expect=200,
+    )
+    await call(
+        "inventory:discard_import", f"{inv}/imports/{draft_id}/discard", headers=admin_h, expect=200
+    )
+    keys = await client.get(f"{inv}/keys", params={"sku_id": sku_id}, headers=admin_h)
+    key_ids = [k["id"] for k in keys.json()["items"]]
+    await call(
+        "inventory:reveal_key",
+        f"{inv}/keys/{key_ids[0]}/reveal",
+        json_body={},
+        headers=admin_h,
+        expect=200,
+    )
+    await call(
+        "inventory:export_keys",
+        f"{inv}/keys/export",
+        json_body={"sku_id": sku_id},
+        headers=admin_h,
+        expect=200,
+    )
+    await call(
+        "inventory:void_keys",
+        f"{inv}/keys/void",
+        json_body={"key_ids": key_ids[:1]},
+        headers=admin_h,
+        expect=200,
+    )
+    await call(
+        "inventory:void_import",
+        f"{inv}/imports/{batch_id}/void",
+        json_body={"reason": "test"},
+        headers=admin_h,
+        expect=200,
+    )
     await call("auth:logout", "/api/v1/auth/logout", headers=admin_h, expect=204)
 
     # verify_email and reset_password need the mailed code: tests/test_accounts_mail.py
@@ -331,6 +399,7 @@ async def test_refused_writes_are_recorded_and_change_nothing(client: httpx.Asyn
         url = path.replace("{role_id}", "999999").replace("{user_id}", "999999")
         url = url.replace("{notice_id}", "999999").replace("{session_id}", "no-such-session")
         url = url.replace("{category_id}", "999999").replace("{product_id}", "999999")
+        url = url.replace("{import_id}", "999999").replace("{key_id}", "999999")
         await call(op, url, json_body=junk)
         if "requestBody" in spec["paths"][path][method.lower()] and op not in PUBLIC_WRITES:
             as_admin.add(op)

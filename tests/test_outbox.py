@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,42 +20,11 @@ from kameng_api.embedded import EmbeddedRedis
 from kameng_api.outbox import service as outbox
 from kameng_api.outbox.jobs import registry, run_outbox_job
 from kameng_api.outbox.models import OutboxMessage
-from kameng_api.settings import get_settings
 from kameng_api.system import service as system
 from kameng_api.system.models import WorkerProbe
-from tests.conftest import OwnDatabase
-from tests.support.procs import kameng_env, settings_env, start_worker, stop, wait_for
+from tests.support.procs import kameng_env, start_worker, stop, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    rd = EmbeddedRedis(tmp_path / "redis")
-    rd.start()
-    yield rd
-    rd.stop()
-
-
-@pytest.fixture
-async def wired(
-    own_database: OwnDatabase, own_redis: EmbeddedRedis
-) -> AsyncIterator[dict[str, str]]:
-    """Point this process's kameng globals at the test's own database and Redis."""
-    env = {
-        "KAMENG_DATABASE_URL": own_database.url,
-        "KAMENG_REDIS_URL": own_redis.url,
-        "KAMENG_QUEUE_NAME": f"q:{own_database.name}",
-    }
-    with settings_env(**env):
-        await db.dispose_engine()
-        await core_redis.close_queue()
-        db.init_engine(get_settings(), pool_size=4, max_overflow=0)
-        try:
-            yield env
-        finally:
-            await core_redis.close_queue()
-            await db.dispose_engine()
 
 
 async def _probe(probe_id: int) -> WorkerProbe | None:

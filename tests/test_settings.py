@@ -22,10 +22,14 @@ def test_production_refuses_the_development_secret() -> None:
         Settings(environment="production")
     with pytest.raises(ValidationError, match="KAMENG_FIELD_KEYS"):
         Settings(environment="production", secret_key="x" * 40)
+    keys = {"k1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+    with pytest.raises(ValidationError, match="KAMENG_DEDUPE_KEY"):
+        Settings(environment="production", secret_key="x" * 40, field_keys=keys)
     ok = Settings(
         environment="production",
         secret_key="x" * 40,
-        field_keys={"k1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="},
+        field_keys=keys,
+        dedupe_key="ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
     )
     assert ok.environment == "production"
 

@@ -42,7 +42,11 @@ STEPS: list[tuple[str, Step]] = []
 DEMO_LOGINS: list[DemoLogin] = []
 
 # Modules that add steps when imported (in order).
-DEMO_MODULES = ["kameng_api.identity.demo", "kameng_api.catalog.demo"]
+DEMO_MODULES = [
+    "kameng_api.identity.demo",
+    "kameng_api.catalog.demo",
+    "kameng_api.inventory.demo",
+]
 
 
 def load_steps() -> None:

@@ -26,6 +26,7 @@ from kameng_api.core.logging import configure_logging
 from kameng_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kameng_api.core.redis import close_queue
 from kameng_api.identity.router import auth_router, login_log_router, me_router, users_router
+from kameng_api.inventory.router import router as inventory_router
 from kameng_api.rbac.router import router as roles_router
 from kameng_api.settings import Settings, get_settings
 from kameng_api.system.router import ops_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
         catalog_router,
         shop_router,
+        inventory_router,
         system_router,
     ):
         api.include_router(r)
@@ -111,7 +113,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _mount_spa(app, settings.spa_dir)
 
     # added last = outermost
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # card-key files are bigger than any other request (multipart framing on top)
+        overrides={
+            f"{API_PREFIX}/inventory/imports": settings.inventory_upload_max_bytes + 64 * 1024
+        },
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

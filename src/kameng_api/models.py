@@ -1,5 +1,6 @@
 """Every capability's tables, gathered for Alembic and the tests. Add new models modules here."""
 
+from kameng_api.alerts.models import Alert
 from kameng_api.audit.models import AuditLog
 from kameng_api.catalog.models import (
     Category,
@@ -20,6 +21,7 @@ from kameng_api.identity.models import (
     RefreshToken,
     User,
 )
+from kameng_api.inventory.models import CardKey, ImportBatch, ImportFile, Stock
 from kameng_api.notifications.models import Notice
 from kameng_api.outbox.models import OutboxMessage
 from kameng_api.rbac.models import Role, RolePermission, UserRole
@@ -28,9 +30,13 @@ from kameng_api.system.models import WorkerProbe
 metadata = Base.metadata
 
 __all__ = [
+    "Alert",
     "AuditLog",
     "AuthSession",
+    "CardKey",
     "Category",
+    "ImportBatch",
+    "ImportFile",
     "LoginEvent",
     "Notice",
     "OneTimeCode",
@@ -45,6 +51,7 @@ __all__ = [
     "Sku",
     "SkuAudiencePrice",
     "SkuTierPrice",
+    "Stock",
     "User",
     "UserRole",
     "WorkerProbe",

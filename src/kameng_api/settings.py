@@ -62,6 +62,31 @@ class Settings(BaseSettings):
         "Empty: one key derived from secret_key (development only).",
     )
     field_key_id: str = Field(default="k1", description="Key id new secrets are encrypted with.")
+    dedupe_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key of the keyed hash that de-duplicates card keys (base64, 32 bytes). Never "
+        "rotate it: stored hashes depend on it. Empty: derived from secret_key (development only).",
+    )
+    inventory_upload_max_bytes: int = Field(
+        default=48 * 1024 * 1024, ge=1024, description="Largest card-key file accepted (bytes)."
+    )
+    inventory_max_lines: int = Field(
+        default=1_000_000, ge=1, description="Most lines one card-key import may hold."
+    )
+    inventory_inline_lines: int = Field(
+        default=20_000,
+        ge=0,
+        description="Imports up to this many lines are checked and imported within the request; "
+        "larger ones run as jobs that report progress.",
+    )
+    inventory_draft_ttl_s: int = Field(
+        default=86400, ge=60, description="An import left unconfirmed this long is discarded."
+    )
+    xlsx_max_unzipped_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="An XLSX upload whose parts unzip to more than this is refused (zip bombs).",
+    )
     access_token_ttl_s: int = Field(default=900, ge=60, description="Access token lifetime.")
     refresh_token_ttl_s: int = Field(
         default=30 * 86400, ge=3600, description="Refresh token (session) lifetime."
@@ -117,6 +142,8 @@ class Settings(BaseSettings):
                 raise ValueError("KAMENG_SECRET_KEY must be set (32+ characters) in production")
             if not self.field_keys:
                 raise ValueError("KAMENG_FIELD_KEYS must be set in production")
+            if not self.dedupe_key.get_secret_value():
+                raise ValueError("KAMENG_DEDUPE_KEY must be set in production")
         return self
 
     @property

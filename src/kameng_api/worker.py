@@ -27,6 +27,7 @@ TASK_MODULES = [
     "kameng_api.system.tasks",
     "kameng_api.notifications.tasks",
     "kameng_api.catalog.tasks",
+    "kameng_api.inventory.tasks",
 ]
 
 

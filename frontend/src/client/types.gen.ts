@@ -95,6 +95,46 @@ export type AuditPage = {
 };
 
 /**
+ * Body_inventory:stage_import
+ */
+export type BodyInventoryStageImport = {
+    /**
+     * Default Cost
+     */
+    default_cost?: number | string | null;
+    encoding?: Encoding;
+    /**
+     * File
+     *
+     * TXT, CSV or XLSX
+     */
+    file?: Blob | File | null;
+    format?: KeyFormat;
+    /**
+     * Has Header
+     */
+    has_header?: boolean;
+    /**
+     * Note
+     */
+    note?: string;
+    /**
+     * Separator
+     */
+    separator?: string;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Text
+     *
+     * pasted keys, one per line
+     */
+    text?: string | null;
+};
+
+/**
  * BulkStatusIn
  */
 export type BulkStatusIn = {
@@ -297,6 +337,33 @@ export type EmailIn = {
 };
 
 /**
+ * Encoding
+ */
+export type Encoding = 'auto' | 'utf-8' | 'gbk';
+
+/**
+ * ExportIn
+ */
+export type ExportIn = {
+    /**
+     * Batch Id
+     */
+    batch_id?: number | null;
+    /**
+     * Reason
+     */
+    reason?: string;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * State
+     */
+    state?: 'available' | 'reserved' | 'sold' | 'voided';
+};
+
+/**
  * FieldProblem
  */
 export type FieldProblem = {
@@ -334,6 +401,284 @@ export type HttpValidationError = {
      * Detail
      */
     detail?: Array<ValidationError>;
+};
+
+/**
+ * ImportOptionsOut
+ */
+export type ImportOptionsOut = {
+    encoding: Encoding;
+    format: KeyFormat;
+    /**
+     * Has Header
+     */
+    has_header: boolean;
+    /**
+     * Separator
+     */
+    separator: string;
+};
+
+/**
+ * ImportOut
+ *
+ * One import (batch): its validation report, and what was imported.
+ */
+export type ImportOut = {
+    /**
+     * Confirmed At
+     */
+    confirmed_at: string | null;
+    /**
+     * Confirmed By
+     */
+    confirmed_by: number | null;
+    /**
+     * Cost Total
+     */
+    cost_total: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Created By
+     */
+    created_by: number | null;
+    /**
+     * Default Cost
+     */
+    default_cost: string | null;
+    /**
+     * Error Code
+     */
+    error_code: string | null;
+    /**
+     * Error Detail
+     */
+    error_detail: string | null;
+    /**
+     * Filename
+     */
+    filename: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Imported At
+     */
+    imported_at: string | null;
+    /**
+     * Imported Count
+     */
+    imported_count: number;
+    /**
+     * Note
+     */
+    note: string;
+    options: ImportOptionsOut;
+    /**
+     * Problem Counts
+     */
+    problem_counts: {
+        [key: string]: number;
+    };
+    /**
+     * Product Id
+     */
+    product_id: number;
+    /**
+     * while a large import runs: keys written so far
+     */
+    progress?: ImportProgress | null;
+    /**
+     * Samples
+     *
+     * the first 100 problem lines
+     */
+    samples: Array<ProblemSample>;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Source
+     */
+    source: 'paste' | 'txt' | 'csv' | 'xlsx';
+    /**
+     * Status
+     */
+    status: 'validating' | 'validated' | 'queued' | 'imported' | 'failed' | 'discarded' | 'voided';
+    /**
+     * Total Lines
+     */
+    total_lines: number;
+    /**
+     * Valid Count
+     *
+     * lines that will be imported on confirm
+     */
+    valid_count: number;
+    /**
+     * Validated At
+     */
+    validated_at: string | null;
+    /**
+     * Voided At
+     */
+    voided_at: string | null;
+    /**
+     * Voided Count
+     */
+    voided_count: number;
+};
+
+/**
+ * ImportPage
+ */
+export type ImportPage = {
+    /**
+     * Items
+     */
+    items: Array<ImportOut>;
+    /**
+     * Next Before Id
+     */
+    next_before_id: number | null;
+};
+
+/**
+ * ImportProgress
+ */
+export type ImportProgress = {
+    /**
+     * Done
+     */
+    done: number;
+    /**
+     * Total
+     */
+    total: number;
+};
+
+/**
+ * ImportTarget
+ */
+export type ImportTarget = {
+    /**
+     * Looping Keys
+     */
+    looping_keys: boolean;
+    /**
+     * Product Id
+     */
+    product_id: number;
+    /**
+     * Product Name
+     */
+    product_name: string;
+    /**
+     * Skus
+     */
+    skus: Array<ImportTargetSku>;
+};
+
+/**
+ * ImportTargetSku
+ */
+export type ImportTargetSku = {
+    /**
+     * Available
+     */
+    available: number;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Name
+     */
+    name: string;
+};
+
+/**
+ * KeyFormat
+ */
+export type KeyFormat = 'secret' | 'secret_cost' | 'card_secret' | 'card_secret_cost';
+
+/**
+ * KeyOut
+ */
+export type KeyOut = {
+    /**
+     * Batch Id
+     */
+    batch_id: number;
+    /**
+     * Card No
+     */
+    card_no: string | null;
+    /**
+     * Cost
+     */
+    cost: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Hint
+     *
+     * the masked secret, e.g. ****7XQ2
+     */
+    hint: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Order Id
+     */
+    order_id: number | null;
+    /**
+     * Product Id
+     */
+    product_id: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Sold At
+     */
+    sold_at: string | null;
+    /**
+     * Sold Count
+     */
+    sold_count: number;
+    /**
+     * State
+     */
+    state: 'available' | 'reserved' | 'sold' | 'voided';
+    /**
+     * Voided At
+     */
+    voided_at: string | null;
+};
+
+/**
+ * KeyPage
+ */
+export type KeyPage = {
+    /**
+     * Items
+     */
+    items: Array<KeyOut>;
+    /**
+     * Next Before Id
+     */
+    next_before_id: number | null;
 };
 
 /**
@@ -718,6 +1063,28 @@ export type Problem = {
 };
 
 /**
+ * ProblemSample
+ */
+export type ProblemSample = {
+    /**
+     * Kind
+     *
+     * empty, malformed, too_long, bad_cost, duplicate_in_file or in_stock
+     */
+    kind: string;
+    /**
+     * Line
+     */
+    line: number;
+    /**
+     * Preview
+     *
+     * card number and masked secret (never the secret)
+     */
+    preview: string;
+};
+
+/**
  * ProductIn
  */
 export type ProductIn = {
@@ -931,6 +1298,32 @@ export type ProductSaved = {
 };
 
 /**
+ * ProductStockOut
+ */
+export type ProductStockOut = {
+    /**
+     * Available
+     */
+    available: number;
+    /**
+     * Looping Keys
+     */
+    looping_keys: boolean;
+    /**
+     * Product Id
+     */
+    product_id: number;
+    /**
+     * Product Name
+     */
+    product_name: string;
+    /**
+     * Skus
+     */
+    skus: Array<SkuStockOut>;
+};
+
+/**
  * QuoteOut
  */
 export type QuoteOut = {
@@ -974,6 +1367,16 @@ export type Readiness = {
      * Status
      */
     status: 'ok' | 'unavailable';
+};
+
+/**
+ * ReasonIn
+ */
+export type ReasonIn = {
+    /**
+     * Reason
+     */
+    reason?: string;
 };
 
 /**
@@ -1050,6 +1453,34 @@ export type ResetPasswordIn = {
      * New Password
      */
     new_password: string;
+};
+
+/**
+ * RevealIn
+ */
+export type RevealIn = {
+    /**
+     * Reason
+     */
+    reason?: string;
+};
+
+/**
+ * RevealOut
+ */
+export type RevealOut = {
+    /**
+     * Card No
+     */
+    card_no: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Secret
+     */
+    secret: string;
 };
 
 /**
@@ -1419,6 +1850,52 @@ export type SkuOut = {
 };
 
 /**
+ * SkuStockOut
+ */
+export type SkuStockOut = {
+    /**
+     * Available
+     */
+    available: number;
+    /**
+     * Low Stock
+     *
+     * an open low-stock alert exists
+     */
+    low_stock: boolean;
+    /**
+     * Product Id
+     */
+    product_id: number;
+    /**
+     * Reserved
+     */
+    reserved: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Sku Name
+     */
+    sku_name: string;
+    /**
+     * Sold
+     */
+    sold: number;
+    /**
+     * Threshold
+     *
+     * the product's stock alert threshold (0: none)
+     */
+    threshold: number;
+    /**
+     * Voided
+     */
+    voided: number;
+};
+
+/**
  * StaffCreateIn
  */
 export type StaffCreateIn = {
@@ -1681,6 +2158,36 @@ export type VerifyEmailIn = {
      * Email
      */
     email: string;
+};
+
+/**
+ * VoidKeysIn
+ */
+export type VoidKeysIn = {
+    /**
+     * Key Ids
+     */
+    key_ids: Array<number>;
+    /**
+     * Reason
+     */
+    reason?: string;
+};
+
+/**
+ * VoidKeysOut
+ */
+export type VoidKeysOut = {
+    /**
+     * Skipped
+     *
+     * keys that were not available (sold, reserved, voided)
+     */
+    skipped: number;
+    /**
+     * Voided
+     */
+    voided: number;
 };
 
 /**
@@ -2540,6 +3047,564 @@ export type CatalogUpdateProductResponses = {
 };
 
 export type CatalogUpdateProductResponse = CatalogUpdateProductResponses[keyof CatalogUpdateProductResponses];
+
+export type InventoryListImportsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Product Id
+         */
+        product_id?: number | null;
+        /**
+         * Sku Id
+         */
+        sku_id?: number | null;
+        /**
+         * Status
+         */
+        status?: 'validating' | 'validated' | 'queued' | 'imported' | 'failed' | 'discarded' | 'voided' | null;
+        /**
+         * Before Id
+         */
+        before_id?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/inventory/imports';
+};
+
+export type InventoryListImportsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type InventoryListImportsError = InventoryListImportsErrors[keyof InventoryListImportsErrors];
+
+export type InventoryListImportsResponses = {
+    /**
+     * Successful Response
+     */
+    200: ImportPage;
+};
+
+export type InventoryListImportsResponse = InventoryListImportsResponses[keyof InventoryListImportsResponses];
+
+export type InventoryStageImportData = {
+    body: BodyInventoryStageImport;
+    path?: never;
+    query?: never;
+    url: '/api/v1/inventory/imports';
+};
+
+export type InventoryStageImportErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type InventoryStageImportError = InventoryStageImportErrors[keyof InventoryStageImportErrors];
+
+export type InventoryStageImportResponses = {
+    /**
+     * Successful Response
+     */
+    201: ImportOut;
+};
+
+export type InventoryStageImportResponse = InventoryStageImportResponses[keyof InventoryStageImportResponses];
+
+export type InventoryGetImportData = {
+    body?: never;
+    path: {
+        /**
+         * Import Id
+         */
+        import_id: number;
+    };
+    query?: never;
+    url: '/api/v1/inventory/imports/{import_id}';
+};
+
+export type InventoryGetImportErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type InventoryGetImportError = InventoryGetImportErrors[keyof InventoryGetImportErrors];
+
+export type InventoryGetImportResponses = {
+    /**
+     * Successful Response
+     */
+    200: ImportOut;
+};
+
+export type InventoryGetImportResponse = InventoryGetImportResponses[keyof InventoryGetImportResponses];
+
+export type InventoryConfirmImportData = {
+    body?: never;
+    path: {
+        /**
+         * Import Id
+         */
+        import_id: number;
+    };
+    query?: never;
+    url: '/api/v1/inventory/imports/{import_id}/confirm';
+};
+
+export type InventoryConfirmImportErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type InventoryConfirmImportError = InventoryConfirmImportErrors[keyof InventoryConfirmImportErrors];
+
+export type InventoryConfirmImportResponses = {
+    /**
+     * Successful Response
+     */
+    200: ImportOut;
+};
+
+export type InventoryConfirmImportResponse = InventoryConfirmImportResponses[keyof InventoryConfirmImportResponses];
+
+export type InventoryDiscardImportData = {
+    body?: never;
+    path: {
+        /**
+         * Import Id
+         */
+        import_id: number;
+    };
+    query?: never;
+    url: '/api/v1/inventory/imports/{import_id}/discard';
+};
+
+export type InventoryDiscardImportErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type InventoryDiscardImportError = InventoryDiscardImportErrors[keyof InventoryDiscardImportErrors];
+
+export type InventoryDiscardImportResponses = {
+    /**
+     * Successful Response
+     */
+    200: ImportOut;
+};
+
+export type InventoryDiscardImportResponse = InventoryDiscardImportResponses[keyof InventoryDiscardImportResponses];
+
+export type InventoryRevalidateImportData = {
+    body?: never;
+    path: {
+        /**
+         * Import Id
+         */
+        import_id: number;
+    };
+    query?: never;
+    url: '/api/v1/inventory/imports/{import_id}/revalidate';
+};
+
+export type InventoryRevalidateImportErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type InventoryRevalidateImportError = InventoryRevalidateImportErrors[keyof InventoryRevalidateImportErrors];
+
+export type InventoryRevalidateImportResponses = {
+    /**
+     * Successful Response
+     */
+    200: ImportOut;
+};
+
+export type InventoryRevalidateImportResponse = InventoryRevalidateImportResponses[keyof InventoryRevalidateImportResponses];
+
+export type InventoryVoidImportData = {
+    body: ReasonIn;
+    path: {
+        /**
+         * Import Id
+         */
+        import_id: number;
+    };
+    query?: never;
+    url: '/api/v1/inventory/imports/{import_id}/void';
+};
+
+export type InventoryVoidImportErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type InventoryVoidImportError = InventoryVoidImportErrors[keyof InventoryVoidImportErrors];
+
+export type InventoryVoidImportResponses = {
+    /**
+     * Successful Response
+     */
+    200: ImportOut;
+};
+
+export type InventoryVoidImportResponse = InventoryVoidImportResponses[keyof InventoryVoidImportResponses];
+
+export type InventoryListKeysData = {
+    body?: never;
+    path?: never;
+    query: {
+        /**
+         * Sku Id
+         */
+        sku_id: number;
+        /**
+         * State
+         */
+        state?: 'available' | 'reserved' | 'sold' | 'voided';
+        /**
+         * Batch Id
+         */
+        batch_id?: number | null;
+        /**
+         * Before Id
+         */
+        before_id?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/inventory/keys';
+};
+
+export type InventoryListKeysErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type InventoryListKeysError = InventoryListKeysErrors[keyof InventoryListKeysErrors];
+
+export type InventoryListKeysResponses = {
+    /**
+     * Successful Response
+     */
+    200: KeyPage;
+};
+
+export type InventoryListKeysResponse = InventoryListKeysResponses[keyof InventoryListKeysResponses];
+
+export type InventoryExportKeysData = {
+    body: ExportIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/inventory/keys/export';
+};
+
+export type InventoryExportKeysErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type InventoryExportKeysError = InventoryExportKeysErrors[keyof InventoryExportKeysErrors];
+
+export type InventoryExportKeysResponses = {
+    /**
+     * CSV (UTF-8 with BOM)
+     */
+    200: unknown;
+};
+
+export type InventoryVoidKeysData = {
+    body: VoidKeysIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/inventory/keys/void';
+};
+
+export type InventoryVoidKeysErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type InventoryVoidKeysError = InventoryVoidKeysErrors[keyof InventoryVoidKeysErrors];
+
+export type InventoryVoidKeysResponses = {
+    /**
+     * Successful Response
+     */
+    200: VoidKeysOut;
+};
+
+export type InventoryVoidKeysResponse = InventoryVoidKeysResponses[keyof InventoryVoidKeysResponses];
+
+export type InventoryRevealKeyData = {
+    body: RevealIn;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: number;
+    };
+    query?: never;
+    url: '/api/v1/inventory/keys/{key_id}/reveal';
+};
+
+export type InventoryRevealKeyErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type InventoryRevealKeyError = InventoryRevealKeyErrors[keyof InventoryRevealKeyErrors];
+
+export type InventoryRevealKeyResponses = {
+    /**
+     * Successful Response
+     */
+    200: RevealOut;
+};
+
+export type InventoryRevealKeyResponse = InventoryRevealKeyResponses[keyof InventoryRevealKeyResponses];
+
+export type InventoryProductStockData = {
+    body?: never;
+    path: {
+        /**
+         * Product Id
+         */
+        product_id: number;
+    };
+    query?: never;
+    url: '/api/v1/inventory/stock/{product_id}';
+};
+
+export type InventoryProductStockErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type InventoryProductStockError = InventoryProductStockErrors[keyof InventoryProductStockErrors];
+
+export type InventoryProductStockResponses = {
+    /**
+     * Successful Response
+     */
+    200: ProductStockOut;
+};
+
+export type InventoryProductStockResponse = InventoryProductStockResponses[keyof InventoryProductStockResponses];
+
+export type InventoryImportTargetsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/inventory/targets';
+};
+
+export type InventoryImportTargetsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+};
+
+export type InventoryImportTargetsError = InventoryImportTargetsErrors[keyof InventoryImportTargetsErrors];
+
+export type InventoryImportTargetsResponses = {
+    /**
+     * Response Inventory:Import Targets
+     *
+     * Successful Response
+     */
+    200: Array<ImportTarget>;
+};
+
+export type InventoryImportTargetsResponse = InventoryImportTargetsResponses[keyof InventoryImportTargetsResponses];
 
 export type UsersLoginEventsData = {
     body?: never;

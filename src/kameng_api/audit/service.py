@@ -18,6 +18,7 @@ from kameng_api.audit.models import AuditLog
 from kameng_api.core import db
 from kameng_api.core.actor import Actor, RequestMeta
 from kameng_api.core.context import audit_trail_var, request_id_var
+from kameng_api.core.spreadsheet import csv_safe
 
 # Field names whose values never reach the log: passwords, secrets, tokens, one-time codes,
 # key material. (A role's ``key`` or a permission ``code`` name nothing secret.)
@@ -217,14 +218,6 @@ CSV_COLUMNS = [
     "before",
     "after",
 ]
-
-
-def csv_safe(value: object) -> str:
-    """Neutralise spreadsheet formula injection: prefix cells that start a formula."""
-    s = "" if value is None else str(value)
-    if s and s[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + s
-    return s
 
 
 async def export_csv(session: AsyncSession, f: AuditFilter, max_rows: int) -> AsyncIterator[str]:

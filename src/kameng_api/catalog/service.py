@@ -581,3 +581,33 @@ async def sku_for_sale(session: AsyncSession, sku_id: int) -> tuple[Sku, Product
     if sku is None or not sku.active:
         raise NotFound("No such SKU.")
     return sku, await shop_product(session, sku.product_id)
+
+
+async def get_sku(session: AsyncSession, sku_id: int) -> tuple[Sku, Product]:
+    """A SKU and its product, whatever their status (the console's view)."""
+    sku = await session.get(Sku, sku_id)
+    if sku is None:
+        raise NotFound("No such SKU.")
+    return sku, await get_product(session, sku.product_id)
+
+
+async def card_key_products(session: AsyncSession) -> list[tuple[Product, list[Sku]]]:
+    """Products delivered from card-key stock, with their active SKUs (import targets)."""
+    products = (
+        (
+            await session.execute(
+                select(Product)
+                .where(Product.delivery_type == "card_key")
+                .order_by(Product.sort, Product.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    ids = [p.id for p in products]
+    skus: dict[int, list[Sku]] = {i: [] for i in ids}
+    if ids:
+        q = select(Sku).where(Sku.product_id.in_(ids), Sku.active.is_(True))
+        for s in (await session.execute(q.order_by(Sku.sort, Sku.id))).scalars():
+            skus[s.product_id].append(s)
+    return [(p, skus[p.id]) for p in products]

@@ -78,22 +78,26 @@ class RequestContextMiddleware:
 class BodySizeLimitMiddleware:
     """Answers 413 problem+json for bodies above ``max_bytes`` (by header or while streaming)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = overrides or {}  # exact path → its own limit (uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.overrides.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             try:
-                too_big = int(declared) > self.max_bytes
+                too_big = int(declared) > max_bytes
             except ValueError:
                 too_big = False
             if too_big:
-                await self._reject(scope, receive, send)
+                await self._reject(scope, receive, send, max_bytes)
                 return
 
         received = 0
@@ -103,20 +107,18 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # rendered as problem+json (payload_too_large) by the error handlers
-                    raise HTTPException(
-                        413, f"The request body is larger than {self.max_bytes} bytes."
-                    )
+                    raise HTTPException(413, f"The request body is larger than {max_bytes} bytes.")
             return message
 
         await self.app(scope, limited_receive, send)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem_response(
             status=413,
             code=ErrorCode.payload_too_large,
             title="Payload too large",
-            detail=f"The request body is larger than {self.max_bytes} bytes.",
+            detail=f"The request body is larger than {max_bytes} bytes.",
         )
         await response(scope, receive, send)

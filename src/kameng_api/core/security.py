@@ -120,6 +120,22 @@ def _field_key(key_id: str) -> bytes:
     return hashlib.sha256(b"kameng-field-key:" + key_id.encode() + b":" + secret).digest()
 
 
+def field_cipher(key_id: str | None = None) -> tuple[str, AESGCM]:
+    """``(key id, cipher)`` for bulk encryption (new data: the current key id)."""
+    kid = key_id or get_settings().field_key_id
+    return kid, AESGCM(_field_key(kid))
+
+
+def dedupe_key() -> bytes:
+    """Key of the keyed hash that finds duplicate secrets (stable: never rotated)."""
+    settings = get_settings()
+    configured = settings.dedupe_key.get_secret_value()
+    if configured:
+        return base64.b64decode(configured)
+    secret = settings.secret_key.get_secret_value().encode()
+    return hashlib.sha256(b"kameng-dedupe-key:" + secret).digest()
+
+
 def encrypt_field(plaintext: str, *, aad: str = "") -> str:
     """``<key id>:<base64(nonce|ciphertext)>``; ``aad`` binds the value to its row/column."""
     key_id = get_settings().field_key_id

@@ -148,3 +148,26 @@ def require(permission: StrEnum | str) -> DependsParam:
     dependency.__name__ = f"require_{code.replace(':', '_')}"
     marker: DependsParam = Depends(dependency)
     return marker
+
+
+def require_any(*permissions: StrEnum | str) -> DependsParam:
+    """Any one of ``permissions`` lets the caller in; the service then scopes what they see
+    (e.g. a key uploader without ``inventory:read`` sees only their own imports)."""
+    codes = [str(p) for p in permissions]
+    load_catalogue()
+    for code in codes:
+        if code not in PERMISSIONS:
+            raise ValueError(f"unknown permission {code!r}")
+
+    async def dependency(request: Request, session: DbSession) -> Actor:
+        actor = await _actor(request, session)
+        if actor.must_change_password:
+            raise Forbidden("Change your password first.", code="password_change_required")
+        held = [c for c in codes if actor.kind == UserKind.staff and actor.has(c)]
+        await check_permission(actor, held[0] if held else codes[0])
+        return actor
+
+    _mark(dependency, "permission:" + "|".join(codes))
+    dependency.__name__ = "require_any_" + "_".join(c.replace(":", "_") for c in codes)
+    marker: DependsParam = Depends(dependency)
+    return marker

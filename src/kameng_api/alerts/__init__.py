@@ -1,0 +1,2 @@
+"""Alerts: conditions worth a person's attention (low stock, stuck orders …), raised once
+while open."""
