@@ -548,3 +548,28 @@ async def test_racing_confirms_never_store_a_key_twice(
     distinct = await session.scalar(select(func.count(func.distinct(CardKey.digest))))
     assert total == distinct == 600
     assert await _available(client, h, product_id) == 600
+
+
+async def test_the_shop_and_the_console_show_availability_from_stock(
+    client: httpx.AsyncClient,
+) -> None:
+    h = await _staff(client)
+    product_id, sku_id = await _product(client, h, status="listed", min_qty=2)
+    shop = (await client.get(f"/api/v1/shop/products/{product_id}")).json()
+    assert (shop["skus"][0]["available"], shop["skus"][0]["in_stock"]) == (0, False)
+    await _import(client, h, sku_id, _csv(_keys(1)))
+    shop = (await client.get(f"/api/v1/shop/products/{product_id}")).json()
+    assert (shop["skus"][0]["available"], shop["skus"][0]["in_stock"]) == (1, False)  # min 2
+    await _import(client, h, sku_id, _csv(_keys(4)))
+    shop = (await client.get(f"/api/v1/shop/products/{product_id}")).json()
+    assert (shop["skus"][0]["available"], shop["skus"][0]["in_stock"]) == (5, True)
+    console = (await client.get(f"/api/v1/catalog/products/{product_id}", headers=h)).json()
+    assert console["skus"][0]["available"] == 5
+    # looping keys: one key is unlimited stock; manual delivery is always in stock
+    looping_id, looping_sku = await _product(client, h, status="listed", looping_keys=True)
+    await _import(client, h, looping_sku, _csv(_keys(1)))
+    shop = (await client.get(f"/api/v1/shop/products/{looping_id}")).json()
+    assert (shop["skus"][0]["available"], shop["skus"][0]["in_stock"]) == (None, True)
+    manual_id, _ = await _product(client, h, status="listed", delivery="manual")
+    shop = (await client.get(f"/api/v1/shop/products/{manual_id}")).json()
+    assert (shop["skus"][0]["available"], shop["skus"][0]["in_stock"]) == (None, True)

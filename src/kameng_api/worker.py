@@ -32,6 +32,8 @@ TASK_MODULES = [
 
 
 def import_task_modules() -> None:
+    # every table, so foreign keys resolve whatever a job touches (e.g. users for created_by)
+    importlib.import_module("kameng_api.models")
     for name in TASK_MODULES:
         importlib.import_module(name)
 

@@ -1700,9 +1700,21 @@ export type ShopSkuOut = {
         [key: string]: string;
     };
     /**
+     * Available
+     *
+     * Keys in stock (card-key products); null when not counted (direct recharge, manual delivery, looping keys).
+     */
+    available: number | null;
+    /**
      * Id
      */
     id: number;
+    /**
+     * In Stock
+     *
+     * Can be bought now.
+     */
+    in_stock: boolean;
     /**
      * Market Price
      */
@@ -1805,6 +1817,12 @@ export type SkuOut = {
     attrs: {
         [key: string]: string;
     };
+    /**
+     * Available
+     *
+     * Keys in stock (card-key products; from stock counters).
+     */
+    available?: number | null;
     /**
      * Base Price
      */

@@ -36,6 +36,7 @@ from kameng_api.core.actor import Actor, UserKind
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, NotFound, error_responses
 from kameng_api.core.etag import etag_response
+from kameng_api.inventory import service as inventory
 from kameng_api.rbac.deps import DbSession, MaybeSignedIn, require
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
@@ -108,7 +109,12 @@ async def product_out(session: AsyncSession, p: Product) -> ProductOut:
     skus = await service.skus_of(session, p.id)
     prices = await service.load_prices(session, [s.id for s in skus])
     tags = await service.tags_of(session, [p.id])
-    return _product_out(p, skus, prices, tags[p.id])
+    out = _product_out(p, skus, prices, tags[p.id])
+    if p.delivery_type == "card_key":
+        stock = await inventory.stock_for_skus(session, [s.id for s in skus])
+        for sku in out.skus:
+            sku.available = stock[sku.id].available if sku.id in stock else 0
+    return out
 
 
 def _product_out(
@@ -286,15 +292,26 @@ async def _buyer(session: AsyncSession, actor: Actor | None) -> pricing.Buyer:
     )
 
 
+def _availability(p: Product, available: int) -> tuple[int | None, bool]:
+    """What the shop says about stock: a count for card keys, "in stock" for the rest."""
+    if p.delivery_type != "card_key":
+        return None, True
+    if p.looping_keys:  # one key sold many times: any key is unlimited stock
+        return None, available > 0
+    return available, available >= p.min_qty
+
+
 def _shop_product(
     p: Product,
     skus: list[Sku],
     prices: dict[int, pricing.SkuPrices],
     tags: list[str],
     buyer: pricing.Buyer,
+    stock: dict[int, int],
 ) -> ShopProductOut:
     shop_skus = []
     for s in skus:
+        available, in_stock = _availability(p, stock.get(s.id, 0))
         unit = pricing.quote(prices[s.id], buyer, p.min_qty).unit_price
         tiers = {
             k: pricing.quote(prices[s.id], buyer, k).unit_price
@@ -309,6 +326,8 @@ def _shop_product(
                 unit_price=unit,
                 market_price=s.market_price,
                 tier_prices={k: v for k, v in tiers.items() if v < unit},
+                available=available,
+                in_stock=in_stock,
             )
         )
     return ShopProductOut(
@@ -339,7 +358,9 @@ async def _shop_view(
         if not skus:
             continue
         prices = await service.load_prices(session, [s.id for s in skus])
-        out.append(_shop_product(p, skus, prices, tags[p.id], buyer))
+        stock = await inventory.stock_for_skus(session, [s.id for s in skus])
+        available = {sku_id: st.available for sku_id, st in stock.items()}
+        out.append(_shop_product(p, skus, prices, tags[p.id], buyer, available))
     return out
 
 

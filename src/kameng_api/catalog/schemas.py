@@ -140,6 +140,9 @@ class SkuOut(BaseModel):
     tier_prices: dict[int, Money]
     active: bool
     sort: int
+    available: int | None = Field(
+        default=None, description="Keys in stock (card-key products; from stock counters)."
+    )
 
 
 class ProductOut(BaseModel):
@@ -224,6 +227,11 @@ class ShopSkuOut(BaseModel):
     unit_price: Money = Field(description="Your price for one.")
     market_price: Money | None
     tier_prices: dict[int, Money] = Field(description="Quantity tiers you would get.")
+    available: int | None = Field(
+        description="Keys in stock (card-key products); null when not counted (direct "
+        "recharge, manual delivery, looping keys)."
+    )
+    in_stock: bool = Field(description="Can be bought now.")
 
 
 class ShopProductOut(BaseModel):
