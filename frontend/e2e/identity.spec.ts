@@ -120,7 +120,9 @@ test.describe.serial('identity: roles, staff and least privilege', () => {
     for (const hidden of ['交易', '用户与权限', '报表', '上游', '设置', '商品', '库存']) {
       await expect(menu.getByText(hidden, { exact: true })).toHaveCount(0);
     }
-    await expect(page.getByTestId('inventory-import-page')).toContainText('卡密导入向导将随库存模块一同上线');
+    // the import wizard and their own import history, without any catalog permission
+    await expect(page.getByTestId('import-form')).toContainText('上传并校验');
+    await expect(page.getByTestId('tab-history')).toContainText('我的导入');
     await page.screenshot({ path: join(screenshotDir, 'key-uploader-menu.png') });
 
     // a page it may not use answers 403, not the page

@@ -45,6 +45,15 @@ describe('error code → message', () => {
     expect(describeError(problem('session_ended'), t)).toBe('登录已失效，请重新登录');
   });
 
+  it('inventory codes have their own sentences', () => {
+    expect(describeError(problem('too_many_lines', { detail: '单次导入最多 1000000 行' }), t)).toBe('单次导入的行数超过上限，请拆分文件');
+    expect(describeError(problem('not_card_key_product'), t)).toBe('该商品的发货方式不是卡密，不能导入卡密');
+    expect(describeError(problem('batch_has_sold_keys'), en)).toBe(
+      'Keys of this batch were sold, so it cannot be voided as a whole; void the unsold keys in the key list',
+    );
+    expect(describeError(problem('upload_too_large'), en)).toBe('The file is too large; split it and upload again');
+  });
+
   it('weak_password names the rule that was broken', () => {
     expect(describeError(problem('weak_password', { detail: 'Use at least 8 characters.' }), t)).toBe('密码太短：至少 8 个字符');
     expect(describeError(problem('weak_password', { detail: 'This password is among the most common ones; choose another.' }), t)).toBe(

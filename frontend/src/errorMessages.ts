@@ -59,6 +59,23 @@ const KNOWN = new Set<string>([
   'category_too_deep',
   'category_name_taken',
   'unknown_category',
+  'upload_too_large',
+  'bad_encoding',
+  'malformed_file',
+  'unsupported_file',
+  'unsafe_file',
+  'too_many_lines',
+  'empty_file',
+  'not_card_key_product',
+  'bad_separator',
+  'bad_upload',
+  'unknown_sku',
+  'unknown_import',
+  'unknown_key',
+  'batch_state',
+  'nothing_to_import',
+  'batch_has_sold_keys',
+  'stock_changed',
 ] satisfies ApiErrorKey[]);
 
 function messageKey(code: string): ApiErrorKey | null {

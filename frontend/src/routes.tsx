@@ -29,7 +29,6 @@ import { EnrollTwoFactorPage } from './pages/auth/EnrollTwoFactorPage';
 import { LoginPage } from './pages/auth/LoginPage';
 import { ComingSoonPage } from './pages/ComingSoonPage';
 import { ForbiddenPage } from './pages/ForbiddenPage';
-import { InventoryImportPage } from './pages/inventory/InventoryImportPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { RouteErrorPage } from './pages/RouteErrorPage';
 import { CHANGE_PASSWORD_PATH, ENROLL_2FA_PATH, LOGIN_PATH, SECURITY_PATH } from './paths';
@@ -52,6 +51,9 @@ const LoginLogPage = lazyPage(() => import('./pages/users/LoginLogPage'), 'Login
 const CategoriesPage = lazyPage(() => import('./pages/catalog/CategoriesPage'), 'CategoriesPage');
 const ProductsPage = lazyPage(() => import('./pages/catalog/ProductsPage'), 'ProductsPage');
 const ProductEditorPage = lazyPage(() => import('./pages/catalog/ProductEditorPage'), 'ProductEditorPage');
+const InventoryPage = lazyPage(() => import('./pages/inventory/InventoryPage'), 'InventoryPage');
+const InventoryProductPage = lazyPage(() => import('./pages/inventory/InventoryProductPage'), 'InventoryProductPage');
+const InventoryImportPage = lazyPage(() => import('./pages/inventory/InventoryImportPage'), 'InventoryImportPage');
 const RolesPage = lazyPage(() => import('./pages/users/RolesPage'), 'RolesPage');
 const StaffPage = lazyPage(() => import('./pages/users/UsersPage'), 'StaffPage');
 const CustomersPage = lazyPage(() => import('./pages/users/UsersPage'), 'CustomersPage');
@@ -109,7 +111,14 @@ export const appRoutes: AppRoute[] = [
         hideInMenu: true,
       },
       { key: 'categories', path: '/catalog/categories', icon: <ApartmentOutlined />, permission: 'catalog:read', Page: CategoriesPage },
-      { key: 'inventory', path: '/catalog/inventory', icon: <DatabaseOutlined />, permission: 'inventory:read' },
+      { key: 'inventory', path: '/catalog/inventory', icon: <DatabaseOutlined />, permission: 'inventory:read', Page: InventoryPage },
+      {
+        key: 'inventoryProduct',
+        path: '/catalog/inventory/:productId',
+        permission: 'inventory:read',
+        Page: InventoryProductPage,
+        hideInMenu: true,
+      },
       {
         key: 'inventoryImport',
         path: '/catalog/inventory-import',

@@ -2,7 +2,7 @@ import { screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 
 import { appRoutes, firstAllowedPath, visibleRoutes } from '../routes';
-import { makeMe, renderApp, stubApi } from '../test/render';
+import { jsonResponse, makeMe, pathOf, renderApp, stubApi } from '../test/render';
 import { can, hasPermission, setPermissionSubject } from './permissions';
 
 const keyUploader = makeMe({
@@ -54,7 +54,16 @@ describe('permission checks', () => {
   });
 
   it('signed in as that user, the console lands on 卡密导入 and shows only that entry', async () => {
-    stubApi(undefined, { me: keyUploader });
+    stubApi(
+      (request) => {
+        const path = pathOf(request);
+        if (path === '/api/v1/inventory/targets') {
+          return jsonResponse([{ product_id: 2, product_name: '王者荣耀点券', looping_keys: false, skus: [{ id: 21, name: '100 点券', available: 3 }] }]);
+        }
+        return undefined;
+      },
+      { me: keyUploader },
+    );
     const { router } = renderApp('/');
 
     const entry = await screen.findByTestId('menu-inventory-import');
@@ -62,7 +71,10 @@ describe('permission checks', () => {
     expect(entry).toHaveTextContent('卡密导入');
     const menu = screen.getByTestId('module-menu');
     expect(within(menu).getAllByRole('menuitem').map((item) => item.textContent)).toEqual(['商品与库存', '卡密导入']);
-    expect(await screen.findByTestId('inventory-import-page')).toHaveTextContent('卡密导入向导将随库存模块一同上线');
+    // the import wizard, with their own import history
+    expect(await screen.findByTestId('import-form')).toHaveTextContent('上传并校验');
+    expect(screen.getByTestId('tab-history')).toHaveTextContent('我的导入');
+    expect(screen.getByTestId('inventory-import-page')).toHaveTextContent('您当前的角色仅可导入卡密');
   });
 
   it('a page the user may not use shows 403, also for a module path', async () => {
