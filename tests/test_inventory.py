@@ -283,6 +283,12 @@ async def test_too_large_uploads_and_wrong_targets_get_clear_errors(
 ) -> None:
     h = await _staff(client)
     _, sku_id = await _product(client, h)
+    # a 50 MiB file is refused before it is read (the limit is 48 MiB, ~1 M keys)
+    big = b"K" * (50 * 1024 * 1024)
+    r = await _stage(client, h, sku_id, big, filename="big.txt")
+    assert r.status_code == 413
+    assert r.json()["code"] in ("payload_too_large", "upload_too_large")
+    del big
     get_settings().inventory_upload_max_bytes = 4096
     r = await _stage(client, h, sku_id, _csv(_keys(200)))
     assert r.status_code == 413
@@ -448,7 +454,8 @@ async def test_export_is_step_up_audited_and_neutralises_formulas(
 async def test_a_key_uploader_sees_only_their_own_imports(client: httpx.AsyncClient) -> None:
     op = await _staff(client)
     product_id, sku_id = await _product(client, op)
-    up1 = await _staff(client, "key_uploader")
+    uploader = await make_user(roles=("key_uploader",))
+    up1 = await login(client, uploader)
     up2 = await _staff(client, "key_uploader")
     targets = (await client.get(f"{API}/targets", headers=up1)).json()
     assert any(t["product_id"] == product_id for t in targets)
@@ -460,7 +467,7 @@ async def test_a_key_uploader_sees_only_their_own_imports(client: httpx.AsyncCli
     assert r.status_code == 404
     assert (await client.get(f"{API}/imports", headers=up2)).json()["items"] == []
     listed = (await client.get(f"{API}/imports", headers=op)).json()["items"]
-    assert [b["id"] for b in listed] == [mine["id"]]
+    assert [(b["id"], b["created_by_name"]) for b in listed] == [(mine["id"], uploader.email)]
     # an uploader cannot read keys or stock
     r = await client.get(f"{API}/keys", params={"sku_id": sku_id}, headers=up1)
     assert r.status_code == 403

@@ -446,6 +446,12 @@ export type ImportOut = {
      */
     created_by: number | null;
     /**
+     * Created By Name
+     *
+     * who uploaded (login)
+     */
+    created_by_name?: string | null;
+    /**
      * Default Cost
      */
     default_cost: string | null;

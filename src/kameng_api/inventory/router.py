@@ -8,11 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.catalog import service as catalog
 from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, error_responses
+from kameng_api.identity import service as identity
 from kameng_api.inventory import service
 from kameng_api.inventory.keyfile import Encoding, KeyFormat, ReadOptions
 from kameng_api.inventory.models import CardKey, ImportBatch
@@ -56,6 +58,16 @@ class BadSeparator(AppError):
     status = 422
     code = "bad_separator"
     title = "Bad separator"
+
+
+async def imports_out(session: AsyncSession, batches: list[ImportBatch]) -> list[ImportOut]:
+    names = await identity.login_names(
+        session, {b.created_by for b in batches if b.created_by is not None}
+    )
+    out = [await import_out(b) for b in batches]
+    for o in out:
+        o.created_by_name = names.get(o.created_by) if o.created_by is not None else None
+    return out
 
 
 async def import_out(batch: ImportBatch) -> ImportOut:
@@ -195,7 +207,7 @@ async def list_imports(
         limit=limit,
     )
     return ImportPage(
-        items=[await import_out(b) for b in rows],
+        items=await imports_out(session, rows),
         next_before_id=rows[-1].id if rows and len(rows) == limit else None,
     )
 
@@ -208,7 +220,7 @@ async def list_imports(
 )
 async def get_import(import_id: int, session: DbSession, actor: ImportViewer) -> ImportOut:
     """The report, the status and — while a large import runs — its progress."""
-    return await import_out(await service.get_batch(session, actor, import_id))
+    return (await imports_out(session, [await service.get_batch(session, actor, import_id)]))[0]
 
 
 @router.post(

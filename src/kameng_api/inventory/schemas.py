@@ -49,6 +49,7 @@ class ImportOut(BaseModel):
     default_cost: Decimal | None
     note: str
     created_by: int | None
+    created_by_name: str | None = Field(default=None, description="who uploaded (login)")
     created_at: datetime
     total_lines: int
     valid_count: int = Field(description="lines that will be imported on confirm")

@@ -99,8 +99,10 @@ export function ImportsTable({
     {
       title: t('inventory.createdBy'),
       dataIndex: 'created_by',
-      width: 90,
-      render: (id: number | null) => (id === null ? '—' : id === me.data?.id ? t('inventory.me') : `#${id}`),
+      width: 160,
+      ellipsis: true,
+      render: (id: number | null, b: ImportOut) =>
+        id === null ? '—' : id === me.data?.id ? t('inventory.me') : (b.created_by_name ?? `#${id}`),
     },
     { title: t('inventory.batchCreatedAt'), dataIndex: 'created_at', width: 170, render: formatTime },
     { title: t('inventory.importedAt'), dataIndex: 'imported_at', width: 170, render: formatTime },
