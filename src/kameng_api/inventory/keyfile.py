@@ -382,6 +382,16 @@ def _cost(text: str) -> Decimal | None:
     return value.quantize(Decimal("0.0001"))
 
 
+def row_preview(raw: str | list[str], opts: ReadOptions) -> str:
+    """``preview`` of one line as ``read_lines`` returned it."""
+    has_card = opts.format in (KeyFormat.card_secret, KeyFormat.card_secret_cost)
+    if not isinstance(raw, str):
+        return preview([c.strip() for c in raw], has_card)
+    if opts.format is KeyFormat.secret:
+        return preview([raw.strip()], has_card)
+    return preview([p.strip() for p in raw.strip().split(opts.separator)], has_card)
+
+
 def preview(parts: list[str], has_card: bool) -> str:
     """Report preview: the card number (if any) and the masked secret, never the secret."""
     if has_card and len(parts) >= 2:

@@ -123,8 +123,7 @@ async def import_targets(session: DbSession, _: ImportViewer) -> list[ImportTarg
 )
 async def product_stock(product_id: int, session: DbSession, _: Reader) -> ProductStockOut:
     """Stock per SKU from counters kept with the keys (no counting of rows)."""
-    product = await catalog.get_product(session, product_id)
-    skus = await service.product_stock(session, product_id)
+    product, skus = await service.product_stock(session, product_id)
     return ProductStockOut(
         product_id=product.id,
         product_name=product.name,

@@ -25,7 +25,7 @@ from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 from asyncpg.pgproto.pgproto import UUID as PgUUID  # builds from 16 bytes, ~10x uuid.UUID
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -274,7 +274,9 @@ async def _validate(session: AsyncSession, batch_id: int, raise_file_errors: boo
         n for n, d in zip(checked.line_nos, checked.digests, strict=True) if d in in_stock
     ]
     for n in in_stock_lines[: keyfile.MAX_SAMPLES]:
-        checked.problem(n, Problem.in_stock, _row_preview(rows, n - first_line, batch))
+        checked.problem(
+            n, Problem.in_stock, keyfile.row_preview(rows[n - first_line], _options(batch))
+        )
     if in_stock_lines[keyfile.MAX_SAMPLES :]:
         checked.counts[Problem.in_stock] += len(in_stock_lines) - keyfile.MAX_SAMPLES
     checked.samples.sort(key=lambda s: int(str(s["line"])))
@@ -287,16 +289,6 @@ async def _validate(session: AsyncSession, batch_id: int, raise_file_errors: boo
     batch.status = "validated"
     await session.flush()
     return batch
-
-
-def _row_preview(rows: list[str] | list[list[str]], index: int, batch: ImportBatch) -> str:
-    raw = rows[index]
-    opts = _options(batch)
-    parts = [raw.strip()] if isinstance(raw, str) else [c.strip() for c in raw]
-    if isinstance(raw, str) and opts.format is not keyfile.KeyFormat.secret:
-        parts = [p.strip() for p in raw.strip().split(opts.separator)]
-    has_card = opts.format in (keyfile.KeyFormat.card_secret, keyfile.KeyFormat.card_secret_cost)
-    return keyfile.preview(parts, has_card)
 
 
 async def _raw(session: AsyncSession) -> Any:
@@ -321,11 +313,15 @@ async def _in_stock(session: AsyncSession, digests: list[bytes]) -> set[bytes]:
     return found
 
 
-async def _fail(session: AsyncSession, batch: ImportBatch, code: str, detail: str) -> None:
+async def _fail(
+    session: AsyncSession, batch: ImportBatch, code: str, detail: str, *, keep_file: bool = False
+) -> None:
+    """Mark the batch failed; ``keep_file`` when checking it again can still help."""
     batch.status = "failed"
     batch.error_code = code
     batch.error_detail = detail[:500]
-    await session.execute(delete(ImportFile).where(ImportFile.batch_id == batch.id))
+    if not keep_file:
+        await session.execute(delete(ImportFile).where(ImportFile.batch_id == batch.id))
     await session.flush()
 
 
@@ -437,12 +433,13 @@ async def _run_import(
                 "inventory_keys", records=records.stream(progress), columns=KEY_COLUMNS
             )
     except UniqueViolationError:
-        await _fail_keep_file(
+        await _fail(
             session,
             batch,
             "stock_changed",
             "验证之后库存中出现了相同的卡密，请重新验证后再确认 "
             "(keys were added since the check: check again)",
+            keep_file=True,
         )
         return batch
     n = records.count
@@ -457,13 +454,6 @@ async def _run_import(
     await check_low_stock(session, [sku.id])
     await session.flush()
     return batch
-
-
-async def _fail_keep_file(session: AsyncSession, batch: ImportBatch, code: str, msg: str) -> None:
-    batch.status = "failed"
-    batch.error_code = code
-    batch.error_detail = msg[:500]
-    await session.flush()
 
 
 class _KeyRecords:
@@ -485,6 +475,14 @@ class _KeyRecords:
         self.ids = (batch.id, sku_id, product_id, base_id)
         self.count = 0
         self.cost_total = Decimal(0)
+        self.opts = _options(batch)
+        self.first_line = 2 if self.opts.has_header else 1
+        self.skip = set(batch.in_stock_lines)
+        self.key = dedupe_key()
+        self.seen: set[bytes] = set()
+        self.kid, cipher = field_cipher()
+        self.encrypt = cipher.encrypt
+        self.prefix = os.urandom(8)  # nonce = 8 random bytes per batch + a 4-byte counter
 
     async def stream(self, progress: Progress | None) -> AsyncIterator[tuple[Any, ...]]:
         """Rows for COPY. The next chunk is made in a worker thread while this one is sent, so
@@ -515,8 +513,6 @@ class _KeyRecords:
 
     def _make_chunk(self, start: int) -> list[tuple[Any, ...]]:
         batch_id, sku_id, product_id, base_id = self.ids
-        if start == 0:
-            self._setup()
         c = keyfile.check(
             self.rows[start : start + COPY_CHUNK],
             self.opts,
@@ -562,16 +558,6 @@ class _KeyRecords:
         self.cost_total = cost_total
         return chunk
 
-    def _setup(self) -> None:
-        self.opts = _options(self.batch)
-        self.first_line = 2 if self.opts.has_header else 1
-        self.skip = set(self.batch.in_stock_lines)
-        self.key = dedupe_key()
-        self.seen: set[bytes] = set()
-        self.kid, cipher = field_cipher()
-        self.encrypt = cipher.encrypt
-        self.prefix = os.urandom(8)  # nonce = 8 random bytes per batch + a 4-byte counter
-
 
 # ---- stock ----------------------------------------------------------------------------------
 
@@ -613,7 +599,7 @@ async def stock_for_skus(session: AsyncSession, sku_ids: list[int]) -> dict[int,
     return {s.sku_id: s for s in rows.scalars()}
 
 
-async def product_stock(session: AsyncSession, product_id: int) -> list[SkuStock]:
+async def product_stock(session: AsyncSession, product_id: int) -> tuple[Product, list[SkuStock]]:
     product = await catalog.get_product(session, product_id)
     skus = list(await catalog.skus_of(session, product_id))
     stock = await stock_for_skus(session, [s.id for s in skus])
@@ -634,7 +620,7 @@ async def product_stock(session: AsyncSession, product_id: int) -> list[SkuStock
                 low_stock=f"sku:{s.id}" in open_alerts,
             )
         )
-    return out
+    return product, out
 
 
 async def check_low_stock(session: AsyncSession, sku_ids: list[int]) -> None:
@@ -775,17 +761,22 @@ class KeyFilter:
     batch_id: int | None = None
 
 
+async def _keys_query(session: AsyncSession, f: KeyFilter) -> Select[CardKey]:
+    q = select(CardKey).where(CardKey.sku_id == f.sku_id, CardKey.state == f.state)
+    if f.batch_id is not None:
+        batch = await session.get(ImportBatch, f.batch_id)
+        if batch is None:
+            raise NotFound("No such import.", code="unknown_import")
+        q = q.where(*_batch_keys(batch))
+    return q
+
+
 async def list_keys(
     session: AsyncSession, f: KeyFilter, *, before_id: int | None, limit: int
 ) -> list[CardKey]:
     """Newest first, keyset-paginated on ``(sku_id, state, id)``: page 10,000 costs what page 1
     costs. Secrets stay encrypted; lists show ``hint`` (masked)."""
-    q = select(CardKey).where(CardKey.sku_id == f.sku_id, CardKey.state == f.state)
-    if f.batch_id is not None:
-        batch = await session.get(ImportBatch, f.batch_id)
-        if batch is None:
-            return []
-        q = q.where(*_batch_keys(batch))
+    q = await _keys_query(session, f)
     if before_id is not None:
         q = q.where(CardKey.id < before_id)
     rows = await session.execute(q.order_by(CardKey.id.desc()).limit(limit))
@@ -853,12 +844,7 @@ async def export_csv(
 ) -> list[str]:
     """Decrypted keys as CSV chunks (UTF-8 with BOM; formula-looking cells neutralised)."""
     await catalog.get_sku(session, f.sku_id)
-    q = select(CardKey).where(CardKey.sku_id == f.sku_id, CardKey.state == f.state)
-    if f.batch_id is not None:
-        batch = await session.get(ImportBatch, f.batch_id)
-        if batch is None:
-            raise NotFound("No such import.", code="unknown_import")
-        q = q.where(*_batch_keys(batch))
+    q = await _keys_query(session, f)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(EXPORT_COLUMNS)

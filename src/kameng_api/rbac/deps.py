@@ -132,22 +132,7 @@ async def check_permission(actor: Actor, permission: str) -> None:
 
 def require(permission: StrEnum | str) -> DependsParam:
     """``actor: Annotated[Actor, require(OrdersPerm.refund)]``."""
-    code = str(permission)
-    load_catalogue()
-    if code not in PERMISSIONS:
-        raise ValueError(f"unknown permission {code!r}")
-
-    async def dependency(request: Request, session: DbSession) -> Actor:
-        actor = await _actor(request, session)
-        if actor.must_change_password:
-            raise Forbidden("Change your password first.", code="password_change_required")
-        await check_permission(actor, code)
-        return actor
-
-    _mark(dependency, f"permission:{code}")
-    dependency.__name__ = f"require_{code.replace(':', '_')}"
-    marker: DependsParam = Depends(dependency)
-    return marker
+    return require_any(permission)
 
 
 def require_any(*permissions: StrEnum | str) -> DependsParam:
@@ -168,6 +153,6 @@ def require_any(*permissions: StrEnum | str) -> DependsParam:
         return actor
 
     _mark(dependency, "permission:" + "|".join(codes))
-    dependency.__name__ = "require_any_" + "_".join(c.replace(":", "_") for c in codes)
+    dependency.__name__ = "require_" + "_or_".join(c.replace(":", "_") for c in codes)
     marker: DependsParam = Depends(dependency)
     return marker
