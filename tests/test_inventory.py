@@ -8,6 +8,7 @@ import asyncio
 import io
 import uuid
 import zipfile
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.alerts.models import Alert
 from kameng_api.audit.models import AuditLog
 from kameng_api.core import db
+from kameng_api.inventory import keyfile
 from kameng_api.inventory import service as inventory
 from kameng_api.inventory.models import CardKey, ImportBatch, ImportFile, Stock
 from kameng_api.outbox.jobs import registry, run_outbox_job
@@ -205,6 +207,35 @@ async def test_formats_separators_costs_and_line_problems(client: httpx.AsyncCli
     assert done["imported_count"] == 2
     assert done["cost_total"] == "2.5000"
     assert await _available(client, h, product_id) == 5
+
+
+async def test_every_key_is_stored_exactly_as_its_line_said(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The import re-reads only the lines the check planned: plain ASCII files take a fast
+    path, lines with spaces or non-ASCII the general one; both must store the same thing."""
+    h = await _staff(client)
+    _, sku_id = await _product(client, h)
+    tag = uuid.uuid4().hex[:6]
+    plain = [(f"P{tag}{i}", f"PLAIN-{tag}-{i:04d}", f"{i % 3}.50") for i in range(40)]
+    padded = [
+        (f" Q{tag}1 ", f" 密码-{tag}-一二三四 ", " 2 "),
+        (f"Q{tag}2\u3000", f"\u3000SPACED {tag} 99", "0.0001"),
+        (f"Q{tag}3", f"short{tag[:2]}", "7"),
+    ]
+    expected = {}
+    for lines in (plain, padded):
+        content = "".join(f"{c};{sec};{cost}\n" for c, sec, cost in lines)
+        done = await _import(client, h, sku_id, content, format="card_secret_cost", separator=";")
+        assert done["imported_count"] == len(lines)
+        expected.update({sec.strip(): (c.strip(), Decimal(cost.strip())) for c, sec, cost in lines})
+    keys = (await session.execute(select(CardKey).where(CardKey.sku_id == sku_id))).scalars()
+    stored = {inventory.decrypt_secret(k): (k.card_no, k.cost, k.hint) for k in keys}
+    assert {sec: (card, cost) for sec, (card, cost, _) in stored.items()} == expected
+    assert {sec: hint for sec, (_, _, hint) in stored.items()} == {
+        sec: keyfile.mask(sec) for sec in expected
+    }
+    assert stored[f"密码-{tag}-一二三四"][2] == "****一二三四"
 
 
 async def test_gbk_text_is_read_and_wrong_encodings_are_refused(
@@ -487,6 +518,29 @@ async def test_discarded_drafts_keep_nothing_and_cannot_be_confirmed(
     r = await client.post(f"{API}/imports/{batch_id}/confirm", headers=h)
     assert (r.status_code, r.json()["code"]) == (409, "batch_state")
     assert await _available(client, h, product_id) == 0
+
+
+async def test_a_draft_without_a_check_plan_fails_clearly_and_can_be_checked_again(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Drafts checked before imports kept a plan (or whose plan is lost) are not imported
+    blind: the batch fails ``not_checked``, keeps its file, and a new check imports it."""
+    h = await _staff(client)
+    product_id, sku_id = await _product(client, h)
+    r = await _stage(client, h, sku_id, _csv(_keys(3)))
+    batch_id = r.json()["id"]
+    await session.execute(
+        update(ImportFile).where(ImportFile.batch_id == batch_id).values(plan=None)
+    )
+    await session.commit()
+    r = await client.post(f"{API}/imports/{batch_id}/confirm", headers=h)
+    assert (r.json()["status"], r.json()["error_code"]) == ("failed", "not_checked")
+    assert await _available(client, h, product_id) == 0
+    r = await client.post(f"{API}/imports/{batch_id}/revalidate", headers=h)
+    assert r.json()["status"] == "validated", r.json()
+    r = await client.post(f"{API}/imports/{batch_id}/confirm", headers=h)
+    assert r.json()["imported_count"] == 3
+    assert await _available(client, h, product_id) == 3
 
 
 # ---- large imports run as jobs; racing imports ----------------------------------------------

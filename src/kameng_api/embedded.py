@@ -16,6 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("kameng.embedded")
 
@@ -46,6 +47,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# What a tuned production server has. With the defaults (128 MB of buffers, a checkpoint every
+# 1 GB of WAL) a million-key import evicts dirty pages and checkpoints in the middle of its COPY.
+SERVER_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "4GB", "wal_buffers": "64MB"}
+
+
+def _configure(srv: Any) -> bool:
+    """Apply ``SERVER_SETTINGS``; True when they were not in effect (the server must restart:
+    two of them only take effect then)."""
+    shown = srv.psql(
+        "".join(f"SELECT '{k}=' || current_setting('{k}');\n" for k in SERVER_SETTINGS)
+    )
+    if all(f"{k}={v}" in shown for k, v in SERVER_SETTINGS.items()):
+        return False
+    srv.psql("".join(f"ALTER SYSTEM SET {k} = '{v}';\n" for k, v in SERVER_SETTINGS.items()))
+    return True
+
+
 @dataclass
 class EmbeddedPostgres:
     data_dir: Path
@@ -59,6 +77,10 @@ class EmbeddedPostgres:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         srv = get_server(self.data_dir, cleanup_mode=None)
+        if _configure(srv):  # first start on a new data directory: restart with the settings
+            self.pid = srv.get_postmaster_info().pid
+            self.stop()
+            srv.ensure_postgres_running()
         info = srv.get_postmaster_info()
         self.pid = info.pid
         self.socket_dir = Path(info.socket_dir)

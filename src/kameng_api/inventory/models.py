@@ -2,7 +2,7 @@
 
 ``inventory_keys`` is the one big table (millions of rows), so it is built for bulk loading:
 no foreign keys (each would be an index probe per copied row; the service checks the SKU once
-per batch), ids drawn from a cached sequence, and exactly three indexes — the primary key, the
+per batch), and exactly three indexes — the primary key, the
 unique keyed hash (de-duplication) and ``(sku_id, state, id)`` (allocation and lists). Imports
 run one at a time and assign ids themselves, so a batch's keys are one id range: found through
 the primary key, no batch index either.
@@ -29,7 +29,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng_api.core.db import Base
@@ -116,10 +116,6 @@ class ImportBatch(Base):
         JSONB, server_default=text("'{}'::jsonb")
     )
     samples: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
-    # lines already in stock at validation: confirm skips them without asking the index again
-    in_stock_lines: Mapped[list[int]] = mapped_column(
-        ARRAY(Integer), server_default=text("'{}'::integer[]")
-    )
     validated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # the import
     confirmed_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
@@ -148,6 +144,9 @@ class ImportFile(Base):
     key_id: Mapped[str] = mapped_column(String(16))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
+    # written by the check: the lines to import, as keyed hashes + row indexes in COPY order
+    # (inventory.keyfile.make_plan); no secrets in it
+    plan: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Stock(Base):
