@@ -111,6 +111,16 @@ EXPECTED: dict[str, frozenset[str]] = {
     "inventory:void_keys": staff("operator"),
     "inventory:reveal_key": staff(),
     "inventory:export_keys": staff(),
+    # wallet: everyone signed in has their own; 财务 sees, adjusts (step-up), exports, reconciles
+    "wallet:my_wallet": SIGNED_IN,
+    "wallet:my_statement": SIGNED_IN,
+    "wallet:export_my_statement": SIGNED_IN,
+    "wallet:list_accounts": staff("finance"),
+    "wallet:account_statement": staff("finance"),
+    "wallet:export_statement": staff("finance"),
+    "wallet:adjust": staff("finance"),
+    "wallet:ledger": staff("finance"),
+    "wallet:trial_balance": staff("finance"),
     # 财务 reads the operation log (reconciliation); export stays with the admin
     "audit:list": staff("finance"),
     "audit:export": staff(),

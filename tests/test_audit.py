@@ -352,6 +352,14 @@ async def test_every_write_route_records_its_successful_use(client: httpx.AsyncC
         headers=admin_h,
         expect=200,
     )
+    # --- wallet -------------------------------------------------------------------------------
+    await call(
+        "wallet:adjust",
+        "/api/v1/wallet/adjustments",
+        json_body={"user_id": cust.user.id, "amount": "12.5", "reason": "审计测试"},
+        headers=admin_h,
+        expect=201,
+    )
     await call("auth:logout", "/api/v1/auth/logout", headers=admin_h, expect=204)
 
     # verify_email and reset_password need the mailed code: tests/test_accounts_mail.py

@@ -73,6 +73,17 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> No
         assert info["database"]["ok"]
         shop = httpx.get(f"http://127.0.0.1:{port}/api/v1/shop/products", timeout=5).json()
         assert len(shop) >= 3  # the demo shop is seeded
+        customer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            json={"login": "customer@demo.kameng.example", "password": "Kameng-Demo-2026!"},
+            timeout=10,
+        ).json()["access_token"]
+        purse = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/wallet/me",
+            headers={"authorization": f"Bearer {customer}"},
+            timeout=5,
+        ).json()
+        assert purse["balance"] == "200.0000"  # demo balances are seeded through the ledger
         assert info["redis"]["ok"]
         pg_pid = int((tmp_path / "var" / "postgres" / "postmaster.pid").read_text().split()[0])
         redis_pid = int((tmp_path / "var" / "redis" / "redis.pid").read_text().strip())

@@ -46,6 +46,7 @@ DEMO_MODULES = [
     "kameng_api.identity.demo",
     "kameng_api.catalog.demo",
     "kameng_api.inventory.demo",
+    "kameng_api.wallet.demo",
 ]
 
 

@@ -31,6 +31,7 @@ from kameng_api.rbac.router import router as roles_router
 from kameng_api.settings import Settings, get_settings
 from kameng_api.system.router import ops_router
 from kameng_api.system.router import router as system_router
+from kameng_api.wallet.router import router as wallet_router
 from kameng_api.worker import import_task_modules
 
 log = logging.getLogger("kameng.app")
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog_router,
         shop_router,
         inventory_router,
+        wallet_router,
         system_router,
     ):
         api.include_router(r)

@@ -26,17 +26,21 @@ from kameng_api.notifications.models import Notice
 from kameng_api.outbox.models import OutboxMessage
 from kameng_api.rbac.models import Role, RolePermission, UserRole
 from kameng_api.system.models import WorkerProbe
+from kameng_api.wallet.models import Account, Entry, Line
 
 metadata = Base.metadata
 
 __all__ = [
+    "Account",
     "Alert",
     "AuditLog",
     "AuthSession",
     "CardKey",
     "Category",
+    "Entry",
     "ImportBatch",
     "ImportFile",
+    "Line",
     "LoginEvent",
     "Notice",
     "OneTimeCode",

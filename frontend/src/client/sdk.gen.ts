@@ -2,7 +2,7 @@
 
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client';
 import { client } from './client.gen';
-import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses } from './types.gen';
+import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses, WalletAccountStatementData, WalletAccountStatementErrors, WalletAccountStatementResponses, WalletAdjustData, WalletAdjustErrors, WalletAdjustResponses, WalletExportMyStatementData, WalletExportMyStatementErrors, WalletExportMyStatementResponses, WalletExportStatementData, WalletExportStatementErrors, WalletExportStatementResponses, WalletLedgerData, WalletLedgerErrors, WalletLedgerResponses, WalletListAccountsData, WalletListAccountsErrors, WalletListAccountsResponses, WalletMyStatementData, WalletMyStatementErrors, WalletMyStatementResponses, WalletMyWalletData, WalletMyWalletErrors, WalletMyWalletResponses, WalletTrialBalanceData, WalletTrialBalanceErrors, WalletTrialBalanceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -634,6 +634,78 @@ export const usersSetRoles = <ThrowOnError extends boolean = false>(options: Opt
         ...options.headers
     }
 });
+
+/**
+ * List Accounts
+ *
+ * User wallets, largest balance first; ``q`` matches email or phone.
+ */
+export const walletListAccounts = <ThrowOnError extends boolean = false>(options?: Options<WalletListAccountsData, ThrowOnError>) => (options?.client ?? client).get<WalletListAccountsResponses, WalletListAccountsErrors, ThrowOnError>({ url: '/api/v1/wallet/accounts', ...options });
+
+/**
+ * Account Statement
+ *
+ * One user's wallet movements, newest first.
+ */
+export const walletAccountStatement = <ThrowOnError extends boolean = false>(options: Options<WalletAccountStatementData, ThrowOnError>) => (options.client ?? client).get<WalletAccountStatementResponses, WalletAccountStatementErrors, ThrowOnError>({ url: '/api/v1/wallet/accounts/{user_id}/statement', ...options });
+
+/**
+ * Export Statement
+ *
+ * One user's statement as CSV or XLSX (``wallet:export``).
+ */
+export const walletExportStatement = <ThrowOnError extends boolean = false>(options: Options<WalletExportStatementData, ThrowOnError>) => (options.client ?? client).get<WalletExportStatementResponses, WalletExportStatementErrors, ThrowOnError>({ url: '/api/v1/wallet/accounts/{user_id}/statement/export', ...options });
+
+/**
+ * Adjust
+ *
+ * Credit (positive) or debit (negative) a wallet with a reason (调账). Needs
+ * ``wallet:adjust`` with a fresh 2FA; written to the operation log. A debit below zero is
+ * refused with ``insufficient_balance``.
+ */
+export const walletAdjust = <ThrowOnError extends boolean = false>(options: Options<WalletAdjustData, ThrowOnError>) => (options.client ?? client).post<WalletAdjustResponses, WalletAdjustErrors, ThrowOnError>({
+    url: '/api/v1/wallet/adjustments',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Ledger
+ *
+ * Journal entries (记账凭证) with their lines, newest first.
+ */
+export const walletLedger = <ThrowOnError extends boolean = false>(options?: Options<WalletLedgerData, ThrowOnError>) => (options?.client ?? client).get<WalletLedgerResponses, WalletLedgerErrors, ThrowOnError>({ url: '/api/v1/wallet/ledger', ...options });
+
+/**
+ * My Wallet
+ *
+ * The signed-in user's balance (余额).
+ */
+export const walletMyWallet = <ThrowOnError extends boolean = false>(options?: Options<WalletMyWalletData, ThrowOnError>) => (options?.client ?? client).get<WalletMyWalletResponses, WalletMyWalletErrors, ThrowOnError>({ url: '/api/v1/wallet/me', ...options });
+
+/**
+ * My Statement
+ *
+ * The signed-in user's wallet movements (余额明细), newest first.
+ */
+export const walletMyStatement = <ThrowOnError extends boolean = false>(options?: Options<WalletMyStatementData, ThrowOnError>) => (options?.client ?? client).get<WalletMyStatementResponses, WalletMyStatementErrors, ThrowOnError>({ url: '/api/v1/wallet/me/statement', ...options });
+
+/**
+ * Export My Statement
+ *
+ * The signed-in user's statement as a file (at most 100,000 lines, newest first).
+ */
+export const walletExportMyStatement = <ThrowOnError extends boolean = false>(options?: Options<WalletExportMyStatementData, ThrowOnError>) => (options?.client ?? client).get<WalletExportMyStatementResponses, WalletExportMyStatementErrors, ThrowOnError>({ url: '/api/v1/wallet/me/statement/export', ...options });
+
+/**
+ * Trial Balance
+ *
+ * Reconciliation (对账): the ledger sums to zero and every balance equals its lines.
+ */
+export const walletTrialBalance = <ThrowOnError extends boolean = false>(options?: Options<WalletTrialBalanceData, ThrowOnError>) => (options?.client ?? client).get<WalletTrialBalanceResponses, WalletTrialBalanceErrors, ThrowOnError>({ url: '/api/v1/wallet/trial-balance', ...options });
 
 /**
  * Liveness

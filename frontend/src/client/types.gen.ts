@@ -5,6 +5,88 @@ export type ClientOptions = {
 };
 
 /**
+ * AccountOut
+ */
+export type AccountOut = {
+    /**
+     * Balance
+     */
+    balance: string;
+    /**
+     * Display Name
+     */
+    display_name: string;
+    /**
+     * Email
+     */
+    email: string | null;
+    /**
+     * Phone
+     */
+    phone: string | null;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+    /**
+     * User Id
+     */
+    user_id: number;
+    /**
+     * User Kind
+     */
+    user_kind: string;
+};
+
+/**
+ * AccountPage
+ */
+export type AccountPage = {
+    /**
+     * Items
+     */
+    items: Array<AccountOut>;
+    /**
+     * Total
+     */
+    total: number;
+};
+
+/**
+ * AdjustIn
+ */
+export type AdjustIn = {
+    /**
+     * Amount
+     *
+     * signed amount: positive credits the wallet, negative debits it
+     */
+    amount: number | string;
+    /**
+     * Reason
+     */
+    reason: string;
+    /**
+     * User Id
+     */
+    user_id: number;
+};
+
+/**
+ * AdjustOut
+ */
+export type AdjustOut = {
+    /**
+     * Balance
+     */
+    balance: string;
+    /**
+     * Entry Id
+     */
+    entry_id: number;
+};
+
+/**
  * AuditEntryOut
  */
 export type AuditEntryOut = {
@@ -685,6 +767,84 @@ export type KeyPage = {
      * Next Before Id
      */
     next_before_id: number | null;
+};
+
+/**
+ * LedgerEntryOut
+ */
+export type LedgerEntryOut = {
+    /**
+     * Actor Id
+     */
+    actor_id: number | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Kind
+     */
+    kind: 'recharge' | 'purchase' | 'refund' | 'adjustment';
+    /**
+     * Lines
+     */
+    lines: Array<LedgerLineOut>;
+    /**
+     * Memo
+     */
+    memo: string;
+    /**
+     * Ref Id
+     */
+    ref_id: string | null;
+    /**
+     * Ref Type
+     */
+    ref_type: string | null;
+};
+
+/**
+ * LedgerLineOut
+ */
+export type LedgerLineOut = {
+    /**
+     * Account Id
+     */
+    account_id: number;
+    /**
+     * Account Kind
+     */
+    account_kind: 'user' | 'gateway' | 'revenue' | 'refunds' | 'adjustments';
+    /**
+     * Amount
+     */
+    amount: string;
+    /**
+     * Balance After
+     */
+    balance_after: string;
+    /**
+     * User Id
+     */
+    user_id: number | null;
+};
+
+/**
+ * LedgerPage
+ */
+export type LedgerPage = {
+    /**
+     * Items
+     */
+    items: Array<LedgerEntryOut>;
+    /**
+     * Next Before
+     */
+    next_before: number | null;
 };
 
 /**
@@ -1957,6 +2117,66 @@ export type StaffCreatedOut = {
 };
 
 /**
+ * StatementLineOut
+ */
+export type StatementLineOut = {
+    /**
+     * Amount
+     *
+     * signed: + money in, - money out
+     */
+    amount: string;
+    /**
+     * Balance After
+     */
+    balance_after: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Entry Id
+     */
+    entry_id: number;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Kind
+     */
+    kind: 'recharge' | 'purchase' | 'refund' | 'adjustment';
+    /**
+     * Memo
+     */
+    memo: string;
+    /**
+     * Ref Id
+     */
+    ref_id: string | null;
+    /**
+     * Ref Type
+     */
+    ref_type: string | null;
+};
+
+/**
+ * StatementPage
+ */
+export type StatementPage = {
+    /**
+     * Items
+     */
+    items: Array<StatementLineOut>;
+    /**
+     * Next Before
+     *
+     * pass as ``before`` for the next page
+     */
+    next_before: number | null;
+};
+
+/**
  * StepUpOut
  */
 export type StepUpOut = {
@@ -2047,6 +2267,50 @@ export type TotpSetupOut = {
      * Secret
      */
     secret: string;
+};
+
+/**
+ * TrialBalanceOut
+ */
+export type TrialBalanceOut = {
+    /**
+     * Balanced
+     *
+     * true when every check below holds
+     */
+    balanced: boolean;
+    /**
+     * By Kind
+     *
+     * sum of balances per account kind
+     */
+    by_kind: {
+        [key: string]: string;
+    };
+    /**
+     * Lines Total
+     *
+     * sum of every ledger line: 0
+     */
+    lines_total: string;
+    /**
+     * Mismatched Accounts
+     *
+     * balance ≠ sum of its lines: none
+     */
+    mismatched_accounts: Array<number>;
+    /**
+     * Total
+     *
+     * sum of every balance: 0
+     */
+    total: string;
+    /**
+     * Unbalanced Entries
+     *
+     * lines not summing to 0: none
+     */
+    unbalanced_entries: Array<number>;
 };
 
 /**
@@ -2212,6 +2476,20 @@ export type VoidKeysOut = {
      * Voided
      */
     voided: number;
+};
+
+/**
+ * WalletOut
+ */
+export type WalletOut = {
+    /**
+     * Balance
+     */
+    balance: string;
+    /**
+     * Currency
+     */
+    currency?: 'CNY';
 };
 
 /**
@@ -4737,6 +5015,363 @@ export type UsersSetRolesResponses = {
 };
 
 export type UsersSetRolesResponse = UsersSetRolesResponses[keyof UsersSetRolesResponses];
+
+export type WalletListAccountsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Q
+         */
+        q?: string | null;
+        /**
+         * Offset
+         */
+        offset?: number;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/wallet/accounts';
+};
+
+export type WalletListAccountsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type WalletListAccountsError = WalletListAccountsErrors[keyof WalletListAccountsErrors];
+
+export type WalletListAccountsResponses = {
+    /**
+     * Successful Response
+     */
+    200: AccountPage;
+};
+
+export type WalletListAccountsResponse = WalletListAccountsResponses[keyof WalletListAccountsResponses];
+
+export type WalletAccountStatementData = {
+    body?: never;
+    path: {
+        /**
+         * User Id
+         */
+        user_id: number;
+    };
+    query?: {
+        /**
+         * Before
+         */
+        before?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/wallet/accounts/{user_id}/statement';
+};
+
+export type WalletAccountStatementErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type WalletAccountStatementError = WalletAccountStatementErrors[keyof WalletAccountStatementErrors];
+
+export type WalletAccountStatementResponses = {
+    /**
+     * Successful Response
+     */
+    200: StatementPage;
+};
+
+export type WalletAccountStatementResponse = WalletAccountStatementResponses[keyof WalletAccountStatementResponses];
+
+export type WalletExportStatementData = {
+    body?: never;
+    path: {
+        /**
+         * User Id
+         */
+        user_id: number;
+    };
+    query?: {
+        /**
+         * Format
+         */
+        format?: 'csv' | 'xlsx';
+    };
+    url: '/api/v1/wallet/accounts/{user_id}/statement/export';
+};
+
+export type WalletExportStatementErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type WalletExportStatementError = WalletExportStatementErrors[keyof WalletExportStatementErrors];
+
+export type WalletExportStatementResponses = {
+    /**
+     * the statement as CSV (UTF-8 with BOM) or XLSX
+     */
+    200: unknown;
+};
+
+export type WalletAdjustData = {
+    body: AdjustIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/wallet/adjustments';
+};
+
+export type WalletAdjustErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type WalletAdjustError = WalletAdjustErrors[keyof WalletAdjustErrors];
+
+export type WalletAdjustResponses = {
+    /**
+     * Successful Response
+     */
+    201: AdjustOut;
+};
+
+export type WalletAdjustResponse = WalletAdjustResponses[keyof WalletAdjustResponses];
+
+export type WalletLedgerData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Kind
+         */
+        kind?: 'recharge' | 'purchase' | 'refund' | 'adjustment' | null;
+        /**
+         * User Id
+         */
+        user_id?: number | null;
+        /**
+         * Before
+         */
+        before?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/wallet/ledger';
+};
+
+export type WalletLedgerErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type WalletLedgerError = WalletLedgerErrors[keyof WalletLedgerErrors];
+
+export type WalletLedgerResponses = {
+    /**
+     * Successful Response
+     */
+    200: LedgerPage;
+};
+
+export type WalletLedgerResponse = WalletLedgerResponses[keyof WalletLedgerResponses];
+
+export type WalletMyWalletData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/wallet/me';
+};
+
+export type WalletMyWalletErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+};
+
+export type WalletMyWalletError = WalletMyWalletErrors[keyof WalletMyWalletErrors];
+
+export type WalletMyWalletResponses = {
+    /**
+     * Successful Response
+     */
+    200: WalletOut;
+};
+
+export type WalletMyWalletResponse = WalletMyWalletResponses[keyof WalletMyWalletResponses];
+
+export type WalletMyStatementData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Before
+         */
+        before?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/wallet/me/statement';
+};
+
+export type WalletMyStatementErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type WalletMyStatementError = WalletMyStatementErrors[keyof WalletMyStatementErrors];
+
+export type WalletMyStatementResponses = {
+    /**
+     * Successful Response
+     */
+    200: StatementPage;
+};
+
+export type WalletMyStatementResponse = WalletMyStatementResponses[keyof WalletMyStatementResponses];
+
+export type WalletExportMyStatementData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Format
+         */
+        format?: 'csv' | 'xlsx';
+    };
+    url: '/api/v1/wallet/me/statement/export';
+};
+
+export type WalletExportMyStatementErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type WalletExportMyStatementError = WalletExportMyStatementErrors[keyof WalletExportMyStatementErrors];
+
+export type WalletExportMyStatementResponses = {
+    /**
+     * the statement as CSV (UTF-8 with BOM) or XLSX
+     */
+    200: unknown;
+};
+
+export type WalletTrialBalanceData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/wallet/trial-balance';
+};
+
+export type WalletTrialBalanceErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+};
+
+export type WalletTrialBalanceError = WalletTrialBalanceErrors[keyof WalletTrialBalanceErrors];
+
+export type WalletTrialBalanceResponses = {
+    /**
+     * Successful Response
+     */
+    200: TrialBalanceOut;
+};
+
+export type WalletTrialBalanceResponse = WalletTrialBalanceResponses[keyof WalletTrialBalanceResponses];
 
 export type SystemLivenessData = {
     body?: never;

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from kameng_api.core.money import Money
+
+EntryKind = Literal["recharge", "purchase", "refund", "adjustment"]
+AccountKind = Literal["user", "gateway", "revenue", "refunds", "adjustments"]
+ExportFormat = Literal["csv", "xlsx"]
+
+
+class WalletOut(BaseModel):
+    balance: Money
+    currency: Literal["CNY"] = "CNY"
+
+
+class StatementLineOut(BaseModel):
+    id: int
+    entry_id: int
+    kind: EntryKind
+    memo: str
+    amount: Money = Field(description="signed: + money in, - money out")
+    balance_after: Money
+    ref_type: str | None
+    ref_id: str | None
+    created_at: datetime
+
+
+class StatementPage(BaseModel):
+    items: list[StatementLineOut]
+    next_before: int | None = Field(description="pass as ``before`` for the next page")
+
+
+class AccountOut(BaseModel):
+    user_id: int
+    user_kind: str
+    email: str | None
+    phone: str | None
+    display_name: str
+    balance: Money
+    updated_at: datetime
+
+
+class AccountPage(BaseModel):
+    items: list[AccountOut]
+    total: int
+
+
+class AdjustIn(BaseModel):
+    user_id: int
+    amount: Decimal = Field(
+        description="signed amount: positive credits the wallet, negative debits it",
+        max_digits=20,
+        decimal_places=4,
+    )
+    reason: str = Field(min_length=2, max_length=255)
+
+
+class AdjustOut(BaseModel):
+    entry_id: int
+    balance: Money
+
+
+class LedgerLineOut(BaseModel):
+    account_id: int
+    account_kind: AccountKind
+    user_id: int | None
+    amount: Money
+    balance_after: Money
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    kind: EntryKind
+    memo: str
+    ref_type: str | None
+    ref_id: str | None
+    actor_id: int | None
+    created_at: datetime
+    lines: list[LedgerLineOut]
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerEntryOut]
+    next_before: int | None
+
+
+class TrialBalanceOut(BaseModel):
+    balanced: bool = Field(description="true when every check below holds")
+    by_kind: dict[str, Money] = Field(description="sum of balances per account kind")
+    total: Money = Field(description="sum of every balance: 0")
+    lines_total: Money = Field(description="sum of every ledger line: 0")
+    mismatched_accounts: list[int] = Field(description="balance ≠ sum of its lines: none")
+    unbalanced_entries: list[int] = Field(description="lines not summing to 0: none")
