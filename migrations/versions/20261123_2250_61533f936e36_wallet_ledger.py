@@ -86,7 +86,7 @@ def upgrade() -> None:
         sa.Column("entry_id", sa.BigInteger(), nullable=False),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("amount", sa.Numeric(precision=20, scale=4), nullable=False),
-        sa.Column("balance_after", sa.Numeric(precision=20, scale=4), nullable=False),
+        sa.Column("balance_after", sa.Numeric(precision=20, scale=4), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),

@@ -825,8 +825,10 @@ export type LedgerLineOut = {
     amount: string;
     /**
      * Balance After
+     *
+     * wallets only; shop accounts keep none
      */
-    balance_after: string;
+    balance_after: string | null;
     /**
      * User Id
      */

@@ -1,17 +1,19 @@
 """The wallet ledger (余额): double-entry, append-only.
 
 Every movement of money is one ``Entry`` with two or more ``Line``s whose amounts sum to zero
-(the database checks this at commit). Each account keeps its running ``balance``, moved in the
-same transaction as its lines; ``balance_after`` on every line makes a statement readable
-without summing. Customer and reseller wallets are ``user`` accounts and can never go
-negative (a CHECK). The shop's own side is one account per kind:
+(the database checks this at commit). Customer and reseller wallets are ``user`` accounts:
+each keeps its running ``balance``, moved in the same transaction as its lines
+(``balance_after`` on each line makes a statement readable without summing), and can never
+go negative (a CHECK). The shop's own side is one account per kind, without a stored
+balance — theirs is the sum of their lines — so thousands of purchases a second do not all
+queue on one ``revenue`` row:
 
 - ``gateway`` — money received through payment gateways (goes negative as money comes in);
 - ``revenue`` — what buyers paid for goods;
 - ``refunds`` — money given back (contra-revenue);
 - ``adjustments`` — staff corrections (with a reason, step-up, audited).
 
-So the sum of all balances is always zero, and every user balance equals the sum of its lines.
+So the ledger sums to zero, and every wallet's balance equals the sum of its lines.
 """
 
 from __future__ import annotations
@@ -99,5 +101,6 @@ class Line(Base):
     entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("wallet_entries.id"))
     account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("wallet_accounts.id"))
     amount: Mapped[Decimal] = mapped_column(MoneyColumn)
-    balance_after: Mapped[Decimal] = mapped_column(MoneyColumn)
+    # the wallet's balance after this line; NULL on shop accounts (no stored balance)
+    balance_after: Mapped[Decimal | None] = mapped_column(MoneyColumn)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -70,7 +70,7 @@ class LedgerLineOut(BaseModel):
     account_kind: AccountKind
     user_id: int | None
     amount: Money
-    balance_after: Money
+    balance_after: Money | None = Field(description="wallets only; shop accounts keep none")
 
 
 class LedgerEntryOut(BaseModel):

@@ -49,15 +49,24 @@ class Posted:
 # ---- accounts -------------------------------------------------------------------------------
 
 
+_shop_ids: dict[str, dict[str, int]] = {}  # database URL → kind → account id
+
+
+async def shop_accounts(session: AsyncSession) -> dict[str, int]:
+    """The ids of the shop's accounts by kind (rows made by the migration; never change)."""
+    key = str(session.get_bind().engine.url)
+    ids = _shop_ids.get(key)
+    if ids is None:
+        rows = (
+            await session.execute(select(Account.kind, Account.id).where(Account.kind != "user"))
+        ).all()
+        ids = _shop_ids[key] = dict(rows)
+        assert set(ids) == set(SYSTEM_KINDS), ids
+    return ids
+
+
 async def system_account(session: AsyncSession, kind: str) -> int:
-    """The id of the shop's account of this kind (created on first use)."""
-    assert kind in SYSTEM_KINDS, kind
-    await session.execute(
-        pg_insert(Account)
-        .values(kind=kind)
-        .on_conflict_do_nothing(index_elements=[Account.kind], index_where=text("kind <> 'user'"))
-    )
-    return int((await session.execute(select(Account.id).where(Account.kind == kind))).scalar_one())
+    return (await shop_accounts(session))[kind]
 
 
 async def user_account(session: AsyncSession, user_id: int) -> int:
@@ -133,20 +142,23 @@ async def post(
                     await session.execute(select(Entry).where(Entry.dedupe == dedupe))
                 ).scalar_one()
                 return Posted(existing, applied=False)
+        shop = set((await shop_accounts(session)).values())
         lines = []
         for account_id, amount in sorted(legs):
-            after = (
-                await session.execute(
-                    text(
-                        "UPDATE wallet_accounts SET balance = balance + :amount, updated_at = now()"
-                        " WHERE id = :id AND (kind <> 'user' OR balance + :amount >= 0)"
-                        " RETURNING balance"
-                    ),
-                    {"id": account_id, "amount": amount},
-                )
-            ).scalar_one_or_none()
-            if after is None:
-                raise InsufficientBalance("余额不足 (the balance is too low)")
+            after = None  # a shop account's balance is the sum of its lines (see models)
+            if account_id not in shop:
+                after = (
+                    await session.execute(
+                        text(
+                            "UPDATE wallet_accounts SET balance = balance + :amount,"
+                            " updated_at = now() WHERE id = :id AND kind = 'user'"
+                            " AND balance + :amount >= 0 RETURNING balance"
+                        ),
+                        {"id": account_id, "amount": amount},
+                    )
+                ).scalar_one_or_none()
+                if after is None:
+                    raise InsufficientBalance("余额不足 (the balance is too low)")
             lines.append(
                 {
                     "entry_id": entry_id,
@@ -376,7 +388,7 @@ async def ledger(
 
 @dataclass(frozen=True)
 class TrialBalance:
-    by_kind: dict[str, Decimal]  # sum of balances per account kind
+    by_kind: dict[str, Decimal]  # wallets: sum of balances; shop accounts: sum of lines
     total: Decimal  # always 0
     lines_total: Decimal  # sum of every line: always 0
     mismatched_accounts: list[int]  # accounts whose balance ≠ the sum of their lines: none
@@ -384,14 +396,24 @@ class TrialBalance:
 
 
 async def trial_balance(session: AsyncSession) -> TrialBalance:
-    """Reconciliation (对账): does the ledger balance, and does every balance match its lines?"""
-    by_kind = dict(
+    """Reconciliation (对账): does the ledger balance, and does every wallet's balance match
+    its lines? (Shop accounts have no stored balance: theirs is the sum of their lines.)"""
+    users_total = (
+        await session.execute(
+            select(func.coalesce(func.sum(Account.balance), 0)).where(Account.kind == "user")
+        )
+    ).scalar_one()
+    shop = dict(
         (
             await session.execute(
-                select(Account.kind, func.sum(Account.balance)).group_by(Account.kind)
+                select(Account.kind, func.coalesce(func.sum(Line.amount), 0))
+                .outerjoin(Line, Line.account_id == Account.id)
+                .where(Account.kind != "user")
+                .group_by(Account.kind)
             )
         ).all()
     )
+    by_kind = {"user": Decimal(users_total), **{k: Decimal(v) for k, v in shop.items()}}
     lines_total = (
         await session.execute(select(func.coalesce(func.sum(Line.amount), 0)))
     ).scalar_one()
@@ -404,7 +426,7 @@ async def trial_balance(session: AsyncSession) -> TrialBalance:
         await session.execute(
             select(Account.id)
             .outerjoin(sums, sums.c.account_id == Account.id)
-            .where(Account.balance != func.coalesce(sums.c.s, 0))
+            .where(Account.kind == "user", Account.balance != func.coalesce(sums.c.s, 0))
             .order_by(Account.id)
         )
     ).scalars()
