@@ -121,6 +121,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "wallet:adjust": staff("finance"),
     "wallet:ledger": staff("finance"),
     "wallet:trial_balance": staff("finance"),
+    # orders: every signed-in user buys and sees their own; 运营/客服/财务 see all
+    "orders:create": SIGNED_IN,
+    "orders:list_mine": SIGNED_IN,
+    "orders:get_mine": SIGNED_IN,
+    "orders:list": staff("operator", "customer_service", "finance"),
+    "orders:get": staff("operator", "customer_service", "finance"),
     # 财务 reads the operation log (reconciliation); export stays with the admin
     "audit:list": staff("finance"),
     "audit:export": staff(),

@@ -356,8 +356,22 @@ async def test_every_write_route_records_its_successful_use(client: httpx.AsyncC
     await call(
         "wallet:adjust",
         "/api/v1/wallet/adjustments",
-        json_body={"user_id": cust.user.id, "amount": "12.5", "reason": "审计测试"},
+        json_body={"user_id": cust.user.id, "amount": "50", "reason": "审计测试"},
         headers=admin_h,
+        expect=201,
+    )
+    # --- orders -------------------------------------------------------------------------------
+    r = await client.post(
+        f"{inv}/imports",
+        data={"sku_id": str(sku_id), "text": "AUDIT-KEY-0009", "format": "secret"},
+        headers=admin_h,
+    )
+    await client.post(f"{inv}/imports/{r.json()['id']}/confirm", headers=admin_h)
+    await call(
+        "orders:create",
+        "/api/v1/orders",
+        json_body={"sku_id": sku_id},
+        headers={**cust_h, "idempotency-key": "audit-order-0001"},
         expect=201,
     )
     await call("auth:logout", "/api/v1/auth/logout", headers=admin_h, expect=204)

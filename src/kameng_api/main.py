@@ -27,6 +27,8 @@ from kameng_api.core.middleware import BodySizeLimitMiddleware, RequestContextMi
 from kameng_api.core.redis import close_queue
 from kameng_api.identity.router import auth_router, login_log_router, me_router, users_router
 from kameng_api.inventory.router import router as inventory_router
+from kameng_api.orders.router import admin_router as orders_admin_router
+from kameng_api.orders.router import router as orders_router
 from kameng_api.rbac.router import router as roles_router
 from kameng_api.settings import Settings, get_settings
 from kameng_api.system.router import ops_router
@@ -102,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shop_router,
         inventory_router,
         wallet_router,
+        orders_router,
+        orders_admin_router,
         system_router,
     ):
         api.include_router(r)

@@ -23,6 +23,7 @@ from kameng_api.identity.models import (
 )
 from kameng_api.inventory.models import CardKey, ImportBatch, ImportFile, Stock
 from kameng_api.notifications.models import Notice
+from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
 from kameng_api.outbox.models import OutboxMessage
 from kameng_api.rbac.models import Role, RolePermission, UserRole
 from kameng_api.system.models import WorkerProbe
@@ -38,12 +39,16 @@ __all__ = [
     "CardKey",
     "Category",
     "Entry",
+    "IdempotencyKey",
     "ImportBatch",
     "ImportFile",
     "Line",
     "LoginEvent",
     "Notice",
     "OneTimeCode",
+    "Order",
+    "OrderEvent",
+    "OrderKey",
     "OutboxMessage",
     "PasswordHistory",
     "Product",

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     inventory_draft_ttl_s: int = Field(
         default=86400, ge=60, description="An import left unconfirmed this long is discarded."
     )
+    order_pay_timeout_s: int = Field(
+        default=900, ge=60, description="An order not paid within this many seconds expires."
+    )
     xlsx_max_unzipped_bytes: int = Field(
         default=256 * 1024 * 1024,
         ge=1024,

@@ -87,6 +87,112 @@ export type AdjustOut = {
 };
 
 /**
+ * AdminOrderOut
+ */
+export type AdminOrderOut = {
+    /**
+     * Awaiting Stock
+     */
+    awaiting_stock: boolean;
+    /**
+     * Buyer Id
+     */
+    buyer_id: number;
+    /**
+     * Buyer Input
+     */
+    buyer_input: {
+        [key: string]: unknown;
+    };
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Delivered Qty
+     */
+    delivered_qty: number;
+    /**
+     * Delivery Type
+     */
+    delivery_type: string;
+    /**
+     * Expires At
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Keys
+     *
+     * the card keys, for the buyer (empty in lists)
+     */
+    keys?: Array<DeliveredKeyOut>;
+    /**
+     * Order No
+     */
+    order_no: string;
+    /**
+     * Paid At
+     */
+    paid_at: string | null;
+    /**
+     * Pay Method
+     */
+    pay_method: string | null;
+    /**
+     * Price Rule
+     */
+    price_rule: string;
+    /**
+     * Product Id
+     */
+    product_id: number;
+    /**
+     * Product Name
+     */
+    product_name: string;
+    /**
+     * Quantity
+     */
+    quantity: number;
+    /**
+     * Refunded Total
+     */
+    refunded_total: string;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Sku Name
+     */
+    sku_name: string;
+    /**
+     * Status
+     */
+    status: 'pending_payment' | 'paid' | 'delivering' | 'delivered' | 'partially_delivered' | 'failed' | 'refunded' | 'expired';
+    /**
+     * Timeline
+     */
+    timeline?: Array<OrderEventOut>;
+    /**
+     * Total
+     */
+    total: string;
+    /**
+     * Unit Price
+     */
+    unit_price: string;
+};
+
+/**
  * AuditEntryOut
  */
 export type AuditEntryOut = {
@@ -406,6 +512,20 @@ export type CodeIn = {
      * Code
      */
     code: string;
+};
+
+/**
+ * DeliveredKeyOut
+ */
+export type DeliveredKeyOut = {
+    /**
+     * Card No
+     */
+    card_no: string | null;
+    /**
+     * Secret
+     */
+    secret: string;
 };
 
 /**
@@ -1063,6 +1183,172 @@ export type NoticeOut = {
      * Title
      */
     title: string;
+};
+
+/**
+ * OrderEventOut
+ */
+export type OrderEventOut = {
+    /**
+     * Actor Id
+     */
+    actor_id: number | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * From Status
+     */
+    from_status: string | null;
+    /**
+     * Reason
+     */
+    reason: string;
+    /**
+     * To Status
+     */
+    to_status: string;
+};
+
+/**
+ * OrderIn
+ */
+export type OrderIn = {
+    /**
+     * Buyer Input
+     *
+     * the product's buyer fields
+     */
+    buyer_input?: {
+        [key: string]: unknown;
+    };
+    /**
+     * Pay Method
+     *
+     * balance: paid from the wallet at once
+     */
+    pay_method?: 'balance';
+    /**
+     * Quantity
+     */
+    quantity?: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+};
+
+/**
+ * OrderOut
+ */
+export type OrderOut = {
+    /**
+     * Awaiting Stock
+     */
+    awaiting_stock: boolean;
+    /**
+     * Buyer Input
+     */
+    buyer_input: {
+        [key: string]: unknown;
+    };
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Delivered Qty
+     */
+    delivered_qty: number;
+    /**
+     * Delivery Type
+     */
+    delivery_type: string;
+    /**
+     * Expires At
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Keys
+     *
+     * the card keys, for the buyer (empty in lists)
+     */
+    keys?: Array<DeliveredKeyOut>;
+    /**
+     * Order No
+     */
+    order_no: string;
+    /**
+     * Paid At
+     */
+    paid_at: string | null;
+    /**
+     * Pay Method
+     */
+    pay_method: string | null;
+    /**
+     * Price Rule
+     */
+    price_rule: string;
+    /**
+     * Product Id
+     */
+    product_id: number;
+    /**
+     * Product Name
+     */
+    product_name: string;
+    /**
+     * Quantity
+     */
+    quantity: number;
+    /**
+     * Refunded Total
+     */
+    refunded_total: string;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Sku Name
+     */
+    sku_name: string;
+    /**
+     * Status
+     */
+    status: 'pending_payment' | 'paid' | 'delivering' | 'delivered' | 'partially_delivered' | 'failed' | 'refunded' | 'expired';
+    /**
+     * Total
+     */
+    total: string;
+    /**
+     * Unit Price
+     */
+    unit_price: string;
+};
+
+/**
+ * OrderPage
+ */
+export type OrderPage = {
+    /**
+     * Items
+     */
+    items: Array<OrderOut>;
+    /**
+     * Next Before
+     */
+    next_before: number | null;
 };
 
 /**
@@ -2509,6 +2795,114 @@ export type WorkerOut = {
      */
     ok: boolean;
 };
+
+export type OrdersListData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Status
+         */
+        status?: 'pending_payment' | 'paid' | 'delivering' | 'delivered' | 'partially_delivered' | 'failed' | 'refunded' | 'expired' | null;
+        /**
+         * Product Id
+         */
+        product_id?: number | null;
+        /**
+         * Buyer Id
+         */
+        buyer_id?: number | null;
+        /**
+         * Order No
+         */
+        order_no?: string | null;
+        /**
+         * Created From
+         */
+        created_from?: string | null;
+        /**
+         * Created To
+         */
+        created_to?: string | null;
+        /**
+         * Before
+         */
+        before?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/admin/orders';
+};
+
+export type OrdersListErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type OrdersListError = OrdersListErrors[keyof OrdersListErrors];
+
+export type OrdersListResponses = {
+    /**
+     * Successful Response
+     */
+    200: OrderPage;
+};
+
+export type OrdersListResponse = OrdersListResponses[keyof OrdersListResponses];
+
+export type OrdersGetData = {
+    body?: never;
+    path: {
+        /**
+         * Order No
+         */
+        order_no: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/orders/{order_no}';
+};
+
+export type OrdersGetErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type OrdersGetError = OrdersGetErrors[keyof OrdersGetErrors];
+
+export type OrdersGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminOrderOut;
+};
+
+export type OrdersGetResponse = OrdersGetResponses[keyof OrdersGetResponses];
 
 export type AuditListData = {
     body?: never;
@@ -4337,6 +4731,131 @@ export type MeRevokeSessionResponses = {
 };
 
 export type MeRevokeSessionResponse = MeRevokeSessionResponses[keyof MeRevokeSessionResponses];
+
+export type OrdersListMineData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Status
+         */
+        status?: 'pending_payment' | 'paid' | 'delivering' | 'delivered' | 'partially_delivered' | 'failed' | 'refunded' | 'expired' | null;
+        /**
+         * Before
+         */
+        before?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/orders';
+};
+
+export type OrdersListMineErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type OrdersListMineError = OrdersListMineErrors[keyof OrdersListMineErrors];
+
+export type OrdersListMineResponses = {
+    /**
+     * Successful Response
+     */
+    200: OrderPage;
+};
+
+export type OrdersListMineResponse = OrdersListMineResponses[keyof OrdersListMineResponses];
+
+export type OrdersCreateData = {
+    body: OrderIn;
+    headers: {
+        /**
+         * Idempotency-Key
+         *
+         * one per purchase attempt (e.g. a UUID): a retry gets the first answer
+         */
+        'idempotency-key': string;
+    };
+    path?: never;
+    query?: never;
+    url: '/api/v1/orders';
+};
+
+export type OrdersCreateErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type OrdersCreateError = OrdersCreateErrors[keyof OrdersCreateErrors];
+
+export type OrdersCreateResponses = {
+    /**
+     * Successful Response
+     */
+    201: OrderOut;
+};
+
+export type OrdersCreateResponse = OrdersCreateResponses[keyof OrdersCreateResponses];
+
+export type OrdersGetMineData = {
+    body?: never;
+    path: {
+        /**
+         * Order No
+         */
+        order_no: string;
+    };
+    query?: never;
+    url: '/api/v1/orders/{order_no}';
+};
+
+export type OrdersGetMineErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type OrdersGetMineError = OrdersGetMineErrors[keyof OrdersGetMineErrors];
+
+export type OrdersGetMineResponses = {
+    /**
+     * Successful Response
+     */
+    200: OrderOut;
+};
+
+export type OrdersGetMineResponse = OrdersGetMineResponses[keyof OrdersGetMineResponses];
 
 export type RolesPermissionCatalogueData = {
     body?: never;

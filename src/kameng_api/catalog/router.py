@@ -32,7 +32,7 @@ from kameng_api.catalog.schemas import (
     ShopSkuOut,
     SkuOut,
 )
-from kameng_api.core.actor import Actor, UserKind
+from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, NotFound, error_responses
 from kameng_api.core.etag import etag_response
@@ -280,16 +280,7 @@ async def price_check(body: PriceCheckIn, _: Reader) -> PriceCheckOut:
 
 
 async def _buyer(session: AsyncSession, actor: Actor | None) -> pricing.Buyer:
-    if actor is None:
-        return pricing.Buyer.guest()
-    from kameng_api.identity import service as identity
-
-    user = await identity.get_user(session, actor.user_id)
-    return pricing.Buyer(
-        kind=UserKind(user.kind),
-        member_level=user.member_level,
-        reseller_tier=user.reseller_tier,
-    )
+    return await service.buyer(session, None if actor is None else actor.user_id)
 
 
 def _availability(p: Product, available: int) -> tuple[int | None, bool]:

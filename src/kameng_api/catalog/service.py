@@ -24,7 +24,7 @@ from kameng_api.catalog.models import (
     product_tags,
 )
 from kameng_api.catalog.schemas import CategoryIn, CategoryPatch, ProductIn, SkuIn
-from kameng_api.core.actor import Actor
+from kameng_api.core.actor import Actor, UserKind
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, Conflict, Forbidden, NotFound
 
@@ -611,3 +611,23 @@ async def card_key_products(session: AsyncSession) -> list[tuple[Product, list[S
         for s in (await session.execute(q.order_by(Sku.sort, Sku.id))).scalars():
             skus[s.product_id].append(s)
     return [(p, skus[p.id]) for p in products]
+
+
+async def buyer(session: AsyncSession, user_id: int | None) -> pricing.Buyer:
+    """Who is buying, as the pricing function sees them (``None``: a guest)."""
+    if user_id is None:
+        return pricing.Buyer.guest()
+    from kameng_api.identity import service as identity
+
+    user = await identity.get_user(session, user_id)
+    return pricing.Buyer(
+        kind=UserKind(user.kind), member_level=user.member_level, reseller_tier=user.reseller_tier
+    )
+
+
+async def quote_sku(
+    session: AsyncSession, sku_id: int, user_id: int | None, quantity: int
+) -> pricing.Quote:
+    """What this buyer pays for ``quantity`` of this SKU — the one answer orders use."""
+    prices = await load_prices(session, [sku_id])
+    return pricing.quote(prices[sku_id], await buyer(session, user_id), quantity)

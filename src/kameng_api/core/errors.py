@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kameng_api.core.context import request_id_var
@@ -195,6 +196,23 @@ async def _note_rejection(request: Request, status: int, code: str) -> None:
         await _rejection_recorder[0](request, status, code)
     except Exception:  # the answer to the client matters more than this trace
         log.exception("could not record a rejected write")
+
+
+def app_error_answer(request: Request, exc: AppError) -> JSONResponse:
+    """The problem+json answer for ``exc``, for a route that must keep the answer (idempotent
+    replays) instead of raising. Its 'rejected' operation-log entry is written after the
+    response is sent, when the request's own database connection is back in the pool (under
+    load, a second connection per request would exhaust it)."""
+    answer = problem_response(
+        status=exc.status,
+        code=str(exc.code),
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
+    answer.background = BackgroundTask(_note_rejection, request, exc.status, str(exc.code))
+    return answer
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

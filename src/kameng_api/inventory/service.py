@@ -610,6 +610,71 @@ class _KeyRows:
         return b"".join(out)
 
 
+# ---- selling --------------------------------------------------------------------------------
+
+
+class SoldOut(AppError):
+    status = 409
+    code = "sold_out"
+    title = "Sold out"
+
+
+async def allocate(
+    session: AsyncSession, sku_id: int, product_id: int, quantity: int, order_id: int
+) -> list[int]:
+    """Take ``quantity`` keys out of stock for an order, in the caller's transaction (the one
+    that records the delivery), or raise ``SoldOut`` and take none.
+
+    Keys are claimed with ``FOR UPDATE SKIP LOCKED``: concurrent buyers never wait on each
+    other's keys and never get the same one. A looping product (one key sold many times)
+    hands out its oldest available key and counts the sale on it."""
+    product = await session.get(Product, product_id)
+    assert product is not None
+    async with session.begin_nested():  # SoldOut leaves nothing behind
+        if product.looping_keys:
+            key_id = (
+                await session.execute(
+                    text(
+                        "UPDATE inventory_keys SET sold_count = sold_count + :n, sold_at = now()"
+                        " WHERE id = (SELECT id FROM inventory_keys WHERE sku_id = :sku"
+                        " AND state = 'available' ORDER BY id LIMIT 1) RETURNING id"
+                    ),
+                    {"sku": sku_id, "n": quantity},
+                )
+            ).scalar_one_or_none()
+            if key_id is None:
+                raise SoldOut("已售罄 (sold out)")
+            return [key_id]
+        ids = list(
+            (
+                await session.execute(
+                    text(
+                        "UPDATE inventory_keys SET state = 'sold', order_id = :order,"
+                        " sold_count = 1, sold_at = now() WHERE id IN (SELECT id FROM"
+                        " inventory_keys WHERE sku_id = :sku AND state = 'available'"
+                        " ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING id"
+                    ),
+                    {"sku": sku_id, "n": quantity, "order": order_id},
+                )
+            ).scalars()
+        )
+        if len(ids) < quantity:
+            raise SoldOut(
+                "库存不足 (sold out)"
+                if not ids
+                else f"库存不足，仅剩 {len(ids)} 件 (not enough stock)"
+            )
+        await _move_stock(session, sku_id, product_id, available=-quantity, sold=quantity)
+    await check_low_stock(session, [sku_id])
+    return sorted(ids)
+
+
+async def keys_of(session: AsyncSession, key_ids: list[int]) -> list[CardKey]:
+    rows = (await session.execute(select(CardKey).where(CardKey.id.in_(key_ids)))).scalars()
+    by_id = {k.id: k for k in rows}
+    return [by_id[i] for i in key_ids if i in by_id]
+
+
 # ---- stock ----------------------------------------------------------------------------------
 
 

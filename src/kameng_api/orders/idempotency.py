@@ -1,0 +1,92 @@
+"""``Idempotency-Key`` for creating orders: a retried request gets the first answer.
+
+All in the request's own transaction (one connection, nothing to clean up after a crash):
+a transaction-level advisory lock on (buyer, key) is *tried* first — held by a running
+duplicate, the request gets 409 at once instead of waiting; then a stored answer is replayed
+(or, for a different body, refused with 422); else the request runs and its answer is stored
+in the same transaction as the order it describes. Card secrets are never stored here: a
+replay re-reads them from the order. Answers are kept at least 24 hours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kameng_api.core.errors import AppError
+from kameng_api.orders.models import IdempotencyKey
+
+
+class IdempotencyInProgress(AppError):
+    status = 409
+    code = "idempotency_in_progress"
+    title = "The same request is still running"
+
+
+class IdempotencyKeyReused(AppError):
+    status = 422
+    code = "idempotency_key_reused"
+    title = "Idempotency-Key reused with a different request"
+
+
+@dataclass(frozen=True)
+class Stored:
+    status_code: int
+    body: dict[str, Any]
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def claim(
+    session: AsyncSession, owner_id: int, scope: str, key: str, digest: str
+) -> Stored | None:
+    """None: go ahead (the key is ours until this transaction ends); else the answer to
+    replay."""
+    got = (
+        await session.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(:owner), hashtext(:key))"),
+            {"owner": f"{scope}:{owner_id}", "key": key},
+        )
+    ).scalar_one()
+    if not got:
+        raise IdempotencyInProgress(
+            "相同的请求正在处理中，请稍后重试 (the same request is still being processed)"
+        )
+    row = await session.get(IdempotencyKey, (owner_id, scope, key))
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise IdempotencyKeyReused(
+            "这个 Idempotency-Key 已用于另一个请求 (the key was used for a different request)"
+        )
+    return Stored(row.status_code, row.body)
+
+
+async def finish(
+    session: AsyncSession,
+    owner_id: int,
+    scope: str,
+    key: str,
+    digest: str,
+    status_code: int,
+    body: dict[str, Any],
+) -> None:
+    """Store the answer in the caller's transaction (it commits with what it describes)."""
+    session.add(
+        IdempotencyKey(
+            owner_id=owner_id,
+            scope=scope,
+            key=key,
+            request_hash=digest,
+            status_code=status_code,
+            body=body,
+        )
+    )
+    await session.flush()

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kameng_api.core.money import Money
+
+OrderStatus = Literal[
+    "pending_payment",
+    "paid",
+    "delivering",
+    "delivered",
+    "partially_delivered",
+    "failed",
+    "refunded",
+    "expired",
+]
+
+
+class OrderIn(BaseModel):
+    sku_id: int
+    quantity: int = Field(default=1, ge=1, le=10_000)
+    pay_method: Literal["balance"] = Field(
+        default="balance", description="balance: paid from the wallet at once"
+    )
+    buyer_input: dict[str, Any] = Field(
+        default_factory=dict, max_length=20, description="the product's buyer fields"
+    )
+
+
+class DeliveredKeyOut(BaseModel):
+    card_no: str | None
+    secret: str
+
+
+class OrderOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    order_no: str
+    status: OrderStatus
+    product_id: int
+    sku_id: int
+    product_name: str
+    sku_name: str
+    delivery_type: str
+    quantity: int
+    unit_price: Money
+    total: Money
+    price_rule: str
+    pay_method: str | None
+    buyer_input: dict[str, Any]
+    delivered_qty: int
+    awaiting_stock: bool
+    refunded_total: Money
+    created_at: datetime
+    expires_at: datetime | None
+    paid_at: datetime | None
+    delivered_at: datetime | None
+    keys: list[DeliveredKeyOut] = Field(
+        default_factory=list, description="the card keys, for the buyer (empty in lists)"
+    )
+
+
+class OrderPage(BaseModel):
+    items: list[OrderOut]
+    next_before: int | None
+
+
+class OrderEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: str | None
+    to_status: str
+    actor_id: int | None
+    reason: str
+    created_at: datetime
+
+
+class AdminOrderOut(OrderOut):
+    buyer_id: int
+    timeline: list[OrderEventOut] = Field(default_factory=list)

@@ -1,0 +1,326 @@
+"""Order rules: create (price on the server, buyer input checked, limits enforced), pay by
+balance, deliver card keys exactly once, the timeline, and reading orders.
+
+Paying by balance is one transaction: claim the keys (``inventory.allocate``, sold out →
+nothing happened), charge the wallet (booked once per order), record the keys in
+``order_keys`` and mark the order delivered. Any refusal rolls all of it back, so a buyer is
+never charged without keys and a key never leaves stock without an order.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kameng_api.audit import service as audit
+from kameng_api.catalog import service as catalog
+from kameng_api.core.actor import Actor
+from kameng_api.core.clock import clock
+from kameng_api.core.errors import AppError, FieldProblem, NotFound
+from kameng_api.inventory import service as inventory
+from kameng_api.orders.models import Order, OrderEvent, OrderKey
+from kameng_api.orders.permissions import OrdersPerm
+from kameng_api.settings import get_settings
+from kameng_api.wallet import service as wallet
+
+LIMIT_LOCK = 0x6F72_6473  # pg_advisory_xact_lock(LIMIT_LOCK, hash) while checking a per-user limit
+
+
+class OrderRefused(AppError):
+    status = 422
+    code = "order_refused"
+    title = "Order refused"
+
+
+@dataclass(frozen=True)
+class PurchaseIn:
+    sku_id: int
+    quantity: int
+    pay_method: str  # "balance" (instant) or "epay" (pending until the gateway confirms)
+    buyer_input: dict[str, Any] = field(default_factory=dict)
+
+
+def new_order_no(now: datetime) -> str:
+    """Human-facing order number: time first (sorts by time), then 8 random digits (not
+    guessable from a neighbour)."""
+    return f"{now:%y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
+
+
+# ---- buyer input ----------------------------------------------------------------------------
+
+
+def check_buyer_input(fields: list[dict[str, Any]], data: dict[str, Any]) -> dict[str, str]:
+    """The product's buyer fields (game account, region …) filled in, or a 422 naming each
+    problem. Unknown keys are refused too: nothing unexpected reaches the delivery."""
+    problems: list[FieldProblem] = []
+    out: dict[str, str] = {}
+    known = {f["key"] for f in fields}
+    for key in data:
+        if key not in known:
+            problems.append(
+                FieldProblem(
+                    loc=["body", "buyer_input", key], msg="未知字段 (unknown field)", type="unknown"
+                )
+            )
+    for f in fields:
+        raw = data.get(f["key"])
+        value = "" if raw is None else str(raw).strip()
+        loc: list[str | int] = ["body", "buyer_input", f["key"]]
+        if not value:
+            if f.get("required", True):
+                problems.append(
+                    FieldProblem(loc=loc, msg=f"请填写{f['label']} (required)", type="missing")
+                )
+            continue
+        if len(value) > int(f.get("max_length", 64)):
+            problems.append(FieldProblem(loc=loc, msg="太长 (too long)", type="too_long"))
+        elif f.get("type") == "number" and not re.fullmatch(r"-?\d+(\.\d+)?", value):
+            problems.append(FieldProblem(loc=loc, msg="须为数字 (a number)", type="number"))
+        elif f.get("type") == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            problems.append(FieldProblem(loc=loc, msg="邮箱格式不对 (an email)", type="email"))
+        elif f.get("type") == "phone" and not re.fullmatch(r"\+?[0-9 -]{5,20}", value):
+            problems.append(
+                FieldProblem(loc=loc, msg="手机号格式不对 (a phone number)", type="phone")
+            )
+        elif f.get("type") == "select" and value not in f.get("options", []):
+            problems.append(
+                FieldProblem(loc=loc, msg="不在可选项中 (not an option)", type="option")
+            )
+        elif f.get("pattern") and not re.fullmatch(f["pattern"], value):
+            problems.append(FieldProblem(loc=loc, msg="格式不对 (wrong format)", type="pattern"))
+        else:
+            out[f["key"]] = value
+    if problems:
+        raise OrderRefused(
+            "下单信息有误 (check the buyer input)", code="bad_buyer_input", errors=problems
+        )
+    return out
+
+
+# ---- creating and paying --------------------------------------------------------------------
+
+
+async def _move(
+    session: AsyncSession, order: Order, to: str, actor_id: int | None, reason: str = ""
+) -> None:
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=order.status,
+            to_status=to,
+            actor_id=actor_id,
+            reason=reason[:255],
+        )
+    )
+    order.status = to
+    order.updated_at = clock.now()
+
+
+async def _check_limit(
+    session: AsyncSession, actor: Actor, product_id: int, limit: int, qty: int
+) -> None:
+    """Per-user limit (限购): the buyer's live orders of this product plus this one. Checked
+    under a transaction lock per (buyer, product), so two tabs cannot both slip under it."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:a, hashtext(:b))"),
+        {"a": LIMIT_LOCK, "b": f"{actor.user_id}:{product_id}"},
+    )
+    bought = (
+        await session.execute(
+            select(func.coalesce(func.sum(Order.quantity), 0)).where(
+                Order.buyer_id == actor.user_id,
+                Order.product_id == product_id,
+                Order.status.not_in(("expired", "refunded", "failed")),
+            )
+        )
+    ).scalar_one()
+    if bought + qty > limit:
+        raise OrderRefused(
+            f"每人限购 {limit} 件，您已购买 {bought} 件 (limit {limit} per buyer)",
+            code="per_user_limit",
+        )
+
+
+async def create_order(
+    session: AsyncSession, actor: Actor, data: PurchaseIn
+) -> tuple[Order, list[int]]:
+    """Create an order; paid by balance, it is paid and (card keys) delivered at once.
+    Returns the order and the delivered key ids."""
+    sku, product = await catalog.sku_for_sale(session, data.sku_id)
+    if not product.min_qty <= data.quantity <= product.max_qty:
+        raise OrderRefused(
+            f"购买数量须在 {product.min_qty}–{product.max_qty} 之间 "
+            f"(quantity {product.min_qty}-{product.max_qty})",
+            code="quantity_out_of_range",
+        )
+    buyer_input = check_buyer_input(product.buyer_fields, data.buyer_input)
+    if product.per_user_limit is not None:
+        await _check_limit(session, actor, product.id, product.per_user_limit, data.quantity)
+    quote = await catalog.quote_sku(session, sku.id, actor.user_id, data.quantity)
+    now = clock.now()
+    order = Order(
+        order_no=new_order_no(now),
+        buyer_id=actor.user_id,
+        product_id=product.id,
+        sku_id=sku.id,
+        product_name=product.name,
+        sku_name=sku.name,
+        delivery_type=product.delivery_type,
+        quantity=data.quantity,
+        unit_price=quote.unit_price,
+        total=quote.total,
+        price_rule=quote.rule,
+        buyer_input=buyer_input,
+        status="pending_payment",
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(seconds=get_settings().order_pay_timeout_s),
+    )
+    session.add(order)
+    await session.flush()
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=None,
+            to_status="pending_payment",
+            actor_id=actor.user_id,
+            reason="下单",
+        )
+    )
+    keys: list[int] = []
+    if data.pay_method == "balance":
+        keys = await _pay_by_balance(session, order, actor)
+    await audit.record(
+        session,
+        "orders.create",
+        actor=actor,
+        target_type="order",
+        target_id=order.order_no,
+        after={
+            "sku_id": sku.id,
+            "quantity": order.quantity,
+            "total": format(order.total, "f"),
+            "status": order.status,
+        },
+    )
+    return order, keys
+
+
+async def _pay_by_balance(session: AsyncSession, order: Order, actor: Actor) -> list[int]:
+    keys: list[int] = []
+    if order.delivery_type == "card_key":  # claim first: sold out → no charge, no order
+        keys = await inventory.allocate(
+            session, order.sku_id, order.product_id, order.quantity, order.id
+        )
+    await wallet.charge(
+        session, order.buyer_id, order.total, order_id=order.id, memo=f"购买 {order.product_name}"
+    )
+    order.pay_method = "balance"
+    order.paid_at = clock.now()
+    await _move(session, order, "paid", actor.user_id, "余额支付")
+    if keys:
+        await _deliver_keys(session, order, keys, actor.user_id)
+    return keys
+
+
+async def _deliver_keys(
+    session: AsyncSession, order: Order, keys: list[int], actor_id: int | None
+) -> None:
+    session.add_all([OrderKey(order_id=order.id, key_id=k, seq=i) for i, k in enumerate(keys)])
+    order.delivered_qty = order.quantity
+    order.delivered_at = clock.now()
+    await _move(session, order, "delivered", actor_id, f"自动发卡 {len(keys)} 张")
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveredKey:
+    card_no: str | None
+    secret: str
+
+
+async def delivered_keys(session: AsyncSession, order: Order) -> list[DeliveredKey]:
+    """The order's card keys, decrypted (the buyer's own view, or a reveal)."""
+    ids = list(
+        (
+            await session.execute(
+                select(OrderKey.key_id).where(OrderKey.order_id == order.id).order_by(OrderKey.seq)
+            )
+        ).scalars()
+    )
+    return [
+        DeliveredKey(k.card_no, inventory.decrypt_secret(k))
+        for k in await inventory.keys_of(session, ids)
+    ]
+
+
+def _sees_all(actor: Actor) -> bool:
+    return actor.has(OrdersPerm.read)
+
+
+async def get_order(
+    session: AsyncSession, actor: Actor, order_no: str, *, own_only: bool = False
+) -> Order:
+    """An order by its number — the buyer's own, or (unless ``own_only``) any with
+    ``orders:read``; 404 otherwise."""
+    q = select(Order).where(Order.order_no == order_no)
+    if own_only or not _sees_all(actor):
+        q = q.where(Order.buyer_id == actor.user_id)
+    order = (await session.execute(q)).scalar_one_or_none()
+    if order is None:
+        raise NotFound("No such order.", code="unknown_order")
+    return order
+
+
+async def timeline(session: AsyncSession, order_id: int) -> list[OrderEvent]:
+    return list(
+        (
+            await session.execute(
+                select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+            )
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    buyer_id: int | None = None
+    status: str | None = None
+    product_id: int | None = None
+    order_no: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+def _orders_query(f: OrderFilter) -> Select[Order]:
+    q = select(Order).order_by(Order.id.desc())
+    if f.buyer_id is not None:
+        q = q.where(Order.buyer_id == f.buyer_id)
+    if f.status:
+        q = q.where(Order.status == f.status)
+    if f.product_id is not None:
+        q = q.where(Order.product_id == f.product_id)
+    if f.order_no:
+        q = q.where(Order.order_no == f.order_no)
+    if f.created_from is not None:
+        q = q.where(Order.created_at >= f.created_from)
+    if f.created_to is not None:
+        q = q.where(Order.created_at < f.created_to)
+    return q
+
+
+async def list_orders(
+    session: AsyncSession, f: OrderFilter, *, before: int | None = None, limit: int = 50
+) -> list[Order]:
+    q = _orders_query(f).limit(limit)
+    if before is not None:
+        q = q.where(Order.id < before)
+    return list((await session.execute(q)).scalars())
