@@ -121,6 +121,10 @@ EXPECTED: dict[str, frozenset[str]] = {
     "wallet:adjust": staff("finance"),
     "wallet:ledger": staff("finance"),
     "wallet:trial_balance": staff("finance"),
+    "wallet:recharge": SIGNED_IN,
+    # the gateway's notices are public: the signature is the authentication
+    "payments:epay_notify": ANYONE,
+    "payments:epay_notify_get": ANYONE,
     # orders: every signed-in user buys and sees their own; 运营/客服/财务 see all
     "orders:create": SIGNED_IN,
     "orders:list_mine": SIGNED_IN,

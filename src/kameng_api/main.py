@@ -29,6 +29,7 @@ from kameng_api.identity.router import auth_router, login_log_router, me_router,
 from kameng_api.inventory.router import router as inventory_router
 from kameng_api.orders.router import admin_router as orders_admin_router
 from kameng_api.orders.router import router as orders_router
+from kameng_api.payments.router import router as payments_router
 from kameng_api.rbac.router import router as roles_router
 from kameng_api.settings import Settings, get_settings
 from kameng_api.system.router import ops_router
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         wallet_router,
         orders_router,
         orders_admin_router,
+        payments_router,
         system_router,
     ):
         api.include_router(r)

@@ -25,6 +25,7 @@ from kameng_api.inventory.models import CardKey, ImportBatch, ImportFile, Stock
 from kameng_api.notifications.models import Notice
 from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
 from kameng_api.outbox.models import OutboxMessage
+from kameng_api.payments.models import Payment
 from kameng_api.rbac.models import Role, RolePermission, UserRole
 from kameng_api.system.models import WorkerProbe
 from kameng_api.wallet.models import Account, Entry, Line
@@ -51,6 +52,7 @@ __all__ = [
     "OrderKey",
     "OutboxMessage",
     "PasswordHistory",
+    "Payment",
     "Product",
     "RecoveryCode",
     "RefreshToken",

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     order_pay_timeout_s: int = Field(
         default=900, ge=60, description="An order not paid within this many seconds expires."
     )
+    epay_gateway_url: str | None = Field(
+        default=None,
+        description="EPay (易支付) gateway base URL (its submit.php and api.php live there). "
+        "Empty: paying through the gateway is off.",
+    )
+    epay_pid: str = Field(default="", description="EPay merchant id (商户ID).")
+    epay_key: SecretStr = Field(default=SecretStr(""), description="EPay merchant key (商户密钥).")
     xlsx_max_unzipped_bytes: int = Field(
         default=256 * 1024 * 1024,
         ge=1024,

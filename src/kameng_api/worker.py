@@ -28,6 +28,7 @@ TASK_MODULES = [
     "kameng_api.notifications.tasks",
     "kameng_api.catalog.tasks",
     "kameng_api.inventory.tasks",
+    "kameng_api.payments.tasks",
 ]
 
 

@@ -147,6 +147,12 @@ export type AdminOrderOut = {
      */
     pay_method: string | null;
     /**
+     * Pay Url
+     *
+     * where to pay, while a gateway payment is pending
+     */
+    pay_url?: string | null;
+    /**
      * Price Rule
      */
     price_rule: string;
@@ -1226,9 +1232,9 @@ export type OrderIn = {
     /**
      * Pay Method
      *
-     * balance: paid from the wallet at once
+     * balance: paid from the wallet at once; epay: pay at ``pay_url`` (the order is paid and delivered when the gateway's notice arrives)
      */
-    pay_method?: 'balance';
+    pay_method?: 'balance' | 'epay';
     /**
      * Quantity
      */
@@ -1295,6 +1301,12 @@ export type OrderOut = {
      * Pay Method
      */
     pay_method: string | null;
+    /**
+     * Pay Url
+     *
+     * where to pay, while a gateway payment is pending
+     */
+    pay_url?: string | null;
     /**
      * Price Rule
      */
@@ -1831,6 +1843,38 @@ export type ReasonIn = {
      * Reason
      */
     reason?: string;
+};
+
+/**
+ * RechargeIn
+ */
+export type RechargeIn = {
+    /**
+     * Amount
+     *
+     * yuan
+     */
+    amount: number | string;
+};
+
+/**
+ * RechargeOut
+ */
+export type RechargeOut = {
+    /**
+     * Amount
+     */
+    amount: string;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string;
+    /**
+     * Pay Url
+     *
+     * send the buyer here to pay; credited on the notice
+     */
+    pay_url: string;
 };
 
 /**
@@ -4857,6 +4901,60 @@ export type OrdersGetMineResponses = {
 
 export type OrdersGetMineResponse = OrdersGetMineResponses[keyof OrdersGetMineResponses];
 
+export type PaymentsEpayNotifyGetData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/payments/epay/notify';
+};
+
+export type PaymentsEpayNotifyGetErrors = {
+    /**
+     * Bad Request
+     */
+    400: unknown;
+    /**
+     * Unprocessable Entity
+     */
+    422: unknown;
+};
+
+export type PaymentsEpayNotifyGetResponses = {
+    /**
+     * `success`: applied (or applied before)
+     */
+    200: string;
+};
+
+export type PaymentsEpayNotifyGetResponse = PaymentsEpayNotifyGetResponses[keyof PaymentsEpayNotifyGetResponses];
+
+export type PaymentsEpayNotifyData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/payments/epay/notify';
+};
+
+export type PaymentsEpayNotifyErrors = {
+    /**
+     * Bad Request
+     */
+    400: unknown;
+    /**
+     * Unprocessable Entity
+     */
+    422: unknown;
+};
+
+export type PaymentsEpayNotifyResponses = {
+    /**
+     * `success`: applied (or applied before)
+     */
+    200: string;
+};
+
+export type PaymentsEpayNotifyResponse = PaymentsEpayNotifyResponses[keyof PaymentsEpayNotifyResponses];
+
 export type RolesPermissionCatalogueData = {
     body?: never;
     path?: never;
@@ -5794,6 +5892,35 @@ export type WalletMyWalletResponses = {
 };
 
 export type WalletMyWalletResponse = WalletMyWalletResponses[keyof WalletMyWalletResponses];
+
+export type WalletRechargeData = {
+    body: RechargeIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/wallet/me/recharges';
+};
+
+export type WalletRechargeErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type WalletRechargeError = WalletRechargeErrors[keyof WalletRechargeErrors];
+
+export type WalletRechargeResponses = {
+    /**
+     * Successful Response
+     */
+    201: RechargeOut;
+};
+
+export type WalletRechargeResponse = WalletRechargeResponses[keyof WalletRechargeResponses];
 
 export type WalletMyStatementData = {
     body?: never;

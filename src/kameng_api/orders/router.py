@@ -25,6 +25,7 @@ from kameng_api.orders.schemas import (
     OrderPage,
     OrderStatus,
 )
+from kameng_api.payments import service as payments
 from kameng_api.rbac.deps import Authenticated, DbSession, require
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -36,6 +37,8 @@ SCOPE = "orders:create"
 
 async def _out(session: DbSession, order: Order, *, with_keys: bool) -> OrderOut:
     out = OrderOut.model_validate(order)
+    if with_keys and order.status == "pending_payment" and order.pay_method == "epay":
+        out.pay_url = await payments.pay_url_of(session, order)
     if with_keys and order.delivered_qty:
         out.keys = [
             DeliveredKeyOut(card_no=k.card_no, secret=k.secret)
@@ -96,6 +99,8 @@ async def create_order(
                 actor,
                 service.PurchaseIn(body.sku_id, body.quantity, body.pay_method, body.buyer_input),
             )
+            if body.pay_method == "epay":
+                await payments.start_order_payment(session, order)
     except AppError as exc:  # a refusal is an answer too: stored, replayed to a retry
         answer = app_error_answer(request, exc)
         await idempotency.finish(

@@ -22,8 +22,10 @@ OrderStatus = Literal[
 class OrderIn(BaseModel):
     sku_id: int
     quantity: int = Field(default=1, ge=1, le=10_000)
-    pay_method: Literal["balance"] = Field(
-        default="balance", description="balance: paid from the wallet at once"
+    pay_method: Literal["balance", "epay"] = Field(
+        default="balance",
+        description="balance: paid from the wallet at once; epay: pay at ``pay_url`` "
+        "(the order is paid and delivered when the gateway's notice arrives)",
     )
     buyer_input: dict[str, Any] = Field(
         default_factory=dict, max_length=20, description="the product's buyer fields"
@@ -61,6 +63,9 @@ class OrderOut(BaseModel):
     delivered_at: datetime | None
     keys: list[DeliveredKeyOut] = Field(
         default_factory=list, description="the card keys, for the buyer (empty in lists)"
+    )
+    pay_url: str | None = Field(
+        default=None, description="where to pay, while a gateway payment is pending"
     )
 
 

@@ -196,6 +196,8 @@ async def create_order(
     keys: list[int] = []
     if data.pay_method == "balance":
         keys = await _pay_by_balance(session, order, actor)
+    else:
+        order.pay_method = data.pay_method  # the caller starts the gateway payment
     await audit.record(
         session,
         "orders.create",
@@ -236,6 +238,44 @@ async def _deliver_keys(
     order.delivered_qty = order.quantity
     order.delivered_at = clock.now()
     await _move(session, order, "delivered", actor_id, f"自动发卡 {len(keys)} 张")
+
+
+async def paid_by_gateway(session: AsyncSession, order_id: int, payment_id: int) -> Order:
+    """A gateway confirmed the order's payment (called once per payment, under its lock):
+    book it, mark the order paid and deliver — or, if the keys ran out meanwhile, leave it
+    paid and awaiting stock."""
+    order = await session.get(Order, order_id, with_for_update=True)
+    assert order is not None
+    if order.status not in ("pending_payment", "expired"):
+        return order  # paid already (e.g. by staff confirming it)
+    await wallet.gateway_purchase(
+        session,
+        order.total,
+        order_id=order.id,
+        payment_id=payment_id,
+        memo=f"购买 {order.product_name}",
+    )
+    order.pay_method = "epay"
+    order.paid_at = clock.now()
+    await _move(session, order, "paid", None, "易支付到账")
+    if order.delivery_type == "card_key":
+        try:
+            keys = await inventory.allocate(
+                session, order.sku_id, order.product_id, order.quantity, order.id
+            )
+        except inventory.SoldOut:
+            order.awaiting_stock = True
+            session.add(
+                OrderEvent(
+                    order_id=order.id,
+                    from_status="paid",
+                    to_status="paid",
+                    reason="库存不足，等待补货",
+                )
+            )
+        else:
+            await _deliver_keys(session, order, keys, None)
+    return order
 
 
 # ---- reading --------------------------------------------------------------------------------

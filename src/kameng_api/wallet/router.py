@@ -12,6 +12,7 @@ from kameng_api.core.clock import clock
 from kameng_api.core.errors import NotFound, error_responses
 from kameng_api.core.spreadsheet import csv_bytes, xlsx_bytes
 from kameng_api.identity.models import User
+from kameng_api.payments import service as payments
 from kameng_api.rbac.deps import Authenticated, DbSession, Meta, require
 from kameng_api.wallet import service
 from kameng_api.wallet.permissions import WalletPerm
@@ -25,6 +26,8 @@ from kameng_api.wallet.schemas import (
     LedgerEntryOut,
     LedgerLineOut,
     LedgerPage,
+    RechargeIn,
+    RechargeOut,
     StatementLineOut,
     StatementPage,
     TrialBalanceOut,
@@ -139,6 +142,24 @@ async def export_my_statement(
 ) -> Response:
     """The signed-in user's statement as a file (at most 100,000 lines, newest first)."""
     return await _export(session, actor.user_id, format)
+
+
+@router.post(
+    "/me/recharges",
+    operation_id="wallet:recharge",
+    response_model=RechargeOut,
+    status_code=201,
+    responses=error_responses(401, 422),
+)
+async def recharge(body: RechargeIn, session: DbSession, actor: Authenticated) -> RechargeOut:
+    """Top up the wallet through EPay: pay at ``pay_url``; the balance grows when the
+    gateway's notice arrives (once, however often it is sent)."""
+    started = await payments.start_recharge(session, actor, body.amount)
+    return RechargeOut(
+        out_trade_no=started.payment.out_trade_no,
+        amount=started.payment.amount,
+        pay_url=started.pay_url,
+    )
 
 
 # ---- finance --------------------------------------------------------------------------------

@@ -96,3 +96,13 @@ class TrialBalanceOut(BaseModel):
     lines_total: Money = Field(description="sum of every ledger line: 0")
     mismatched_accounts: list[int] = Field(description="balance ≠ sum of its lines: none")
     unbalanced_entries: list[int] = Field(description="lines not summing to 0: none")
+
+
+class RechargeIn(BaseModel):
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="yuan")
+
+
+class RechargeOut(BaseModel):
+    out_trade_no: str
+    amount: Money
+    pay_url: str = Field(description="send the buyer here to pay; credited on the notice")

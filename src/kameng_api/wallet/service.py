@@ -212,6 +212,23 @@ async def charge(
     )
 
 
+async def gateway_purchase(
+    session: AsyncSession, amount: Decimal, *, order_id: int, payment_id: int, memo: str = "购买"
+) -> Posted:
+    """A purchase paid straight through a gateway: money in, revenue (once per order)."""
+    amount = _amount(amount)
+    shop = await shop_accounts(session)
+    return await post(
+        session,
+        "purchase",
+        [(shop["gateway"], -amount), (shop["revenue"], amount)],
+        memo=memo,
+        ref_type="payment",
+        ref_id=payment_id,
+        dedupe=f"purchase:order:{order_id}",
+    )
+
+
 async def refund(
     session: AsyncSession,
     user_id: int,
