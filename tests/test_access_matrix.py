@@ -131,6 +131,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "orders:get_mine": SIGNED_IN,
     "orders:list": staff("operator", "customer_service", "finance"),
     "orders:get": staff("operator", "customer_service", "finance"),
+    "orders:refund": staff("finance"),
     # 财务 reads the operation log (reconciliation); export stays with the admin
     "audit:list": staff("finance"),
     "audit:export": staff(),

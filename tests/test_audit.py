@@ -367,12 +367,19 @@ async def test_every_write_route_records_its_successful_use(client: httpx.AsyncC
         headers=admin_h,
     )
     await client.post(f"{inv}/imports/{r.json()['id']}/confirm", headers=admin_h)
-    await call(
+    r = await call(
         "orders:create",
         "/api/v1/orders",
         json_body={"sku_id": sku_id},
         headers={**cust_h, "idempotency-key": "audit-order-0001"},
         expect=201,
+    )
+    await call(
+        "orders:refund",
+        f"/api/v1/admin/orders/{r.json()['order_no']}/refund",
+        json_body={"reason": "审计测试"},
+        headers=admin_h,
+        expect=200,
     )
     await call("auth:logout", "/api/v1/auth/logout", headers=admin_h, expect=204)
 
@@ -425,6 +432,7 @@ async def test_refused_writes_are_recorded_and_change_nothing(client: httpx.Asyn
         url = url.replace("{notice_id}", "999999").replace("{session_id}", "no-such-session")
         url = url.replace("{category_id}", "999999").replace("{product_id}", "999999")
         url = url.replace("{import_id}", "999999").replace("{key_id}", "999999")
+        url = url.replace("{order_no}", "999999")
         await call(op, url, json_body=junk)
         if "requestBody" in spec["paths"][path][method.lower()] and op not in PUBLIC_WRITES:
             as_admin.add(op)

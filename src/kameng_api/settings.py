@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     order_pay_timeout_s: int = Field(
         default=900, ge=60, description="An order not paid within this many seconds expires."
     )
+    awaiting_stock_refund_s: int = Field(
+        default=3600,
+        ge=60,
+        description="A paid order still waiting for stock after this long is refunded to the "
+        "buyer's balance.",
+    )
     epay_gateway_url: str | None = Field(
         default=None,
         description="EPay (易支付) gateway base URL (its submit.php and api.php live there). "

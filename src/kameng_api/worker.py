@@ -29,6 +29,7 @@ TASK_MODULES = [
     "kameng_api.catalog.tasks",
     "kameng_api.inventory.tasks",
     "kameng_api.payments.tasks",
+    "kameng_api.orders.tasks",
 ]
 
 

@@ -1900,6 +1900,22 @@ export type RefreshIn = {
 };
 
 /**
+ * RefundIn
+ */
+export type RefundIn = {
+    /**
+     * Amount
+     *
+     * empty: everything not refunded yet
+     */
+    amount?: number | string | null;
+    /**
+     * Reason
+     */
+    reason: string;
+};
+
+/**
  * RegisterIn
  */
 export type RegisterIn = {
@@ -2947,6 +2963,52 @@ export type OrdersGetResponses = {
 };
 
 export type OrdersGetResponse = OrdersGetResponses[keyof OrdersGetResponses];
+
+export type OrdersRefundData = {
+    body: RefundIn;
+    path: {
+        /**
+         * Order No
+         */
+        order_no: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/orders/{order_no}/refund';
+};
+
+export type OrdersRefundErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type OrdersRefundError = OrdersRefundErrors[keyof OrdersRefundErrors];
+
+export type OrdersRefundResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminOrderOut;
+};
+
+export type OrdersRefundResponse = OrdersRefundResponses[keyof OrdersRefundResponses];
 
 export type AuditListData = {
     body?: never;

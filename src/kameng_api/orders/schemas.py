@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,3 +88,14 @@ class OrderEventOut(BaseModel):
 class AdminOrderOut(OrderOut):
     buyer_id: int
     timeline: list[OrderEventOut] = Field(default_factory=list)
+
+
+class RefundIn(BaseModel):
+    amount: Decimal | None = Field(
+        default=None,
+        gt=0,
+        max_digits=20,
+        decimal_places=4,
+        description="empty: everything not refunded yet",
+    )
+    reason: str = Field(min_length=2, max_length=200)

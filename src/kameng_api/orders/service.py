@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
@@ -276,6 +277,131 @@ async def paid_by_gateway(session: AsyncSession, order_id: int, payment_id: int)
         else:
             await _deliver_keys(session, order, keys, None)
     return order
+
+
+# ---- after the sale: refunds, expiry, waiting for stock ----------------------------------
+
+
+REFUNDABLE = ("paid", "delivering", "delivered", "partially_delivered", "failed")
+
+
+async def refund(
+    session: AsyncSession,
+    actor: Actor | None,
+    order: Order,
+    amount: Decimal | None,
+    reason: str,
+) -> Order:
+    """Give money back to the buyer's wallet (退款): all that is left when ``amount`` is
+    None, else part of it. Once fully refunded the order is ``refunded``. The caller holds
+    the order's row lock."""
+    if order.status not in REFUNDABLE:
+        raise OrderRefused(
+            f"订单状态为 {order.status}，不能退款 (not refundable in this state)",
+            code="not_refundable",
+            status=409,
+        )
+    left = order.total - order.refunded_total
+    amount = left if amount is None else amount
+    if amount <= 0 or amount > left:
+        raise OrderRefused(f"退款金额须在 0–{left} 之间 (0 < amount ≤ {left})", code="bad_amount")
+    n = (
+        await session.execute(
+            select(func.count())
+            .select_from(OrderEvent)
+            .where(OrderEvent.order_id == order.id, OrderEvent.reason.like("退款%"))
+        )
+    ).scalar_one()
+    await wallet.refund(
+        session,
+        order.buyer_id,
+        amount,
+        ref=f"order:{order.id}:{n + 1}",
+        memo=f"退款 {order.order_no}",
+        actor_id=None if actor is None else actor.user_id,
+    )
+    order.refunded_total += amount
+    actor_id = None if actor is None else actor.user_id
+    if order.refunded_total == order.total:
+        order.awaiting_stock = False
+        await _move(session, order, "refunded", actor_id, f"退款 {amount}: {reason}")
+    else:
+        session.add(
+            OrderEvent(
+                order_id=order.id,
+                from_status=order.status,
+                to_status=order.status,
+                actor_id=actor_id,
+                reason=f"退款 {amount}: {reason}"[:255],
+            )
+        )
+    await audit.record(
+        session,
+        "orders.refund",
+        actor=actor,
+        target_type="order",
+        target_id=order.order_no,
+        after={"amount": format(amount, "f"), "refunded_total": format(order.refunded_total, "f")},
+        risk="high",
+        detail=reason,
+    )
+    return order
+
+
+async def lock_order(session: AsyncSession, actor: Actor, order_no: str) -> Order:
+    order = await get_order(session, actor, order_no)
+    await session.refresh(order, with_for_update=True)
+    return order
+
+
+async def expire_unpaid(session: AsyncSession, *, limit: int = 500) -> int:
+    """Unpaid orders past their time expire (a notice arriving later still pays them)."""
+    due = list(
+        (
+            await session.execute(
+                select(Order)
+                .where(Order.status == "pending_payment", Order.expires_at < clock.now())
+                .order_by(Order.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    )
+    for order in due:
+        await _move(session, order, "expired", None, "超时未支付")
+    return len(due)
+
+
+async def fulfil_awaiting(session: AsyncSession, *, limit: int = 100) -> tuple[int, int]:
+    """Paid orders waiting for stock: deliver them once keys are back; refund them to the
+    wallet once they waited ``KAMENG_AWAITING_STOCK_REFUND_S``. Returns (delivered, refunded)."""
+    waiting = list(
+        (
+            await session.execute(
+                select(Order)
+                .where(Order.status == "paid", Order.awaiting_stock.is_(True))
+                .order_by(Order.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    )
+    give_up = clock.now() - timedelta(seconds=get_settings().awaiting_stock_refund_s)
+    delivered = refunded = 0
+    for order in waiting:
+        try:
+            keys = await inventory.allocate(
+                session, order.sku_id, order.product_id, order.quantity, order.id
+            )
+        except inventory.SoldOut:
+            if order.paid_at is not None and order.paid_at < give_up:
+                await refund(session, None, order, None, "缺货自动退款")
+                refunded += 1
+            continue
+        order.awaiting_stock = False
+        await _deliver_keys(session, order, keys, None)
+        delivered += 1
+    return delivered, refunded
 
 
 # ---- reading --------------------------------------------------------------------------------
