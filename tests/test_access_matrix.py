@@ -132,6 +132,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "orders:list": staff("operator", "customer_service", "finance"),
     "orders:get": staff("operator", "customer_service", "finance"),
     "orders:refund": staff("finance"),
+    "orders:confirm_paid": staff("finance"),
+    "orders:redeliver": staff("operator", "customer_service"),
     # 财务 reads the operation log (reconciliation); export stays with the admin
     "audit:list": staff("finance"),
     "audit:export": staff(),

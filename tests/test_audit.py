@@ -374,6 +374,20 @@ async def test_every_write_route_records_its_successful_use(client: httpx.AsyncC
         headers={**cust_h, "idempotency-key": "audit-order-0001"},
         expect=201,
     )
+    await client.post(
+        f"{inv}/imports",
+        data={"sku_id": str(sku_id), "text": "AUDIT-KEY-0010", "format": "secret"},
+        headers=admin_h,
+    )
+    drafts = (await client.get(f"{inv}/imports", headers=admin_h)).json()["items"]
+    await client.post(f"{inv}/imports/{drafts[0]['id']}/confirm", headers=admin_h)
+    await call(
+        "orders:redeliver",
+        f"/api/v1/admin/orders/{r.json()['order_no']}/redeliver",
+        json_body={"reason": "审计测试"},
+        headers=admin_h,
+        expect=200,
+    )
     await call(
         "orders:refund",
         f"/api/v1/admin/orders/{r.json()['order_no']}/refund",
@@ -393,6 +407,7 @@ async def test_every_write_route_records_its_successful_use(client: httpx.AsyncC
             # need the EPay gateway: tests/test_payments.py checks their log entries
             "wallet:recharge",
             "payments:epay_notify",
+            "orders:confirm_paid",  # an EPay order: tests/test_orders_after_sale.py
             *READ_ONLY_POSTS,
         }
     )

@@ -173,3 +173,66 @@ async def test_orders_waiting_for_stock_are_delivered_on_restock_or_refunded_in_
         await client.get(f"/api/v1/orders/{first.order_no}", headers=await login(client, buyers[0]))
     ).json()
     assert [k["secret"] for k in mine["keys"]] == ["RESTOCK-KEY-0001"]
+
+
+async def test_staff_confirm_a_payment_that_sent_no_notice_and_it_is_booked_once(
+    client: httpx.AsyncClient, session: AsyncSession, gateway: None
+) -> None:
+    _, sku_id, secrets = await _shop(client, 1, price="25.00")
+    buyer = await make_user(kind=UserKind.customer)
+    bh = await login(client, buyer)
+    order = await _buy(client, bh, sku_id, pay_method="epay")
+    finance = await make_user(roles=("finance",), mfa=True)
+    fh = await login(client, finance)
+    url = f"{ADMIN}/{order['order_no']}/confirm-paid"
+    r = await client.post(url, json={"reason": "商户后台显示已付"}, headers=fh)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "delivered"
+    assert r.json()["timeline"][1]["reason"] == "手动确认收款: 商户后台显示已付"
+    r = await client.post(url, json={"reason": "again"}, headers=fh)
+    assert (r.status_code, r.json()["code"]) == (409, "not_awaiting_payment")
+    # the gateway's notice turning up later books nothing twice
+    row = (
+        await session.execute(select(Order).where(Order.order_no == order["order_no"]))
+    ).scalar_one()
+    payment = (
+        await session.execute(select(Payment).where(Payment.order_id == row.id))
+    ).scalar_one()
+    await orders.paid_by_gateway(session, row.id, payment.id)
+    await session.commit()
+    tb = await wallet.trial_balance(session)
+    assert tb.by_kind["revenue"] == Decimal("25.0000")
+    mine = (await client.get(f"/api/v1/orders/{order['order_no']}", headers=bh)).json()
+    assert [k["secret"] for k in mine["keys"]] == secrets
+    logged = (
+        (
+            await session.execute(
+                select(AuditLog.detail).where(AuditLog.action == "orders.confirm_paid")
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert logged == ["商户后台显示已付"]
+
+
+async def test_redelivery_gives_more_keys_from_stock(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    _, sku_id, secrets = await _shop(client, 2, price="5.00")
+    buyer = await make_user(kind=UserKind.customer)
+    await wallet.recharge(session, buyer.user.id, Decimal("5"), payment_id=5)
+    await session.commit()
+    bh = await login(client, buyer)
+    order = await _buy(client, bh, sku_id)
+    cs = await login(client, await make_user(roles=("customer_service",)))
+    url = f"{ADMIN}/{order['order_no']}/redeliver"
+    r = await client.post(url, json={"reason": "卡密无效"}, headers=cs)
+    assert r.status_code == 200, r.text
+    assert r.json()["timeline"][-1]["reason"] == "补发 1 张: 卡密无效"
+    mine = (await client.get(f"/api/v1/orders/{order['order_no']}", headers=bh)).json()
+    assert sorted(k["secret"] for k in mine["keys"]) == sorted(secrets)
+    r = await client.post(url, json={"reason": "又无效"}, headers=cs)
+    assert (r.status_code, r.json()["code"]) == (409, "sold_out")
+    finance_only = await login(client, await make_user(roles=("marketing",)))
+    assert (await client.post(url, json={"reason": "xx"}, headers=finance_only)).status_code == 403

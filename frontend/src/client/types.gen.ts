@@ -1836,16 +1836,6 @@ export type Readiness = {
 };
 
 /**
- * ReasonIn
- */
-export type ReasonIn = {
-    /**
-     * Reason
-     */
-    reason?: string;
-};
-
-/**
  * RechargeIn
  */
 export type RechargeIn = {
@@ -1885,6 +1875,20 @@ export type RecoveryCodesOut = {
      * Recovery Codes
      */
     recovery_codes: Array<string>;
+};
+
+/**
+ * RedeliverIn
+ */
+export type RedeliverIn = {
+    /**
+     * Quantity
+     */
+    quantity?: number;
+    /**
+     * Reason
+     */
+    reason: string;
 };
 
 /**
@@ -2856,6 +2860,26 @@ export type WorkerOut = {
     ok: boolean;
 };
 
+/**
+ * ReasonIn
+ */
+export type KamengApiInventorySchemasReasonIn = {
+    /**
+     * Reason
+     */
+    reason?: string;
+};
+
+/**
+ * ReasonIn
+ */
+export type KamengApiOrdersSchemasReasonIn = {
+    /**
+     * Reason
+     */
+    reason: string;
+};
+
 export type OrdersListData = {
     body?: never;
     path?: never;
@@ -2963,6 +2987,98 @@ export type OrdersGetResponses = {
 };
 
 export type OrdersGetResponse = OrdersGetResponses[keyof OrdersGetResponses];
+
+export type OrdersConfirmPaidData = {
+    body: KamengApiOrdersSchemasReasonIn;
+    path: {
+        /**
+         * Order No
+         */
+        order_no: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/orders/{order_no}/confirm-paid';
+};
+
+export type OrdersConfirmPaidErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type OrdersConfirmPaidError = OrdersConfirmPaidErrors[keyof OrdersConfirmPaidErrors];
+
+export type OrdersConfirmPaidResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminOrderOut;
+};
+
+export type OrdersConfirmPaidResponse = OrdersConfirmPaidResponses[keyof OrdersConfirmPaidResponses];
+
+export type OrdersRedeliverData = {
+    body: RedeliverIn;
+    path: {
+        /**
+         * Order No
+         */
+        order_no: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/orders/{order_no}/redeliver';
+};
+
+export type OrdersRedeliverErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type OrdersRedeliverError = OrdersRedeliverErrors[keyof OrdersRedeliverErrors];
+
+export type OrdersRedeliverResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminOrderOut;
+};
+
+export type OrdersRedeliverResponse = OrdersRedeliverResponses[keyof OrdersRedeliverResponses];
 
 export type OrdersRefundData = {
     body: RefundIn;
@@ -4128,7 +4244,7 @@ export type InventoryRevalidateImportResponses = {
 export type InventoryRevalidateImportResponse = InventoryRevalidateImportResponses[keyof InventoryRevalidateImportResponses];
 
 export type InventoryVoidImportData = {
-    body: ReasonIn;
+    body: KamengApiInventorySchemasReasonIn;
     path: {
         /**
          * Import Id

@@ -24,6 +24,8 @@ from kameng_api.orders.schemas import (
     OrderOut,
     OrderPage,
     OrderStatus,
+    ReasonIn,
+    RedeliverIn,
     RefundIn,
 )
 from kameng_api.payments import service as payments
@@ -34,6 +36,8 @@ admin_router = APIRouter(prefix="/admin/orders", tags=["orders"])
 
 Reader = Annotated[Actor, require(OrdersPerm.read)]
 Refunder = Annotated[Actor, require(OrdersPerm.refund)]
+PaymentConfirmer = Annotated[Actor, require(OrdersPerm.confirm_paid)]
+Redeliverer = Annotated[Actor, require(OrdersPerm.redeliver)]
 SCOPE = "orders:create"
 
 
@@ -203,6 +207,38 @@ async def refund_order(
     fresh 2FA; written to the operation log and the order's timeline."""
     order = await service.lock_order(session, actor, order_no)
     await service.refund(session, actor, order, body.amount, body.reason)
+    return await _admin_out(session, order)
+
+
+@admin_router.post(
+    "/{order_no}/confirm-paid",
+    operation_id="orders:confirm_paid",
+    response_model=AdminOrderOut,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def confirm_paid(
+    order_no: str, body: ReasonIn, session: DbSession, actor: PaymentConfirmer
+) -> AdminOrderOut:
+    """手动确认收款: the money arrived but no notice did — pay and deliver the order.
+    Needs ``orders:confirm_paid`` with a fresh 2FA and a reason; in the operation log."""
+    order = await service.lock_order(session, actor, order_no)
+    await service.confirm_paid(session, actor, order, body.reason)
+    return await _admin_out(session, order)
+
+
+@admin_router.post(
+    "/{order_no}/redeliver",
+    operation_id="orders:redeliver",
+    response_model=AdminOrderOut,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def redeliver(
+    order_no: str, body: RedeliverIn, session: DbSession, actor: Redeliverer
+) -> AdminOrderOut:
+    """补发: more keys from stock for a delivered card-key order (the buyer sees them with
+    the order); ``sold_out`` when stock cannot cover it."""
+    order = await service.lock_order(session, actor, order_no)
+    await service.redeliver(session, actor, order, body.quantity, body.reason)
     return await _admin_out(session, order)
 
 

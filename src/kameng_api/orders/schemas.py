@@ -99,3 +99,12 @@ class RefundIn(BaseModel):
         description="empty: everything not refunded yet",
     )
     reason: str = Field(min_length=2, max_length=200)
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=2, max_length=200)
+
+
+class RedeliverIn(BaseModel):
+    quantity: int = Field(default=1, ge=1, le=10_000)
+    reason: str = Field(min_length=2, max_length=200)

@@ -242,13 +242,52 @@ async def _deliver_keys(
 
 
 async def paid_by_gateway(session: AsyncSession, order_id: int, payment_id: int) -> Order:
-    """A gateway confirmed the order's payment (called once per payment, under its lock):
-    book it, mark the order paid and deliver — or, if the keys ran out meanwhile, leave it
-    paid and awaiting stock."""
+    """A gateway confirmed the order's payment (called once per payment, under its lock)."""
     order = await session.get(Order, order_id, with_for_update=True)
     assert order is not None
+    if order.status in ("pending_payment", "expired"):
+        await _paid_outside(
+            session, order, payment_id=payment_id, actor_id=None, reason="易支付到账"
+        )
+    return order  # else paid already (e.g. confirmed by staff): the booking is once per order
+
+
+async def confirm_paid(session: AsyncSession, actor: Actor, order: Order, reason: str) -> Order:
+    """Staff saw the money arrive (the gateway's back office, a transfer) but no notice came
+    (手动确认收款): pay and deliver as a notice would. Step-up; audited. The caller holds the
+    order's lock."""
     if order.status not in ("pending_payment", "expired"):
-        return order  # paid already (e.g. by staff confirming it)
+        raise OrderRefused(
+            f"订单状态为 {order.status}，无需确认收款 (not waiting for payment)",
+            code="not_awaiting_payment",
+            status=409,
+        )
+    await _paid_outside(
+        session, order, payment_id=None, actor_id=actor.user_id, reason=f"手动确认收款: {reason}"
+    )
+    await audit.record(
+        session,
+        "orders.confirm_paid",
+        actor=actor,
+        target_type="order",
+        target_id=order.order_no,
+        after={"total": format(order.total, "f"), "status": order.status},
+        risk="high",
+        detail=reason,
+    )
+    return order
+
+
+async def _paid_outside(
+    session: AsyncSession,
+    order: Order,
+    *,
+    payment_id: int | None,
+    actor_id: int | None,
+    reason: str,
+) -> None:
+    """Money for the order arrived outside the wallet: book it, mark the order paid and
+    deliver — or, if the keys ran out meanwhile, leave it paid and awaiting stock."""
     await wallet.gateway_purchase(
         session,
         order.total,
@@ -256,9 +295,9 @@ async def paid_by_gateway(session: AsyncSession, order_id: int, payment_id: int)
         payment_id=payment_id,
         memo=f"购买 {order.product_name}",
     )
-    order.pay_method = "epay"
+    order.pay_method = order.pay_method or "epay"
     order.paid_at = clock.now()
-    await _move(session, order, "paid", None, "易支付到账")
+    await _move(session, order, "paid", actor_id, reason)
     if order.delivery_type == "card_key":
         try:
             keys = await inventory.allocate(
@@ -275,8 +314,53 @@ async def paid_by_gateway(session: AsyncSession, order_id: int, payment_id: int)
                 )
             )
         else:
-            await _deliver_keys(session, order, keys, None)
-    return order
+            await _deliver_keys(session, order, keys, actor_id)
+
+
+async def redeliver(
+    session: AsyncSession, actor: Actor, order: Order, quantity: int, reason: str
+) -> list[int]:
+    """补发: give the buyer more keys from stock (a key did not work), recorded with the
+    order's keys and in the timeline. The caller holds the order's lock."""
+    if order.delivery_type != "card_key" or order.status not in (
+        "delivered",
+        "partially_delivered",
+    ):
+        raise OrderRefused(
+            "只有已发卡的卡密订单可以补发 (only delivered card-key orders)",
+            code="not_redeliverable",
+            status=409,
+        )
+    if not 1 <= quantity <= order.quantity:
+        raise OrderRefused(f"补发数量须在 1–{order.quantity} 之间", code="quantity_out_of_range")
+    keys = await inventory.allocate(session, order.sku_id, order.product_id, quantity, order.id)
+    seq = (
+        await session.execute(
+            select(func.coalesce(func.max(OrderKey.seq), -1)).where(OrderKey.order_id == order.id)
+        )
+    ).scalar_one()
+    session.add_all(
+        [OrderKey(order_id=order.id, key_id=k, seq=seq + 1 + i) for i, k in enumerate(keys)]
+    )
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=order.status,
+            to_status=order.status,
+            actor_id=actor.user_id,
+            reason=f"补发 {len(keys)} 张: {reason}"[:255],
+        )
+    )
+    await audit.record(
+        session,
+        "orders.redeliver",
+        actor=actor,
+        target_type="order",
+        target_id=order.order_no,
+        after={"keys": len(keys)},
+        detail=reason,
+    )
+    return keys
 
 
 # ---- after the sale: refunds, expiry, waiting for stock ----------------------------------

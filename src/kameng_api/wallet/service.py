@@ -213,9 +213,15 @@ async def charge(
 
 
 async def gateway_purchase(
-    session: AsyncSession, amount: Decimal, *, order_id: int, payment_id: int, memo: str = "购买"
+    session: AsyncSession,
+    amount: Decimal,
+    *,
+    order_id: int,
+    payment_id: int | None,
+    memo: str = "购买",
 ) -> Posted:
-    """A purchase paid straight through a gateway: money in, revenue (once per order)."""
+    """A purchase paid outside the wallet — through a gateway (``payment_id``) or confirmed by
+    staff (None): money in, revenue, once per order."""
     amount = _amount(amount)
     shop = await shop_accounts(session)
     return await post(
@@ -223,8 +229,8 @@ async def gateway_purchase(
         "purchase",
         [(shop["gateway"], -amount), (shop["revenue"], amount)],
         memo=memo,
-        ref_type="payment",
-        ref_id=payment_id,
+        ref_type="payment" if payment_id is not None else "order",
+        ref_id=payment_id if payment_id is not None else order_id,
         dedupe=f"purchase:order:{order_id}",
     )
 
