@@ -9,6 +9,7 @@ import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from kameng_api.core.actor import UserKind
 from kameng_api.core.errors import Conflict
 from kameng_api.main import create_app
 from kameng_api.settings import get_settings
@@ -145,3 +146,26 @@ async def test_streamed_body_over_limit_is_413(monkeypatch: pytest.MonkeyPatch) 
         get_settings.cache_clear()
     assert r.status_code == 413
     assert r.json()["code"] == "payload_too_large"
+
+
+async def test_no_free_database_connection_is_a_503_to_retry_not_a_500(app_db: str) -> None:
+    """Overload (every pooled connection busy) answers 503 + Retry-After after the pool
+    timeout, in the problem shape; it never surfaces as an internal error."""
+    from kameng_api.core import db
+    from tests.support.factories import login, make_user
+
+    account = await make_user(kind=UserKind.customer)
+    await db.dispose_engine()
+    db.init_engine(get_settings(), pool_size=1, max_overflow=0, pool_timeout=0.3)
+    app = create_app(get_settings())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        h = await login(client, account)
+        async with db.get_engine().connect():  # the only connection, held
+            r = await client.get("/api/v1/wallet/me", headers=h)
+        assert r.status_code == 503
+        assert r.headers["retry-after"] == "1"
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["code"] == "service_unavailable"
+        # and once a connection is free again, the same request works
+        assert (await client.get("/api/v1/wallet/me", headers=h)).status_code == 200

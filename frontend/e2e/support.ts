@@ -2,19 +2,22 @@
  * Shared helpers for the browser tests: the server's address, a TOTP generator (RFC 6238 with
  * node:crypto: base32 secret, HMAC-SHA1, 30-second steps, 6 digits) and sign-in helpers.
  *
- * The demo admin holds sensitive permissions, so its first sign-in in a fresh var dir goes
- * through the forced 2FA enrollment; every later one asks for a code. The secret read from the
- * enrollment page is kept in a JSON file in the e2e temp dir (global setup exports its path as
- * KAMENG_E2E_TOTP_FILE), so all spec files share it. The server refuses a code whose 30-second
- * step was already used, so the file also records the last step used and a sign-in waits for
- * the next window when it would repeat it.
+ * The demo admin and finance user hold sensitive permissions, so their first sign-in in a fresh
+ * var dir goes through the forced 2FA enrollment; every later one asks for a code. The secret
+ * read from the enrollment page is kept in a JSON file per user in the e2e temp dir (global setup
+ * exports the admin's path as KAMENG_E2E_TOTP_FILE; the others sit next to it), so all spec
+ * files share it. The server refuses a code whose 30-second step was already used, so the file
+ * also records the last step used and a sign-in waits for the next window when it would repeat
+ * it.
  */
 import { expect, type Page } from '@playwright/test';
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const ADMIN_LOGIN = 'admin@demo.kameng.example';
+export const FINANCE_LOGIN = 'finance@demo.kameng.example';
+export const CUSTOMER_LOGIN = 'customer@demo.kameng.example';
 export const DEMO_PASSWORD = 'Kameng-Demo-2026!';
 export const STEP_SECONDS = 30;
 
@@ -70,19 +73,20 @@ interface TotpState {
   lastStep: number | null;
 }
 
-function stateFile(): string {
+function stateFile(login: string): string {
   const path = process.env.KAMENG_E2E_TOTP_FILE;
   if (!path) throw new Error('KAMENG_E2E_TOTP_FILE is not set: global setup did not run');
-  return path;
+  if (login === ADMIN_LOGIN) return path;
+  return join(dirname(path), `e2e-${login.replace(/[^a-z0-9]+/gi, '-')}-totp.json`);
 }
 
-function readState(): TotpState | null {
-  const path = stateFile();
+function readState(login: string): TotpState | null {
+  const path = stateFile(login);
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as TotpState) : null;
 }
 
-function writeState(state: TotpState): void {
-  writeFileSync(stateFile(), JSON.stringify(state));
+function writeState(login: string, state: TotpState): void {
+  writeFileSync(stateFile(login), JSON.stringify(state));
 }
 
 /** A step not used yet: the current one, or — when that was used — the next (waiting for it). */
@@ -96,13 +100,18 @@ async function freshStep(lastStep: number | null): Promise<number> {
   return step;
 }
 
-/** A fresh code for the admin (the step is recorded as used). */
-export async function adminCode(): Promise<string> {
-  const state = readState();
-  if (!state) throw new Error('the admin has not enrolled 2FA in this run yet');
+/** A fresh code for a staff member who enrolled in this run (the step is recorded as used). */
+export async function staffCode(login: string): Promise<string> {
+  const state = readState(login);
+  if (!state) throw new Error(`${login} has not enrolled 2FA in this run yet`);
   const step = await freshStep(state.lastStep);
-  writeState({ ...state, lastStep: step });
+  writeState(login, { ...state, lastStep: step });
   return totp(state.secret, step);
+}
+
+/** A fresh code for the admin. */
+export function adminCode(): Promise<string> {
+  return staffCode(ADMIN_LOGIN);
 }
 
 export async function fillLogin(page: Page, login: string, password: string): Promise<void> {
@@ -113,11 +122,12 @@ export async function fillLogin(page: Page, login: string, password: string): Pr
 }
 
 /**
- * Sign in as the demo admin: on the first sign-in of a run enroll 2FA (read the secret off the
- * page, confirm a code, save the recovery codes), later enter a fresh code.
+ * Sign in as a demo staff member with sensitive permissions: on the first sign-in of a run
+ * enroll 2FA (read the secret off the page, confirm a code, save the recovery codes), later enter
+ * a fresh code. `name` is part of the name the header shows.
  */
-export async function loginAsAdmin(page: Page): Promise<void> {
-  await fillLogin(page, ADMIN_LOGIN, DEMO_PASSWORD);
+export async function loginAsStaff(page: Page, login: string, name: string): Promise<void> {
+  await fillLogin(page, login, DEMO_PASSWORD);
   const codeInput = page.getByTestId('login-code');
   const secretText = page.getByTestId('totp-secret');
   await expect(codeInput.or(secretText)).toBeVisible();
@@ -127,7 +137,7 @@ export async function loginAsAdmin(page: Page): Promise<void> {
     const secret = ((await secretText.textContent()) ?? '').trim();
     expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
     const step = await freshStep(null);
-    writeState({ secret, lastStep: step });
+    writeState(login, { secret, lastStep: step });
     await page.getByTestId('totp-code').fill(totp(secret, step));
     await page.getByTestId('enable-2fa-submit').click();
     const codes = page.getByTestId('recovery-codes');
@@ -136,11 +146,15 @@ export async function loginAsAdmin(page: Page): Promise<void> {
     await page.getByTestId('recovery-codes-saved').click();
     await page.getByTestId('recovery-codes-done').click();
   } else {
-    await codeInput.fill(await adminCode());
+    await codeInput.fill(await staffCode(login));
     await page.getByTestId('login-verify').click();
   }
   await expect(page.getByTestId('module-menu')).toBeVisible();
-  await expect(page.getByTestId('user-menu')).toContainText('Admin');
+  await expect(page.getByTestId('user-menu')).toContainText(name);
+}
+
+export function loginAsAdmin(page: Page): Promise<void> {
+  return loginAsStaff(page, ADMIN_LOGIN, 'Admin');
 }
 
 export async function logout(page: Page): Promise<void> {

@@ -76,6 +76,9 @@ const KNOWN = new Set<string>([
   'nothing_to_import',
   'batch_has_sold_keys',
   'stock_changed',
+  'insufficient_balance',
+  'bad_amount',
+  'unknown_user',
 ] satisfies ApiErrorKey[]);
 
 function messageKey(code: string): ApiErrorKey | null {

@@ -14,6 +14,35 @@ export function formatLatency(ms: number | null | undefined): string | null {
   return typeof ms === 'number' ? `${ms.toFixed(1)} ms` : null;
 }
 
+/** "98.0000" → "98.00", "-0.005" → "-0.01": a decimal string of the API (money is never a
+ * float in JSON) rounded half away from zero to 2 decimals, exactly; "—" for nothing. */
+export function money(value: string | null | undefined): string {
+  if (value === null || value === undefined || value === '') return '—';
+  const match = /^([+-]?)(\d+)(?:\.(\d*))?$/.exec(value.trim());
+  if (!match) {
+    const n = Number(value);
+    return Number.isFinite(n) ? n.toFixed(2) : value;
+  }
+  const [, sign = '', whole = '0', decimals = ''] = match;
+  let cents = BigInt(whole) * 100n + BigInt(decimals.slice(0, 2).padEnd(2, '0'));
+  if ((decimals[2] ?? '0') >= '5') cents += 1n;
+  const text = `${(cents / 100n).toString()}.${(cents % 100n).toString().padStart(2, '0')}`;
+  return sign === '-' && cents > 0n ? `-${text}` : text;
+}
+
+/** "¥12.50" for display; "—" for nothing. */
+export function yuan(value: string | null | undefined): string {
+  const text = money(value);
+  if (text === '—') return text;
+  return text.startsWith('-') ? `-¥${text.slice(1)}` : `¥${text}`;
+}
+
+/** A movement of money with its sign always shown: "+¥50.00", "-¥12.50", "¥0.00". */
+export function signedYuan(value: string | null | undefined): string {
+  const text = yuan(value);
+  return text === '—' || text.startsWith('-') || text === '¥0.00' ? text : `+${text}`;
+}
+
 /** "2026-11-23 16:00:30" in the browser's time zone; "—" for nothing. */
 export function formatTime(iso: string | null | undefined): string {
   return iso ? dayjs(iso).format('YYYY-MM-DD HH:mm:ss') : '—';

@@ -1,20 +1,24 @@
 import {
+  AccountBookOutlined,
   ApartmentOutlined,
   ApiOutlined,
   AppstoreOutlined,
   AuditOutlined,
   BarChartOutlined,
+  BookOutlined,
   DashboardOutlined,
   DatabaseOutlined,
   IdcardOutlined,
   ImportOutlined,
   LoginOutlined,
+  ReconciliationOutlined,
   SafetyCertificateOutlined,
   SettingOutlined,
   ShoppingCartOutlined,
   ShopOutlined,
   TeamOutlined,
   UserOutlined,
+  WalletOutlined,
 } from '@ant-design/icons';
 import { Card, Skeleton } from 'antd';
 import { lazy, Suspense, type ComponentType, type ReactNode } from 'react';
@@ -31,7 +35,7 @@ import { ComingSoonPage } from './pages/ComingSoonPage';
 import { ForbiddenPage } from './pages/ForbiddenPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { RouteErrorPage } from './pages/RouteErrorPage';
-import { CHANGE_PASSWORD_PATH, ENROLL_2FA_PATH, LOGIN_PATH, SECURITY_PATH } from './paths';
+import { CHANGE_PASSWORD_PATH, ENROLL_2FA_PATH, LOGIN_PATH, MY_WALLET_PATH, SECURITY_PATH } from './paths';
 import { useCan } from './queries/me';
 
 export { HOME_PATH } from './paths';
@@ -54,6 +58,11 @@ const ProductEditorPage = lazyPage(() => import('./pages/catalog/ProductEditorPa
 const InventoryPage = lazyPage(() => import('./pages/inventory/InventoryPage'), 'InventoryPage');
 const InventoryProductPage = lazyPage(() => import('./pages/inventory/InventoryProductPage'), 'InventoryProductPage');
 const InventoryImportPage = lazyPage(() => import('./pages/inventory/InventoryImportPage'), 'InventoryImportPage');
+const MyWalletPage = lazyPage(() => import('./pages/wallet/MyWalletPage'), 'MyWalletPage');
+const WalletAccountsPage = lazyPage(() => import('./pages/wallet/WalletAccountsPage'), 'WalletAccountsPage');
+const WalletAccountPage = lazyPage(() => import('./pages/wallet/WalletAccountPage'), 'WalletAccountPage');
+const LedgerPage = lazyPage(() => import('./pages/wallet/LedgerPage'), 'LedgerPage');
+const TrialBalancePage = lazyPage(() => import('./pages/wallet/TrialBalancePage'), 'TrialBalancePage');
 const RolesPage = lazyPage(() => import('./pages/users/RolesPage'), 'RolesPage');
 const StaffPage = lazyPage(() => import('./pages/users/UsersPage'), 'StaffPage');
 const CustomersPage = lazyPage(() => import('./pages/users/UsersPage'), 'CustomersPage');
@@ -86,6 +95,9 @@ export interface AppRoute {
   children?: AppRoute[];
   /** a page of the console that is reached elsewhere (the user menu), not from the sider */
   hideInMenu?: boolean;
+  /** one of the user's own pages (我的余额, 我的安全): in the user menu, and in the sider of
+   * users who may open no module (customers, resellers) */
+  personal?: boolean;
 }
 
 export const appRoutes: AppRoute[] = [
@@ -129,6 +141,29 @@ export const appRoutes: AppRoute[] = [
     ],
   },
   {
+    key: 'finance',
+    path: '/finance',
+    icon: <AccountBookOutlined />,
+    children: [
+      { key: 'walletAccounts', path: '/finance/accounts', icon: <WalletOutlined />, permission: 'wallet:read', Page: WalletAccountsPage },
+      {
+        key: 'walletAccount',
+        path: '/finance/accounts/:userId',
+        permission: 'wallet:read',
+        Page: WalletAccountPage,
+        hideInMenu: true,
+      },
+      { key: 'ledger', path: '/finance/ledger', icon: <BookOutlined />, permission: 'wallet:read', Page: LedgerPage },
+      {
+        key: 'trialBalance',
+        path: '/finance/trial-balance',
+        icon: <ReconciliationOutlined />,
+        permission: 'wallet:reconcile',
+        Page: TrialBalancePage,
+      },
+    ],
+  },
+  {
     key: 'users',
     path: '/users',
     icon: <TeamOutlined />,
@@ -156,8 +191,12 @@ export const appRoutes: AppRoute[] = [
       },
     ],
   },
-  { key: 'security', path: SECURITY_PATH, icon: <SafetyCertificateOutlined />, Page: SecurityPage, hideInMenu: true },
+  { key: 'myWallet', path: MY_WALLET_PATH, icon: <WalletOutlined />, Page: MyWalletPage, hideInMenu: true, personal: true },
+  { key: 'security', path: SECURITY_PATH, icon: <SafetyCertificateOutlined />, Page: SecurityPage, hideInMenu: true, personal: true },
 ];
+
+/** The user's own pages (我的余额, 我的安全), in the order the user menu lists them. */
+export const personalRoutes: AppRoute[] = appRoutes.filter((r) => r.personal);
 
 /** The entries `allowed` lets the user see in the menu: a module without any child disappears. */
 export function visibleRoutes(routes: AppRoute[], allowed: (permission?: Permission) => boolean): AppRoute[] {
@@ -165,6 +204,13 @@ export function visibleRoutes(routes: AppRoute[], allowed: (permission?: Permiss
     .filter((r) => !r.hideInMenu && allowed(r.permission))
     .map((r) => (r.children ? { ...r, children: visibleRoutes(r.children, allowed) } : r))
     .filter((r) => !r.children || r.children.length > 0);
+}
+
+/** The sider's entries: the modules the user may use; a user who may use none (a customer, a
+ * reseller) gets their own pages instead of an empty menu. */
+export function menuRoutes(routes: AppRoute[], allowed: (permission?: Permission) => boolean): AppRoute[] {
+  const modules = visibleRoutes(routes, allowed);
+  return modules.length > 0 ? modules : routes.filter((r) => r.personal);
 }
 
 /** The first page of the menu the user may open (where they land after signing in). */
@@ -188,10 +234,10 @@ export function findRouteTrail(pathname: string, routes: AppRoute[] = appRoutes)
   return [];
 }
 
-/** `/` → the first menu entry the user may use (or 我的安全 when there is none). */
+/** `/` → the first menu entry the user may use (or 我的余额 when there is none: customers). */
 export function LandingRedirect() {
   const can = useCan();
-  return <Navigate to={firstAllowedPath(appRoutes, can) ?? SECURITY_PATH} replace />;
+  return <Navigate to={firstAllowedPath(appRoutes, can) ?? MY_WALLET_PATH} replace />;
 }
 
 /** A module's own path → its first sub-page the user may open; 403 when none. */

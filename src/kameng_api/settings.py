@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, description="SQLAlchemy pool size per process.")
     db_max_overflow: int = Field(default=10, ge=0, description="Extra connections above the pool.")
+    db_pool_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        description="How long a request waits for a database connection before it is answered "
+        "503 (overloaded) instead.",
+    )
     db_echo: bool = Field(default=False, description="Log every SQL statement.")
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (JSON list). Empty: same-origin."

@@ -50,7 +50,10 @@ describe('permission checks', () => {
     // the super admin lands on the first module
     const admin = (p?: string) => hasPermission({ permissions: [], roles: ['super_admin'] }, p);
     expect(firstAllowedPath(appRoutes, admin)).toBe('/orders');
-    expect(visibleRoutes(appRoutes, admin).map((r) => r.key)).toEqual(['orders', 'catalog', 'users', 'reports', 'suppliers', 'settings']);
+    expect(visibleRoutes(appRoutes, admin).map((r) => r.key)).toEqual(['orders', 'catalog', 'finance', 'users', 'reports', 'suppliers', 'settings']);
+    // 财务: reading balances and the ledger, reconciling on its own permission
+    expect(keysOf(visibleRoutes(appRoutes, only('wallet:read')))).toEqual([{ finance: ['walletAccounts', 'ledger'] }]);
+    expect(keysOf(visibleRoutes(appRoutes, only('wallet:reconcile')))).toEqual([{ finance: ['trialBalance'] }]);
   });
 
   it('signed in as that user, the console lands on 卡密导入 and shows only that entry', async () => {

@@ -6,7 +6,7 @@ import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { StepUpModal } from '../auth/StepUpModal';
 import { HOME_PATH } from '../paths';
 import { useCan } from '../queries/me';
-import { appRoutes, findRouteTrail, visibleRoutes, type AppRoute } from '../routes';
+import { appRoutes, findRouteTrail, menuRoutes, type AppRoute } from '../routes';
 import { LanguageSwitch } from './LanguageSwitch';
 import { NoticeBell } from './NoticeBell';
 import { UserMenu } from './UserMenu';
@@ -27,7 +27,7 @@ export function AppLayout() {
   const can = useCan();
   const [collapsed, setCollapsed] = useState(false);
 
-  const routes = visibleRoutes(appRoutes, can);
+  const routes = menuRoutes(appRoutes, can);
   const trail = findRouteTrail(location.pathname);
   const selected = trail.at(-1);
   const parents = trail.slice(0, -1).map((r) => r.path);

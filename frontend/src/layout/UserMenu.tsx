@@ -1,13 +1,16 @@
-import { DownOutlined, LogoutOutlined, SafetyCertificateOutlined, UserOutlined } from '@ant-design/icons';
+import { DownOutlined, LogoutOutlined, UserOutlined } from '@ant-design/icons';
 import { Avatar, Button, Dropdown, type MenuProps } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 
 import { signOut } from '../auth/session';
-import { SECURITY_PATH } from '../paths';
 import { useMe } from '../queries/me';
+import { personalRoutes } from '../routes';
+import { menuTestId } from './AppLayout';
 
-/** The signed-in user in the header: 我的安全 and 退出登录. */
+const LOGOUT = 'logout';
+
+/** The signed-in user in the header: their own pages (我的余额, 我的安全) and 退出登录. */
 export function UserMenu() {
   const { t } = useTranslation();
   const navigate = useNavigate();
@@ -15,9 +18,9 @@ export function UserMenu() {
   if (!me) return null;
 
   const items = [
-    { key: 'security', icon: <SafetyCertificateOutlined />, label: t('menu.security'), 'data-testid': 'user-menu-security' },
+    ...personalRoutes.map((r) => ({ key: r.path, icon: r.icon, label: t(`menu.${r.key}`), 'data-testid': `user-${menuTestId(r.key)}` })),
     { type: 'divider' },
-    { key: 'logout', icon: <LogoutOutlined />, label: t('auth.logout'), danger: true, 'data-testid': 'logout' },
+    { key: LOGOUT, icon: <LogoutOutlined />, label: t('auth.logout'), danger: true, 'data-testid': 'logout' },
   ] as MenuProps['items'];
 
   return (
@@ -26,8 +29,8 @@ export function UserMenu() {
       menu={{
         items,
         onClick: ({ key }) => {
-          if (key === 'security') void navigate(SECURITY_PATH);
-          if (key === 'logout') void signOut();
+          if (key === LOGOUT) void signOut();
+          else void navigate(key);
         },
       }}
     >

@@ -51,6 +51,7 @@ def make_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     kwargs: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_s,
         "pool_pre_ping": True,
         "echo": settings.db_echo,
     }

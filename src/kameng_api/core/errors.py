@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -266,6 +267,24 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _overloaded(request: Request, exc: Exception) -> JSONResponse:
+    """No database connection came free in time: the service is overloaded, not broken —
+    503 with Retry-After, and the client may try again (an Idempotency-Key makes it safe)."""
+    log.warning("no database connection in time: %s", exc)
+    answer = problem_response(
+        status=503,
+        code=ErrorCode.service_unavailable,
+        title="Service busy",
+        detail="The service is busy; try again in a moment.",
+        headers={"Retry-After": "1"},
+    )
+    # the log entry needs a connection too: written after the answer, not before it
+    answer.background = BackgroundTask(
+        _note_rejection, request, 503, str(ErrorCode.service_unavailable)
+    )
+    return answer
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled exception", exc_info=exc)
     await _note_rejection(request, 500, ErrorCode.internal_error)
@@ -282,6 +301,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(PoolTimeout, _overloaded)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -1,12 +1,5 @@
 import type { CategoryOut, SkuOut } from '../../client';
 
-/** "98.0000" → "98.00" (display only; values sent to the API stay strings). */
-export function money(value: string | null | undefined): string {
-  if (value === null || value === undefined || value === '') return '—';
-  const n = Number(value);
-  return Number.isFinite(n) ? n.toFixed(2) : value;
-}
-
 /** "98.0000" → "98.00", "9.9999" → "9.9999": for an input, without losing any digit that counts. */
 export function priceInput(value: string | null | undefined): string {
   if (!value) return '';

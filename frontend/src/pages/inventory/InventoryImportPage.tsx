@@ -37,6 +37,7 @@ import { ApiError, toApiError } from '../../api';
 import type { BodyInventoryStageImport, Encoding, ImportOut, ImportTarget, KeyFormat, ProblemSample } from '../../client';
 import { PageHead } from '../../components/PageHead';
 import { describeError } from '../../errorMessages';
+import { yuan } from '../../format';
 import {
   importRunning,
   useConfirmImport,
@@ -48,7 +49,7 @@ import {
   useStageImport,
 } from '../../queries/inventory';
 import { useCan } from '../../queries/me';
-import { ImportsTable, INVENTORY_PATH, isProblemKind, PROBLEM_KINDS, skuLabels, yuan } from './inventoryShared';
+import { ImportsTable, INVENTORY_PATH, isProblemKind, PROBLEM_KINDS, skuLabels } from './inventoryShared';
 
 const FORMATS: KeyFormat[] = ['card_secret', 'card_secret_cost', 'secret', 'secret_cost'];
 const ENCODINGS: Encoding[] = ['auto', 'utf-8', 'gbk'];

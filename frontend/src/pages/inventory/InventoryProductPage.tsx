@@ -9,10 +9,10 @@ import { toApiError } from '../../api';
 import type { ImportOut, KeyOut, RevealOut, SkuStockOut } from '../../client';
 import { PageHead } from '../../components/PageHead';
 import { describeAnyError, describeError } from '../../errorMessages';
-import { formatTime } from '../../format';
+import { formatTime, yuan } from '../../format';
 import { exportKeys, useKeys, useProductStock, useRevealKey, useVoidImport, useVoidKeys, type KeyState } from '../../queries/inventory';
 import { useCan } from '../../queries/me';
-import { IMPORT_PATH, ImportsTable, INVENTORY_PATH, yuan } from './inventoryShared';
+import { IMPORT_PATH, ImportsTable, INVENTORY_PATH } from './inventoryShared';
 
 /** The key states with a tab of their own (reserved keys are in checkout, a moment only). */
 const KEY_TABS = ['available', 'sold', 'voided'] as const;

@@ -4,10 +4,9 @@ import type { HTMLAttributes, ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 
 import type { ImportOut, ImportTarget } from '../../client';
-import { formatTime } from '../../format';
+import { formatTime, yuan } from '../../format';
 import { useMe } from '../../queries/me';
 import { useImports, type ImportFilters, type ImportStatus } from '../../queries/inventory';
-import { money } from '../catalog/catalogShared';
 
 export const INVENTORY_PATH = '/catalog/inventory';
 export const IMPORT_PATH = '/catalog/inventory-import';
@@ -46,12 +45,6 @@ export function skuLabels(targets: ImportTarget[] | undefined): Map<number, stri
     for (const s of p.skus) names.set(s.id, `${p.product_name} / ${s.name}`);
   }
   return names;
-}
-
-/** "¥12.50" for display; "—" for nothing. */
-export function yuan(value: string | null | undefined): string {
-  const text = money(value);
-  return text === '—' ? text : `¥${text}`;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   Typography,
 } from 'antd';
 import type { Dayjs } from 'dayjs';
+import type { TFunction } from 'i18next';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 
@@ -89,7 +90,7 @@ function RiskTag({ risk }: { risk: string }) {
   return <Tag color={tag?.color ?? 'default'}>{tag ? t(`audit.${tag.key}`) : risk}</Tag>;
 }
 
-function targetTypeLabel(type: string | null, t: ReturnType<typeof useTranslation>['t']): string {
+function targetTypeLabel(type: string | null, t: TFunction): string {
   if (!type) return '';
   return type in TARGET_TYPES ? t(`audit.${TARGET_TYPES[type as keyof typeof TARGET_TYPES]}`) : type;
 }

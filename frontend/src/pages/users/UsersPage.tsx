@@ -16,6 +16,7 @@ import {
   Typography,
 } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
+import type { TFunction } from 'i18next';
 import { useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 
@@ -341,7 +342,7 @@ function Filters(props: {
   );
 }
 
-function userColumn(t: ReturnType<typeof useTranslation>['t']): ColumnsType<UserOut>[number] {
+function userColumn(t: TFunction): ColumnsType<UserOut>[number] {
   return {
     title: t('users.user'),
     key: 'user',
@@ -359,7 +360,7 @@ function userColumn(t: ReturnType<typeof useTranslation>['t']): ColumnsType<User
   };
 }
 
-function statusColumn(t: ReturnType<typeof useTranslation>['t']): ColumnsType<UserOut>[number] {
+function statusColumn(t: TFunction): ColumnsType<UserOut>[number] {
   return {
     title: t('users.status'),
     dataIndex: 'status',

@@ -1,0 +1,420 @@
+"""Benchmark: a flash sale (秒杀) over HTTP against the real service.
+
+    .venv/bin/python bench/flash_sale.py [--keys 10000] [--buyers 500] [--api-workers 2]
+
+Starts embedded PostgreSQL and Redis under var/bench (or uses DATABASE_URL's server, in a
+scratch database it creates and drops; REDIS_URL likewise), seeds one card-key product with
+``--keys`` keys and ``--buyers`` customers with money, then runs ``kameng serve`` (API) and
+``kameng worker`` as separate processes. Every buyer is a concurrent client that buys one key
+at a time (``POST /api/v1/orders``, pay by balance, its own ``Idempotency-Key`` per attempt)
+until the answer is ``sold_out``; after the last key all buyers keep asking for ``--tail-s``
+seconds, which measures sold-out answers per second.
+
+Prints purchases/s (keys sold / time to sell them), p50/p99 purchase latency, sold-out
+answers/s, and — checked in the database — oversold (more keys sold than stocked) and
+duplicates (a key in two orders), which must be 0. The reference, same run, same server:
+``pgbench`` running the naive purchase (``SELECT … FOR UPDATE SKIP LOCKED`` + order insert +
+wallet update) on plain tables. The last line is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from kameng_api import migrate  # noqa: E402
+from kameng_api.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from kameng_api.settings import get_settings  # noqa: E402
+
+DB_NAME = "kameng_flash"
+PRICE = Decimal("1.00")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def admin_exec(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+# ---- seeding (in this process, through the services) ----------------------------------------
+
+
+async def seed(n_keys: int, n_buyers: int) -> tuple[int, list[str]]:
+    """One listed card-key product with ``n_keys`` keys; ``n_buyers`` customers with money
+    and a signed-in session each. Returns the SKU id and the buyers' access tokens."""
+    from kameng_api.catalog import service as catalog
+    from kameng_api.catalog.schemas import CategoryIn, ProductIn, SkuIn
+    from kameng_api.core import db
+    from kameng_api.core.actor import Actor, RequestMeta, UserKind
+    from kameng_api.identity import service as identity
+    from kameng_api.identity.models import User
+    from kameng_api.inventory import keyfile
+    from kameng_api.inventory import service as inventory
+    from kameng_api.rbac import service as rbac
+    from kameng_api.wallet import service as wallet
+
+    async with db.unit_of_work() as s:
+        admin = await identity.create_user(
+            s,
+            kind=UserKind.staff,
+            email="flash-admin@bench.kameng.example",
+            phone=None,
+            password=secrets.token_urlsafe(16) + "Aa1!",
+            must_change_password=False,
+            email_verified=True,
+        )
+        await rbac.grant_builtin_role(s, admin.id, "super_admin")
+        actor = Actor(
+            user_id=admin.id,
+            kind=UserKind.staff,
+            session_id="bench",
+            permissions=frozenset({"catalog:write", "catalog:pricing", "inventory:import"}),
+            meta=RequestMeta(user_agent="bench"),
+        )
+        cat = await catalog.create_category(s, actor, CategoryIn(name="秒杀"))
+        saved = await catalog.create_product(
+            s,
+            actor,
+            ProductIn(
+                category_id=cat.id,
+                name="秒杀卡",
+                delivery_type="card_key",
+                status="listed",
+                max_qty=10,
+                skus=[SkuIn(name="1元", base_price=str(PRICE), cost_price="0.50")],  # type: ignore[arg-type]
+            ),
+        )
+        sku_id = (await catalog.skus_of(s, saved.product.id))[0].id
+        keys = "\n".join(f"FLASH-{uuid.uuid4().hex}" for _ in range(n_keys))
+        batch = await inventory.stage_import(
+            s,
+            actor,
+            sku_id,
+            inventory.Upload(
+                content=keys.encode(),
+                filename=None,
+                options=keyfile.ReadOptions(format=keyfile.KeyFormat.secret),
+            ),
+        )
+        batch_id = batch.id
+    async with db.unit_of_work() as s:
+        await inventory.validate_batch(s, batch_id)
+    async with db.unit_of_work() as s:
+        await inventory.confirm(s, actor, batch_id)
+    async with db.unit_of_work() as s:
+        await inventory.run_import(s, batch_id)
+
+    pw_hash = await _one_hash()  # one hash for all: hashing 500 passwords is not measured
+    tokens: list[str] = []
+    async with db.unit_of_work() as s:
+        for i in range(n_buyers):
+            user = User(
+                kind="customer",
+                email=f"buyer{i}@bench.kameng.example",
+                password_hash=pw_hash,
+                status="active",
+            )
+            s.add(user)
+            await s.flush()
+            await wallet.recharge(s, user.id, Decimal("1000"), payment_id=10**9 + i)
+            issued = await identity._new_session(
+                s, user, RequestMeta(user_agent="bench"), "body", mfa=False
+            )
+            tokens.append(issued.access_token)
+    return sku_id, tokens
+
+
+async def _one_hash() -> str:
+    from kameng_api.core import security
+
+    return await security.hash_password(secrets.token_urlsafe(24))
+
+
+# ---- the sale -------------------------------------------------------------------------------
+
+
+async def run_sale(base: str, sku_id: int, tokens: list[str], tail_s: float) -> dict[str, Any]:
+    purchases: list[float] = []  # latency of each successful purchase (s)
+    sold_out_at: list[float] = []  # when each sold_out answer arrived
+    other: dict[str, int] = {}
+    first_sold_out: list[float] = []
+    last_purchase = [0.0]
+    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+
+        async def buyer(token: str) -> None:
+            h = {"authorization": f"Bearer {token}"}
+            while True:
+                t0 = time.perf_counter()
+                r = await client.post(
+                    "/api/v1/orders",
+                    json={"sku_id": sku_id},
+                    headers={**h, "idempotency-key": uuid.uuid4().hex},
+                )
+                t1 = time.perf_counter()
+                if r.status_code == 201:
+                    purchases.append(t1 - t0)
+                    last_purchase[0] = max(last_purchase[0], t1)
+                    continue
+                code = r.json().get("code", str(r.status_code))
+                if code == "sold_out":
+                    sold_out_at.append(t1)
+                    if not first_sold_out:
+                        first_sold_out.append(t1)
+                    if t1 - first_sold_out[0] > tail_s:
+                        return
+                else:
+                    other[code] = other.get(code, 0) + 1
+                    await asyncio.sleep(0.01)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(buyer(t) for t in tokens))
+    sell_s = last_purchase[0] - start
+    tail_start = first_sold_out[0] if first_sold_out else start
+    tail = [t for t in sold_out_at if t >= max(tail_start, last_purchase[0])]
+    tail_span = (max(tail) - max(tail_start, last_purchase[0])) if tail else 0.0
+    lat = sorted(purchases)
+    return {
+        "sold": len(purchases),
+        "sell_s": sell_s,
+        "purchases_per_s": len(purchases) / sell_s if sell_s > 0 else 0.0,
+        "p50_ms": statistics.median(lat) * 1000 if lat else 0.0,
+        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0,
+        "sold_out_per_s": len(tail) / tail_span if tail_span > 0 else 0.0,
+        "other_answers": other,
+    }
+
+
+async def check_db(dsn: str, n_keys: int) -> tuple[int, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        sold = await conn.fetchval("SELECT count(*) FROM order_keys")
+        dup = await conn.fetchval(
+            "SELECT count(*) FROM (SELECT key_id FROM order_keys GROUP BY key_id"
+            " HAVING count(*) > 1) d"
+        )
+        return max(0, int(sold) - n_keys), int(dup)
+    finally:
+        await conn.close()
+
+
+# ---- the reference: naive SQL in pgbench ----------------------------------------------------
+
+NAIVE_SQL = """
+\\set buyer random(1, {buyers})
+BEGIN;
+SELECT id AS key_id FROM naive_keys WHERE state = 'available' LIMIT 1 FOR UPDATE SKIP LOCKED \\gset
+UPDATE naive_keys SET state = 'sold' WHERE id = :key_id;
+INSERT INTO naive_orders (buyer_id, key_id, total) VALUES (:buyer, :key_id, 1.00);
+UPDATE naive_wallets SET balance = balance - 1.00 WHERE user_id = :buyer;
+COMMIT;
+"""
+
+
+async def naive_tps(dsn: str, libpq: str, buyers: int, seconds: int) -> float:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            """
+            DROP TABLE IF EXISTS naive_keys, naive_orders, naive_wallets;
+            CREATE TABLE naive_keys (id bigint PRIMARY KEY, state text NOT NULL);
+            CREATE INDEX ON naive_keys (state, id);
+            CREATE TABLE naive_orders (id bigserial PRIMARY KEY, buyer_id bigint, key_id bigint,
+                total numeric(20,4));
+            CREATE TABLE naive_wallets (user_id bigint PRIMARY KEY, balance numeric(20,4)
+                CHECK (balance >= 0));
+            INSERT INTO naive_keys SELECT g, 'available' FROM generate_series(1, 2000000) g;
+            """
+        )
+        await conn.execute(
+            "INSERT INTO naive_wallets SELECT g, 1000000 FROM generate_series(1, $1) g", buyers
+        )
+        await conn.execute("VACUUM ANALYZE naive_keys")
+    finally:
+        await conn.close()
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(NAIVE_SQL.format(buyers=buyers))
+        script = f.name
+    os.chmod(script, 0o644)
+    out = subprocess.run(
+        [
+            str(POSTGRES_BIN_PATH / "pgbench"),
+            "-n",
+            "-c",
+            "32",
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-f",
+            script,
+            libpq,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    m = re.search(r"tps = ([0-9.]+)", out)
+    return float(m.group(1)) if m else 0.0
+
+
+# ---- main -----------------------------------------------------------------------------------
+
+
+def wait_ready(base: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the API did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--keys", type=int, default=10_000)
+    parser.add_argument("--buyers", type=int, default=500)
+    parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument("--tail-s", type=float, default=3.0)
+    parser.add_argument("--naive-s", type=int, default=10)
+    args = parser.parse_args()
+
+    given_db = os.environ.get("DATABASE_URL") or os.environ.get("KAMENG_DATABASE_URL")
+    given_redis = os.environ.get("REDIS_URL") or os.environ.get("KAMENG_REDIS_URL")
+    pg = redis = None
+    if given_db:
+        base_url = make_url(given_db).set(drivername="postgresql+asyncpg")
+    else:
+        pg = EmbeddedPostgres(ROOT / "var" / "bench" / "postgres", database="postgres")
+        base_url = make_url(pg.start())
+    if given_redis:
+        redis_url = given_redis
+    else:
+        redis = EmbeddedRedis(ROOT / "var" / "bench" / "redis")
+        redis_url = redis.start()
+    admin = base_url.set(drivername="postgresql", database="postgres").render_as_string(False)
+    url = base_url.set(database=DB_NAME).render_as_string(False)
+    dsn = base_url.set(drivername="postgresql", database=DB_NAME).render_as_string(False)
+    libpq = dsn
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        asyncio.run(admin_exec(admin, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        asyncio.run(admin_exec(admin, f'CREATE DATABASE "{DB_NAME}"'))
+        migrate.upgrade(url)
+        env = {
+            **os.environ,
+            "KAMENG_DATABASE_URL": url,
+            "KAMENG_REDIS_URL": redis_url,
+            "KAMENG_ENVIRONMENT": "development",
+            "KAMENG_QUEUE_NAME": f"flash:{uuid.uuid4().hex[:6]}",
+        }
+        os.environ.update({k: env[k] for k in ("KAMENG_DATABASE_URL", "KAMENG_REDIS_URL")})
+        get_settings.cache_clear()
+
+        async def seeded() -> tuple[int, list[str]]:
+            from kameng_api.core import db
+
+            db.init_engine(get_settings(), pool_size=4, max_overflow=0)
+            try:
+                return await seed(args.keys, args.buyers)
+            finally:
+                await db.dispose_engine()
+
+        print(f"seeding {args.keys:,} keys and {args.buyers} buyers …", flush=True)
+        sku_id, tokens = asyncio.run(seeded())
+        port = free_port()
+        kameng = str(ROOT / ".venv" / "bin" / "kameng")
+        procs.append(
+            subprocess.Popen(
+                [kameng, "serve", "--port", str(port), "--workers", str(args.api_workers)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [kameng, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base)
+        print(f"{args.buyers} buyers race for {args.keys:,} keys over HTTP …", flush=True)
+        sale = asyncio.run(run_sale(base, sku_id, tokens, args.tail_s))
+        oversold, duplicates = asyncio.run(check_db(dsn, args.keys))
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+        procs.clear()
+        print(
+            f"sold {sale['sold']:,} keys in {sale['sell_s']:.2f} s → "
+            f"{sale['purchases_per_s']:,.0f} purchases/s; latency p50 {sale['p50_ms']:.1f} ms, "
+            f"p99 {sale['p99_ms']:.1f} ms; sold-out answers {sale['sold_out_per_s']:,.0f}/s; "
+            f"oversold {oversold}, duplicates {duplicates}; other answers {sale['other_answers']}",
+            flush=True,
+        )
+        print(f"reference: naive SQL in pgbench for {args.naive_s} s …", flush=True)
+        naive = asyncio.run(naive_tps(dsn, libpq, args.buyers, args.naive_s))
+        print(f"  naive purchase transaction: {naive:,.0f} tps", flush=True)
+        asyncio.run(admin_exec(admin, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+    finally:
+        for p in procs:
+            p.kill()
+        if redis is not None:
+            redis.stop()
+        if pg is not None:
+            pg.stop()
+    print(
+        json.dumps(
+            {
+                "purchases_per_s": round(sale["purchases_per_s"]),
+                "p50_ms": round(sale["p50_ms"], 1),
+                "p99_ms": round(sale["p99_ms"], 1),
+                "sold_out_per_s": round(sale["sold_out_per_s"]),
+                "oversold": oversold,
+                "duplicates": duplicates,
+                "naive_sql_tps": round(naive),
+                "keys": args.keys,
+                "buyers": args.buyers,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
