@@ -24,6 +24,6 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     css: false,
-    testTimeout: 60_000,
+    testTimeout: 120_000,
   },
 });

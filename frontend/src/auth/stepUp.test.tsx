@@ -121,9 +121,11 @@ describe('step-up', () => {
     expect(within(screen.getByTestId('perm-module-inventory')).getByText('敏感')).toBeInTheDocument();
     fireEvent.click(screen.getByTestId('role-save'));
 
-    // the dialog asks for a code; a wrong one is explained and the dialog stays
-    const code = await screen.findByTestId('step-up-code');
-    fireEvent.change(code, { target: { value: '000000' } });
+    // the dialog asks for a code; a wrong one is explained and the dialog stays.
+    // (It is always rendered, hidden, and clears its field when it opens: typing before it
+    // is open loses the code — wait until it is visible.)
+    await waitFor(() => expect(screen.getByText('需要两步验证')).toBeVisible());
+    fireEvent.change(screen.getByTestId('step-up-code'), { target: { value: '000000' } });
     fireEvent.click(screen.getByTestId('step-up-confirm'));
     expect(await screen.findByTestId('step-up-error')).toHaveTextContent('验证码错误或已被使用');
     fireEvent.change(screen.getByTestId('step-up-code'), { target: { value: '123456' } });

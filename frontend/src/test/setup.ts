@@ -9,7 +9,7 @@ import { resetSessionForTests } from '../auth/session';
 import { resetStepUpForTests } from '../auth/stepUp';
 
 // a whole console renders in jsdom (session check, /me, then the page): give findBy* time
-configure({ asyncUtilTimeout: 15_000 }); // antd pages render slowly in jsdom on 2 busy cores
+configure({ asyncUtilTimeout: 30_000 }); // antd pages render slowly in jsdom on 2 busy cores (CI saw 15 s)
 
 // antd's responsive parts (Grid, Layout.Sider breakpoints) ask matchMedia, which jsdom lacks
 Object.defineProperty(window, 'matchMedia', {

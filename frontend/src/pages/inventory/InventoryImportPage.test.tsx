@@ -116,7 +116,7 @@ describe('卡密导入 wizard', () => {
     // queued: a progress bar fed by polling
     expect(await screen.findByTestId('import-progress')).toBeInTheDocument();
     expect(await screen.findByText('正在导入 2 / 3')).toBeInTheDocument();
-    const done = await screen.findByTestId('import-done', {}, { timeout: 8_000 });
+    const done = await screen.findByTestId('import-done', {}, { timeout: 30_000 });
     expect(done).toHaveTextContent('已将 3 条卡密导入「王者荣耀点券 / 100 点券」');
     expect(within(done).getByTestId('go-inventory').closest('a')).toHaveAttribute('href', '/catalog/inventory/2?sku_id=21');
   }, 60_000);
