@@ -57,14 +57,14 @@ async def _shop(
     return p["id"], sku_id, secrets
 
 
-async def _buyer(session: AsyncSession, money: str = "100") -> tuple[Any, dict[str, str]]:
+async def _buyer(session: AsyncSession, money: str = "100") -> Any:
     account = await make_user(kind=UserKind.customer)
     if Decimal(money):
         await wallet.recharge(
             session, account.user.id, Decimal(money), payment_id=uuid.uuid4().int % 10**12
         )
         await session.commit()
-    return account, {}
+    return account
 
 
 def _idem() -> dict[str, str]:
@@ -75,7 +75,7 @@ async def test_buying_with_balance_charges_once_and_delivers_the_keys(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     product_id, sku_id, secrets = await _shop(client, 3, price="12.50")
-    account, _ = await _buyer(session)
+    account = await _buyer(session)
     h = await login(client, account)
     r = await client.post(API, json={"sku_id": sku_id, "quantity": 2}, headers={**h, **_idem()})
     assert r.status_code == 201, r.text
@@ -137,7 +137,7 @@ async def test_refusals_leave_no_order_no_charge_and_no_key_gone(
         per_user_limit=2,
         buyer_fields=[{"key": "game_id", "label": "游戏ID", "type": "number"}],
     )
-    account, _ = await _buyer(session, "50")
+    account = await _buyer(session, "50")
     h = await login(client, account)
 
     async def buy(**body: Any) -> httpx.Response:
@@ -174,7 +174,7 @@ async def test_refusals_leave_no_order_no_charge_and_no_key_gone(
     # one key left for a second buyer after the first buys one: then sold out, nothing charged
     r = await buy(quantity=1)
     assert r.status_code == 201, r.text
-    other, _ = await _buyer(session)
+    other = await _buyer(session)
     oh = await login(client, other)
     r = await client.post(
         API,
@@ -202,7 +202,7 @@ async def test_idempotency_key_replays_refuses_another_body_and_a_running_duplic
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     _, sku_id, _ = await _shop(client, 5)
-    account, _ = await _buyer(session)
+    account = await _buyer(session)
     h = await login(client, account)
     key = _idem()
     first = await client.post(API, json={"sku_id": sku_id}, headers={**h, **key})
@@ -217,7 +217,7 @@ async def test_idempotency_key_replays_refuses_another_body_and_a_running_duplic
     )
     assert (other_body.status_code, other_body.json()["code"]) == (422, "idempotency_key_reused")
     # a refusal is an answer too: the same request gets the same refusal
-    broke, _ = await _buyer(session, "0")
+    broke = await _buyer(session, "0")
     bh = await login(client, broke)
     k2 = _idem()
     a = await client.post(API, json={"sku_id": sku_id}, headers={**bh, **k2})
@@ -254,7 +254,7 @@ async def test_flash_sale_race_sells_each_key_once_and_refuses_the_rest(
     _, sku_id, secrets = await _shop(client, 15)
     buyers = []
     for _ in range(40):
-        account, _ = await _buyer(session, "10")
+        account = await _buyer(session, "10")
         buyers.append((account, await login(client, account)))
 
     results = await asyncio.gather(

@@ -82,7 +82,7 @@ async def _start(
     channel: str | None = None,
 ) -> Started:
     settings = get_settings()
-    gateway, pid, key = _gateway(settings)
+    _gateway(settings)  # configured, or PaymentUnavailable before anything is written
     payment = Payment(
         out_trade_no=_out_trade_no(),
         purpose=purpose,
@@ -93,19 +93,24 @@ async def _start(
     )
     session.add(payment)
     await session.flush()
+    return Started(payment, _pay_url(settings, payment, name, return_path))
+
+
+def _pay_url(settings: Settings, payment: Payment, name: str, return_path: str) -> str:
+    """Where the buyer pays ``payment`` (a pure function of it: rebuilt, never stored)."""
+    gateway, pid, key = _gateway(settings)
     base = _public_url(settings)
-    url = epay.pay_url(
+    return epay.pay_url(
         gateway,
         pid,
         key,
         out_trade_no=payment.out_trade_no,
         name=name,
-        amount=amount,
+        amount=payment.amount,
         notify_url=base + NOTIFY_PATH,
         return_url=base + return_path,
-        channel=channel,
+        channel=payment.channel,
     )
-    return Started(payment, url)
 
 
 async def start_order_payment(session: AsyncSession, order: Order) -> Started:
@@ -298,21 +303,13 @@ async def payment_of(session: AsyncSession, order_id: int) -> Payment | None:
 
 
 async def pay_url_of(session: AsyncSession, order: Order) -> str | None:
-    """The pay URL of the order's pending payment (rebuilt: it is a pure function of it)."""
+    """The pay URL of the order's pending payment."""
     payment = await payment_of(session, order.id)
     if payment is None or payment.status != "pending":
         return None
-    settings = get_settings()
-    gateway, pid, key = _gateway(settings)
-    base = _public_url(settings)
-    return epay.pay_url(
-        gateway,
-        pid,
-        key,
-        out_trade_no=payment.out_trade_no,
-        name=f"{order.product_name} {order.sku_name}",
-        amount=payment.amount,
-        notify_url=base + NOTIFY_PATH,
-        return_url=base + f"/me/orders/{order.order_no}",
-        channel=payment.channel,
+    return _pay_url(
+        get_settings(),
+        payment,
+        f"{order.product_name} {order.sku_name}",
+        f"/me/orders/{order.order_no}",
     )
