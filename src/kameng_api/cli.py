@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from kameng_api.settings import Settings, get_settings
 if TYPE_CHECKING:
     from kameng_api.demo import DemoLogin
     from kameng_api.embedded import EmbeddedServices
+    from kameng_api.payments.simulator import SIMULATOR_PATH
 
 app = typer.Typer(help="kameng — 卡盟 platform back office and API.", no_args_is_help=True)
 
@@ -250,6 +252,12 @@ def run(
         env["KAMENG_HOST"] = host
         env["KAMENG_PORT"] = str(port)
         env.setdefault("KAMENG_LOG_JSON", "false")
+        if not settings.epay_gateway_url:  # demo: pay through the simulated gateway we host
+            base = (settings.public_url or f"http://{_local(host)}:{port}").rstrip("/")
+            env["KAMENG_EPAY_SIMULATOR"] = "true"
+            env["KAMENG_EPAY_GATEWAY_URL"] = base + SIMULATOR_PATH
+            env["KAMENG_EPAY_PID"] = "1000"
+            env["KAMENG_EPAY_KEY"] = secrets.token_hex(16)
         mig.upgrade(env["KAMENG_DATABASE_URL"])
         if settings.seed_demo:
             os.environ["KAMENG_DATABASE_URL"] = env["KAMENG_DATABASE_URL"]
@@ -261,7 +269,7 @@ def run(
         wrk = _spawn(["worker"], env)
         url = settings.public_url or f"http://{host}:{port}"
         if not _wait_ready(
-            f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}",  # noqa: S104
+            f"http://{_local(host)}:{port}",
             api,
             lambda: stopping,
         ):
@@ -287,6 +295,11 @@ def run(
         services.stop()
         typer.echo("stopped.")
     raise typer.Exit(code)
+
+
+def _local(host: str) -> str:
+    """An address to reach a server bound to ``host`` from this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
 
 
 def _wait_ready(

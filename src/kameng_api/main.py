@@ -118,6 +118,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    if settings.epay_simulator:  # demo: a gateway to pay through (see payments/simulator.py)
+        from kameng_api.payments.simulator import SIMULATOR_PATH, EpaySimulator
+
+        app.mount(
+            SIMULATOR_PATH,
+            EpaySimulator(settings.epay_pid, settings.epay_key.get_secret_value()).app,
+        )
     _mount_spa(app, settings.spa_dir)
 
     # added last = outermost

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     )
     epay_pid: str = Field(default="", description="EPay merchant id (商户ID).")
     epay_key: SecretStr = Field(default=SecretStr(""), description="EPay merchant key (商户密钥).")
+    epay_simulator: bool = Field(
+        default=False,
+        description="Demo only: the API hosts a simulated EPay gateway at /epay-sim (its pay "
+        "page sends real signed notices). `kameng run` turns it on when no gateway is set.",
+    )
     xlsx_max_unzipped_bytes: int = Field(
         default=256 * 1024 * 1024,
         ge=1024,

@@ -121,7 +121,7 @@ async def start_order_payment(session: AsyncSession, order: Order) -> Started:
         amount=order.total,
         name=f"{order.product_name} {order.sku_name}",
         order_id=order.id,
-        return_path=f"/me/orders/{order.order_no}",
+        return_path=f"/account/orders/{order.order_no}",
     )
 
 
@@ -139,7 +139,7 @@ async def start_recharge(session: AsyncSession, actor: Actor, amount: Decimal) -
         user_id=actor.user_id,
         amount=epay.parse_money(epay.money(amount)) or amount,
         name="余额充值",
-        return_path="/me/wallet",
+        return_path="/account/wallet",
     )
     await audit.record(
         session,

@@ -35,6 +35,9 @@ class SimOrder:
     answers: list[str] = field(default_factory=list)  # what the merchant answered each notice
 
 
+SIMULATOR_PATH = "/epay-sim"  # where the demo API hosts it (KAMENG_EPAY_SIMULATOR)
+
+
 class EpaySimulator:
     def __init__(self, pid: str, key: str) -> None:
         self.pid = pid
@@ -74,7 +77,7 @@ class EpaySimulator:
 <body style="font-family:sans-serif;max-width:28rem;margin:3rem auto">
 <h1>易支付 · 模拟收银台</h1><p>商品：{html.escape(o.name)}</p>
 <p>金额：<strong id="money">¥{html.escape(o.money)}</strong></p>
-<form method="post" action="/pay/{html.escape(out)}"><button id="pay" type="submit">
+<form method="post" action="pay/{html.escape(out)}"><button id="pay" type="submit">
 确认支付</button></form></body>"""
         )
 
