@@ -134,6 +134,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "orders:refund": staff("finance"),
     "orders:confirm_paid": staff("finance"),
     "orders:redeliver": staff("operator", "customer_service"),
+    "orders:deliver": staff("operator", "customer_service"),
+    "orders:resend": staff("operator", "customer_service"),
     # 财务 reads the operation log (reconciliation); export stays with the admin
     "audit:list": staff("finance"),
     "audit:export": staff(),

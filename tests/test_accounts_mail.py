@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import email
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -23,7 +22,7 @@ from sqlalchemy import func, select
 from kameng_api.audit.models import AuditLog
 from kameng_api.core import db
 from tests.support.factories import login, make_user
-from tests.support.procs import kameng_env, settings_env, start_worker, stop, wait_for
+from tests.support.procs import free_port, kameng_env, settings_env, start_worker, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -53,16 +52,10 @@ class Inbox:
         return match.group(1)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
     box = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -389,6 +389,12 @@ async def test_every_write_route_records_its_successful_use(client: httpx.AsyncC
         expect=200,
     )
     await call(
+        "orders:resend",
+        f"/api/v1/admin/orders/{r.json()['order_no']}/resend",
+        headers=admin_h,
+        expect=200,
+    )
+    await call(
         "orders:refund",
         f"/api/v1/admin/orders/{r.json()['order_no']}/refund",
         json_body={"reason": "审计测试"},
@@ -408,6 +414,7 @@ async def test_every_write_route_records_its_successful_use(client: httpx.AsyncC
             "wallet:recharge",
             "payments:epay_notify",
             "orders:confirm_paid",  # an EPay order: tests/test_orders_after_sale.py
+            "orders:deliver",  # a manual product: tests/test_fulfilment.py
             *READ_ONLY_POSTS,
         }
     )

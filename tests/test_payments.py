@@ -5,16 +5,13 @@ payment is applied once: one credit, one delivery."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,27 +25,11 @@ from kameng_api.settings import get_settings
 from kameng_api.wallet import service as wallet
 from kameng_api.wallet.models import Entry
 from tests.support.factories import login, make_user
-from tests.support.procs import settings_env
+from tests.support.procs import free_port, serve_app, settings_env
 from tests.test_orders import _shop
 
 PID = "1001"
 KEY = "sim-merchant-key-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    return server, task
 
 
 @dataclass
@@ -59,7 +40,7 @@ class Live:
 
 @pytest.fixture
 async def live(app_db: str) -> AsyncIterator[Live]:
-    api_port, sim_port = _free_port(), _free_port()
+    api_port, sim_port = free_port(), free_port()
     sim = EpaySimulator(PID, KEY)
     with settings_env(
         KAMENG_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
@@ -69,8 +50,8 @@ async def live(app_db: str) -> AsyncIterator[Live]:
     ):
         from kameng_api.main import create_app
 
-        api_server, api_task = await _serve(create_app(get_settings()), api_port)
-        sim_server, sim_task = await _serve(sim.app, sim_port)
+        api_server, api_task = await serve_app(create_app(get_settings()), api_port)
+        sim_server, sim_task = await serve_app(sim.app, sim_port)
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as c:
                 yield Live(c, sim)

@@ -22,7 +22,6 @@ from kameng_api.settings import Settings, get_settings
 if TYPE_CHECKING:
     from kameng_api.demo import DemoLogin
     from kameng_api.embedded import EmbeddedServices
-    from kameng_api.payments.simulator import SIMULATOR_PATH
 
 app = typer.Typer(help="kameng — 卡盟 platform back office and API.", no_args_is_help=True)
 
@@ -222,6 +221,8 @@ def run(
     from kameng_api import demo
     from kameng_api import migrate as mig
     from kameng_api.embedded import EmbeddedServices
+    from kameng_api.payments.simulator import SIMULATOR_PATH
+    from kameng_api.suppliers.simulator import SUPPLIER_SIMULATOR_PATH
 
     demo.load_steps()
 
@@ -258,6 +259,11 @@ def run(
             env["KAMENG_EPAY_GATEWAY_URL"] = base + SIMULATOR_PATH
             env["KAMENG_EPAY_PID"] = "1000"
             env["KAMENG_EPAY_KEY"] = secrets.token_hex(16)
+        if not settings.recharge_supplier_url:  # demo: top up through a simulated supplier
+            base = (settings.public_url or f"http://{_local(host)}:{port}").rstrip("/")
+            env["KAMENG_SUPPLIER_SIMULATOR"] = "true"
+            env["KAMENG_RECHARGE_SUPPLIER_URL"] = base + SUPPLIER_SIMULATOR_PATH
+            env["KAMENG_RECHARGE_SUPPLIER_SECRET"] = secrets.token_hex(16)
         mig.upgrade(env["KAMENG_DATABASE_URL"])
         if settings.seed_demo:
             os.environ["KAMENG_DATABASE_URL"] = env["KAMENG_DATABASE_URL"]

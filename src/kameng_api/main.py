@@ -125,6 +125,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             SIMULATOR_PATH,
             EpaySimulator(settings.epay_pid, settings.epay_key.get_secret_value()).app,
         )
+    if settings.supplier_simulator:  # demo: an upstream for direct recharges
+        from kameng_api.suppliers.simulator import SUPPLIER_SIMULATOR_PATH, SupplierSimulator
+
+        app.mount(
+            SUPPLIER_SIMULATOR_PATH,
+            SupplierSimulator(settings.recharge_supplier_secret.get_secret_value()).app,
+        )
     _mount_spa(app, settings.spa_dir)
 
     # added last = outermost

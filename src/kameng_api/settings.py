@@ -91,6 +91,31 @@ class Settings(BaseSettings):
         description="A paid order still waiting for stock after this long is refunded to the "
         "buyer's balance.",
     )
+    stuck_order_s: int = Field(
+        default=900,
+        ge=30,
+        description="A paid order still not delivered after this many seconds is re-driven "
+        "(its delivery job is started again).",
+    )
+    recharge_supplier_url: str | None = Field(
+        default=None,
+        description="Direct-recharge (直充) supplier base URL, kameng's JSON protocol "
+        "(suppliers/http_json.py). Empty: direct-recharge orders wait and are re-driven.",
+    )
+    recharge_supplier_secret: SecretStr = Field(
+        default=SecretStr(""), description="Shared HMAC secret of the direct-recharge supplier."
+    )
+    recharge_supplier_timeout_s: float = Field(
+        default=8.0, gt=0, le=12, description="Timeout of one call to the supplier."
+    )
+    recharge_poll_s: int = Field(
+        default=15, ge=1, description="How often a processing direct recharge is asked about."
+    )
+    supplier_simulator: bool = Field(
+        default=False,
+        description="Demo only: the API hosts a simulated direct-recharge supplier at "
+        "/supplier-sim. `kameng run` turns it on when no supplier is set.",
+    )
     epay_gateway_url: str | None = Field(
         default=None,
         description="EPay (易支付) gateway base URL (its submit.php and api.php live there). "

@@ -30,6 +30,7 @@ TASK_MODULES = [
     "kameng_api.inventory.tasks",
     "kameng_api.payments.tasks",
     "kameng_api.orders.tasks",
+    "kameng_api.fulfilment.tasks",
 ]
 
 

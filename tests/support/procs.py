@@ -1,20 +1,42 @@
-"""Real processes for fault tests: a `kameng worker` subprocess, waiting helpers."""
+"""Real processes and servers for tests: a `kameng worker` subprocess, an ASGI app on a local
+port, waiting helpers."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import uvicorn
 
 from kameng_api.settings import get_settings
 
 T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def serve_app(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Serve an ASGI app on a real local port (a supplier, a gateway, the API itself);
+    stop it with ``server.should_exit = True`` and await the task."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    return server, task
 
 
 def kameng_env(**overrides: str) -> dict[str, str]:

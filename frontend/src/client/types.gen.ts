@@ -117,6 +117,16 @@ export type AdminOrderOut = {
      */
     delivered_qty: number;
     /**
+     * Delivery Attempt
+     */
+    delivery_attempt: number;
+    /**
+     * Delivery Content
+     *
+     * manual products: what staff delivered (the buyer's view)
+     */
+    delivery_content?: string | null;
+    /**
      * Delivery Type
      */
     delivery_type: string;
@@ -134,6 +144,10 @@ export type AdminOrderOut = {
      * the card keys, for the buyer (empty in lists)
      */
     keys?: Array<DeliveredKeyOut>;
+    /**
+     * Notified At
+     */
+    notified_at: string | null;
     /**
      * Order No
      */
@@ -184,6 +198,12 @@ export type AdminOrderOut = {
      * Status
      */
     status: 'pending_payment' | 'paid' | 'delivering' | 'delivered' | 'partially_delivered' | 'failed' | 'refunded' | 'expired';
+    /**
+     * Supplier Ref
+     *
+     * the supplier's order number (直充)
+     */
+    supplier_ref: string | null;
     /**
      * Timeline
      */
@@ -518,6 +538,24 @@ export type CodeIn = {
      * Code
      */
     code: string;
+};
+
+/**
+ * DeliverIn
+ */
+export type DeliverIn = {
+    /**
+     * Content
+     *
+     * what the buyer gets (account and password, code, instructions); stored encrypted
+     */
+    content: string;
+    /**
+     * Note
+     *
+     * for the timeline (not shown)
+     */
+    note?: string;
 };
 
 /**
@@ -1271,6 +1309,12 @@ export type OrderOut = {
      * Delivered Qty
      */
     delivered_qty: number;
+    /**
+     * Delivery Content
+     *
+     * manual products: what staff delivered (the buyer's view)
+     */
+    delivery_content?: string | null;
     /**
      * Delivery Type
      */
@@ -3034,6 +3078,52 @@ export type OrdersConfirmPaidResponses = {
 
 export type OrdersConfirmPaidResponse = OrdersConfirmPaidResponses[keyof OrdersConfirmPaidResponses];
 
+export type OrdersDeliverData = {
+    body: DeliverIn;
+    path: {
+        /**
+         * Order No
+         */
+        order_no: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/orders/{order_no}/deliver';
+};
+
+export type OrdersDeliverErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+};
+
+export type OrdersDeliverError = OrdersDeliverErrors[keyof OrdersDeliverErrors];
+
+export type OrdersDeliverResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminOrderOut;
+};
+
+export type OrdersDeliverResponse = OrdersDeliverResponses[keyof OrdersDeliverResponses];
+
 export type OrdersRedeliverData = {
     body: RedeliverIn;
     path: {
@@ -3125,6 +3215,52 @@ export type OrdersRefundResponses = {
 };
 
 export type OrdersRefundResponse = OrdersRefundResponses[keyof OrdersRefundResponses];
+
+export type OrdersResendData = {
+    body?: never;
+    path: {
+        /**
+         * Order No
+         */
+        order_no: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/orders/{order_no}/resend';
+};
+
+export type OrdersResendErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type OrdersResendError = OrdersResendErrors[keyof OrdersResendErrors];
+
+export type OrdersResendResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminOrderOut;
+};
+
+export type OrdersResendResponse = OrdersResendResponses[keyof OrdersResendResponses];
 
 export type AuditListData = {
     body?: never;

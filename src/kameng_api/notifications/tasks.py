@@ -17,15 +17,20 @@ from kameng_api.settings import get_settings
 log = logging.getLogger("kameng.mail")
 
 
-def _send(to: str, subject: str, body: str, message_id: str) -> None:
+def send_mail(to: str, subject: str, body: str, message_id: str, *, log_body: bool = False) -> None:
+    """Send one mail (blocking: call it in a thread). Without SMTP configured, log it — with
+    its body only when ``log_body`` (account codes in the demo; never delivered goods)."""
     s = get_settings()
+    if not s.smtp_host:
+        extra = {"to": to, "subject": subject} | ({"body": body} if log_body else {})
+        log.info("mail (no SMTP configured)", extra=extra)
+        return
     msg = EmailMessage()
     msg["From"] = s.mail_from
     msg["To"] = to
     msg["Subject"] = subject
     msg["Message-ID"] = f"<{message_id}@kameng>"
     msg.set_content(body)
-    assert s.smtp_host
     with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=10) as smtp:
         if s.smtp_starttls:
             smtp.starttls()
@@ -36,13 +41,12 @@ def _send(to: str, subject: str, body: str, message_id: str) -> None:
 
 @outbox_job(SEND_EMAIL, timeout_s=15, max_tries=6)
 async def send_email_job(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) -> None:
-    if not get_settings().smtp_host:
-        log.info(
-            "mail (no SMTP configured)",
-            extra={"to": payload["to"], "subject": payload["subject"], "body": payload["body"]},
-        )
-        return
     # Message-ID from the outbox id: a re-run after a crash is recognisable as the same mail.
     await asyncio.to_thread(
-        _send, payload["to"], payload["subject"], payload["body"], f"outbox-{meta.outbox_id}"
+        send_mail,
+        payload["to"],
+        payload["subject"],
+        payload["body"],
+        f"outbox-{meta.outbox_id}",
+        log_body=True,
     )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Text,
     func,
     text,
 )
@@ -82,6 +83,12 @@ class Order(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # direct recharge: our request id at the supplier is "<order_no>-<delivery_attempt>"
+    delivery_attempt: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    supplier_ref: Mapped[str | None] = mapped_column(String(64))
+    # manual products: what staff delivered (account, code …), encrypted like card secrets
+    delivery_content: Mapped[str | None] = mapped_column(Text)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OrderEvent(Base):

@@ -10,6 +10,7 @@ class OrdersPerm(StrEnum):
     redeliver = "orders:redeliver"
     confirm_paid = "orders:confirm_paid"
     resend = "orders:resend"
+    deliver = "orders:deliver"
 
 
 register_module(
@@ -24,5 +25,6 @@ register_module(
         OrdersPerm.redeliver: ("补发", "Re-deliver", False),
         OrdersPerm.confirm_paid: ("手动确认收款", "Confirm paid manually", True),
         OrdersPerm.resend: ("重发通知", "Resend notifications", False),
+        OrdersPerm.deliver: ("人工发货", "Deliver manual orders", False),
     },
 )

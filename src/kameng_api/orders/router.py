@@ -19,6 +19,7 @@ from kameng_api.orders.permissions import OrdersPerm
 from kameng_api.orders.schemas import (
     AdminOrderOut,
     DeliveredKeyOut,
+    DeliverIn,
     OrderEventOut,
     OrderIn,
     OrderOut,
@@ -38,11 +39,14 @@ Reader = Annotated[Actor, require(OrdersPerm.read)]
 Refunder = Annotated[Actor, require(OrdersPerm.refund)]
 PaymentConfirmer = Annotated[Actor, require(OrdersPerm.confirm_paid)]
 Redeliverer = Annotated[Actor, require(OrdersPerm.redeliver)]
+Deliverer = Annotated[Actor, require(OrdersPerm.deliver)]
+Resender = Annotated[Actor, require(OrdersPerm.resend)]
 SCOPE = "orders:create"
 
 
 async def _out(session: DbSession, order: Order, *, with_keys: bool) -> OrderOut:
     out = OrderOut.model_validate(order)
+    out.delivery_content = service.delivery_content(order) if with_keys else None
     if with_keys and order.status == "pending_payment" and order.pay_method == "epay":
         out.pay_url = await payments.pay_url_of(session, order)
     if with_keys and order.delivered_qty:
@@ -188,6 +192,7 @@ async def list_orders(
 
 async def _admin_out(session: DbSession, order: Order) -> AdminOrderOut:
     out = AdminOrderOut.model_validate(order)
+    out.delivery_content = None  # like card keys: the buyer's, not shown in the console
     out.timeline = [
         OrderEventOut.model_validate(e) for e in await service.timeline(session, order.id)
     ]
@@ -239,6 +244,35 @@ async def redeliver(
     the order); ``sold_out`` when stock cannot cover it."""
     order = await service.lock_order(session, actor, order_no)
     await service.redeliver(session, actor, order, body.quantity, body.reason)
+    return await _admin_out(session, order)
+
+
+@admin_router.post(
+    "/{order_no}/deliver",
+    operation_id="orders:deliver",
+    response_model=AdminOrderOut,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def deliver(
+    order_no: str, body: DeliverIn, session: DbSession, actor: Deliverer
+) -> AdminOrderOut:
+    """人工发货: fill the delivery form of a manual order waiting in ``delivering``; the
+    content is stored encrypted, shown to the buyer with the order and mailed to them."""
+    order = await service.lock_order(session, actor, order_no)
+    await service.deliver_manually(session, actor, order, body.content, body.note)
+    return await _admin_out(session, order)
+
+
+@admin_router.post(
+    "/{order_no}/resend",
+    operation_id="orders:resend",
+    response_model=AdminOrderOut,
+    responses=error_responses(401, 403, 404, 409),
+)
+async def resend(order_no: str, session: DbSession, actor: Resender) -> AdminOrderOut:
+    """重发通知: mail the buyer the delivery (or refund) notice again."""
+    order = await service.lock_order(session, actor, order_no)
+    await service.resend_notice(session, actor, order)
     return await _admin_out(session, order)
 
 

@@ -68,6 +68,9 @@ class OrderOut(BaseModel):
     pay_url: str | None = Field(
         default=None, description="where to pay, while a gateway payment is pending"
     )
+    delivery_content: str | None = Field(
+        default=None, description="manual products: what staff delivered (the buyer's view)"
+    )
 
 
 class OrderPage(BaseModel):
@@ -87,6 +90,9 @@ class OrderEventOut(BaseModel):
 
 class AdminOrderOut(OrderOut):
     buyer_id: int
+    supplier_ref: str | None = Field(description="the supplier's order number (直充)")
+    delivery_attempt: int
+    notified_at: datetime | None
     timeline: list[OrderEventOut] = Field(default_factory=list)
 
 
@@ -103,6 +109,16 @@ class RefundIn(BaseModel):
 
 class ReasonIn(BaseModel):
     reason: str = Field(min_length=2, max_length=200)
+
+
+class DeliverIn(BaseModel):
+    content: str = Field(
+        min_length=1,
+        max_length=4000,
+        description="what the buyer gets (account and password, code, instructions); "
+        "stored encrypted",
+    )
+    note: str = Field(default="", max_length=200, description="for the timeline (not shown)")
 
 
 class RedeliverIn(BaseModel):

@@ -5,6 +5,11 @@ Paying by balance is one transaction: claim the keys (``inventory.allocate``, so
 nothing happened), charge the wallet (booked once per order), record the keys in
 ``order_keys`` and mark the order delivered. Any refusal rolls all of it back, so a buyer is
 never charged without keys and a key never leaves stock without an order.
+
+Other goods leave through the outbox: a paid direct-recharge order becomes ``delivering`` and
+writes a ``fulfilment:deliver`` job in the same transaction (fulfilment/ talks to the
+supplier); a manual one waits, ``delivering``, for staff to fill the delivery form. Every
+delivered (or failed) order writes a ``fulfilment:notify`` job: the buyer's mail and notice.
 """
 
 from __future__ import annotations
@@ -24,12 +29,16 @@ from kameng_api.catalog import service as catalog
 from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, FieldProblem, NotFound
+from kameng_api.core.security import decrypt_field, encrypt_field
 from kameng_api.inventory import service as inventory
 from kameng_api.orders.models import Order, OrderEvent, OrderKey
 from kameng_api.orders.permissions import OrdersPerm
+from kameng_api.outbox import service as outbox
 from kameng_api.settings import get_settings
 from kameng_api.wallet import service as wallet
 
+DELIVER_TASK = "fulfilment:deliver"  # direct recharge at the supplier (fulfilment/tasks.py)
+NOTIFY_TASK = "fulfilment:notify"  # the buyer's mail and in-app notice
 LIMIT_LOCK = 0x6F72_6473  # pg_advisory_xact_lock(LIMIT_LOCK, hash) while checking a per-user limit
 
 
@@ -229,16 +238,36 @@ async def _pay_by_balance(session: AsyncSession, order: Order, actor: Actor) -> 
     await _move(session, order, "paid", actor.user_id, "余额支付")
     if keys:
         await _deliver_keys(session, order, keys, actor.user_id)
+    else:
+        await _start_delivery(session, order, actor.user_id)
     return keys
+
+
+async def _start_delivery(session: AsyncSession, order: Order, actor_id: int | None) -> None:
+    """A paid order whose goods do not come from our stock: hand a direct recharge to the
+    delivery job (written in this transaction, run after commit); a manual one waits for
+    staff."""
+    if order.delivery_type == "direct_recharge":
+        await _move(session, order, "delivering", actor_id, "提交上游直充")
+        await outbox.enqueue(session, DELIVER_TASK, {"order_id": order.id})
+    elif order.delivery_type == "manual":
+        await _move(session, order, "delivering", actor_id, "等待人工发货")
+
+
+async def _mark_delivered(
+    session: AsyncSession, order: Order, actor_id: int | None, reason: str
+) -> None:
+    order.delivered_qty = order.quantity
+    order.delivered_at = clock.now()
+    await _move(session, order, "delivered", actor_id, reason)
+    await outbox.enqueue(session, NOTIFY_TASK, {"order_id": order.id})
 
 
 async def _deliver_keys(
     session: AsyncSession, order: Order, keys: list[int], actor_id: int | None
 ) -> None:
     session.add_all([OrderKey(order_id=order.id, key_id=k, seq=i) for i, k in enumerate(keys)])
-    order.delivered_qty = order.quantity
-    order.delivered_at = clock.now()
-    await _move(session, order, "delivered", actor_id, f"自动发卡 {len(keys)} 张")
+    await _mark_delivered(session, order, actor_id, f"自动发卡 {len(keys)} 张")
 
 
 async def paid_by_gateway(session: AsyncSession, order_id: int, payment_id: int) -> Order:
@@ -315,6 +344,117 @@ async def _paid_outside(
             )
         else:
             await _deliver_keys(session, order, keys, actor_id)
+    else:
+        await _start_delivery(session, order, actor_id)
+
+
+# ---- direct recharge and manual delivery ----------------------------------------------------
+
+
+def recharge_request_id(order: Order) -> str:
+    """Our id for the order at the supplier: the same on every retry of one attempt, so a
+    repeated call can never top up twice."""
+    return f"{order.order_no}-{order.delivery_attempt}"
+
+
+async def recharge_succeeded(session: AsyncSession, order: Order, supplier_ref: str) -> None:
+    """The supplier topped up (the caller holds the order's lock; status is delivering)."""
+    order.supplier_ref = supplier_ref or order.supplier_ref
+    await _mark_delivered(session, order, None, f"上游充值成功 {supplier_ref}".strip())
+
+
+async def recharge_processing(session: AsyncSession, order: Order, supplier_ref: str) -> None:
+    if supplier_ref and order.supplier_ref != supplier_ref:
+        order.supplier_ref = supplier_ref
+        session.add(
+            OrderEvent(
+                order_id=order.id,
+                from_status=order.status,
+                to_status=order.status,
+                reason=f"上游处理中 {supplier_ref}"[:255],
+            )
+        )
+
+
+async def delivery_failed(session: AsyncSession, order: Order, reason: str) -> None:
+    """The goods cannot be delivered: the order fails and the buyer gets the money back to
+    the balance at once (失败自动退款), then a notice."""
+    await _move(session, order, "failed", None, reason)
+    await refund(session, None, order, None, "发货失败自动退款")
+    await outbox.enqueue(session, NOTIFY_TASK, {"order_id": order.id})
+
+
+async def redrive(session: AsyncSession, order: Order, reason: str) -> None:
+    """Start a stuck direct recharge's delivery job again (it asks the supplier first)."""
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=order.status,
+            to_status=order.status,
+            reason=reason[:255],
+        )
+    )
+    order.updated_at = clock.now()
+    await outbox.enqueue(session, DELIVER_TASK, {"order_id": order.id, "query_first": True})
+
+
+def _content_aad(order: Order) -> str:
+    return f"order:{order.id}:delivery"
+
+
+def delivery_content(order: Order) -> str | None:
+    """What staff delivered for a manual order (decrypted; the buyer's view)."""
+    if order.delivery_content is None:
+        return None
+    return decrypt_field(order.delivery_content, aad=_content_aad(order))
+
+
+async def deliver_manually(
+    session: AsyncSession, actor: Actor, order: Order, content: str, note: str
+) -> Order:
+    """人工发货: staff fill in what the buyer gets (an account, a code, a note); it is stored
+    encrypted, the order is delivered and the buyer notified. The caller holds the lock."""
+    if order.delivery_type != "manual" or order.status != "delivering":
+        raise OrderRefused(
+            "只有等待人工发货的订单可以发货 (not waiting for manual delivery)",
+            code="not_awaiting_delivery",
+            status=409,
+        )
+    order.delivery_content = encrypt_field(content, aad=_content_aad(order))
+    await _mark_delivered(session, order, actor.user_id, f"人工发货 {note}".strip())
+    await audit.record(
+        session,
+        "orders.deliver",
+        actor=actor,
+        target_type="order",
+        target_id=order.order_no,
+        after={"status": order.status, "content_chars": len(content)},  # never the content
+        detail=note,
+    )
+    return order
+
+
+async def resend_notice(session: AsyncSession, actor: Actor, order: Order) -> None:
+    """重发通知: mail the buyer the delivery again (lost mail, changed address)."""
+    if order.status not in ("delivered", "partially_delivered", "failed", "refunded"):
+        raise OrderRefused(
+            "订单尚未发货，没有可重发的通知 (nothing delivered yet)",
+            code="nothing_to_resend",
+            status=409,
+        )
+    await outbox.enqueue(session, NOTIFY_TASK, {"order_id": order.id, "resend": True})
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=order.status,
+            to_status=order.status,
+            actor_id=actor.user_id,
+            reason="重发通知",
+        )
+    )
+    await audit.record(
+        session, "orders.resend", actor=actor, target_type="order", target_id=order.order_no
+    )
 
 
 async def redeliver(

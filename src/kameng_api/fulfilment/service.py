@@ -1,0 +1,163 @@
+"""Delivery jobs: direct recharge at the supplier, the buyer's notice, stuck-order re-drive.
+
+A direct-recharge job runs at least once (outbox + arq), so it is built to be repeated:
+
+1. read the order without a lock; not ``delivering`` any more → nothing to do;
+2. ask the supplier — query first when this may be a repeat (a re-drive, a poll, any retry),
+   else submit — always with the order's request id, so the supplier tops up once;
+3. lock the order, check it is still ``delivering`` with the same attempt, and record the
+   outcome (delivered / failed + refunded / still processing: ask again later).
+
+A worker killed between 2 and 3 leaves the order ``delivering``; arq re-runs the job, whose
+query finds the top-up already done, and the order is delivered once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kameng_api.core.clock import clock
+from kameng_api.identity import service as identity
+from kameng_api.notifications import service as notifications
+from kameng_api.orders import service as orders
+from kameng_api.orders.models import Order
+from kameng_api.outbox import service as outbox
+from kameng_api.outbox.models import OutboxMessage
+from kameng_api.settings import get_settings
+from kameng_api.suppliers.adapter import RechargeRequest, RechargeResult, recharge_adapter
+
+log = logging.getLogger("kameng.fulfilment")
+
+
+async def deliver(session: AsyncSession, order_id: int, *, query_first: bool) -> str:
+    """One run of a direct recharge's delivery job; returns what happened (for the log)."""
+    order = await session.get(Order, order_id)
+    if order is None or order.status != "delivering" or order.delivery_type != "direct_recharge":
+        return "nothing to do"
+    attempt = order.delivery_attempt
+    request = RechargeRequest(
+        request_id=orders.recharge_request_id(order),
+        product=order.product_name,
+        sku=order.sku_name,
+        quantity=order.quantity,
+        account={k: str(v) for k, v in order.buyer_input.items()},
+    )
+    adapter = recharge_adapter()
+    result: RechargeResult | None = None
+    if query_first:
+        result = await adapter.query(request.request_id)
+    if result is None:
+        result = await adapter.submit(request)
+
+    await session.refresh(order, with_for_update=True)
+    if order.status != "delivering" or order.delivery_attempt != attempt:
+        return "settled meanwhile"
+    if result.state == "success":
+        await orders.recharge_succeeded(session, order, result.ref)
+    elif result.state == "failed":
+        await orders.delivery_failed(session, order, f"上游充值失败 {result.message}".strip()[:255])
+    else:
+        await orders.recharge_processing(session, order, result.ref)
+        await outbox.enqueue(
+            session,
+            orders.DELIVER_TASK,
+            {"order_id": order.id, "query_first": True},
+            delay=timedelta(seconds=get_settings().recharge_poll_s),
+        )
+    return result.state
+
+
+async def redrive_stuck(session: AsyncSession, *, limit: int = 100) -> int:
+    """Direct recharges still ``delivering`` after ``KAMENG_STUCK_ORDER_S`` with no delivery
+    job left (its retries ran out: supplier down, no supplier configured …) get a new one."""
+    cut = clock.now() - timedelta(seconds=get_settings().stuck_order_s)
+    open_job = exists().where(
+        and_(
+            OutboxMessage.task == orders.DELIVER_TASK,
+            OutboxMessage.done_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.payload["order_id"].as_integer() == Order.id,
+        )
+    )
+    stuck = list(
+        (
+            await session.execute(
+                select(Order)
+                .where(
+                    Order.status == "delivering",
+                    Order.delivery_type == "direct_recharge",
+                    Order.updated_at < cut,
+                    ~open_job,
+                )
+                .order_by(Order.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    )
+    for order in stuck:
+        log.warning("re-driving a stuck order", extra={"order_no": order.order_no})
+        await orders.redrive(session, order, "发货超时，自动重新发货")
+    return len(stuck)
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str | None
+    subject: str
+    body: str
+    notice_title: str
+    notice_body: str
+
+
+async def delivery_mail(session: AsyncSession, order_id: int) -> Mail | None:
+    """What the buyer is told about an order's delivery (mail with the goods; the in-app
+    notice without secrets). None: nothing to tell."""
+    order = await session.get(Order, order_id)
+    if order is None:
+        return None
+    buyer = await identity.get_user(session, order.buyer_id)
+    head = f"订单 {order.order_no}：{order.product_name} · {order.sku_name} × {order.quantity}"
+    if order.status in ("delivered", "partially_delivered"):
+        lines = [head, ""]
+        if order.delivery_type == "card_key":
+            for i, k in enumerate(await orders.delivered_keys(session, order), 1):
+                lines.append(
+                    f"{i}. 卡号 {k.card_no}  卡密 {k.secret}"
+                    if k.card_no
+                    else f"{i}. 卡密 {k.secret}"
+                )
+        elif order.delivery_type == "manual":
+            lines.append(orders.delivery_content(order) or "")
+        else:
+            lines.append(f"已充值到 {', '.join(order.buyer_input.values())}")
+        lines += ["", "请妥善保管，勿泄露给他人。"]
+        return Mail(
+            buyer.email,
+            f"【发货通知】{order.product_name} 订单 {order.order_no}",
+            "\n".join(lines),
+            "订单已发货",
+            f"{head} 已发货，请在「我的订单」查看。",
+        )
+    if order.status in ("failed", "refunded"):
+        body = f"{head}\n\n发货失败，已退款 ¥{order.refunded_total} 到您的余额。"
+        return Mail(
+            buyer.email,
+            f"【退款通知】订单 {order.order_no}",
+            body,
+            "订单发货失败，已退款",
+            body.replace("\n\n", " "),
+        )
+    return None
+
+
+async def record_notified(session: AsyncSession, order_id: int, mail: Mail, user_id: int) -> None:
+    await notifications.notify(session, user_id, "order", mail.notice_title, mail.notice_body)
+    order = await session.get(Order, order_id)
+    if order is not None:
+        order.notified_at = clock.now()

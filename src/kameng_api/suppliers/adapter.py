@@ -1,0 +1,65 @@
+"""What the delivery job needs from an upstream supplier (上游) for a direct recharge (直充).
+
+Every adapter answers the same two questions, keyed by OUR request id (so asking twice — after
+a crash, a timeout, a re-drive — can never top up twice at a supplier that honours it):
+
+- ``submit(request)``: please top up; answers ``success``, ``failed`` or ``processing``.
+- ``query(request_id)``: what became of it (``None``: the supplier never heard of it).
+
+A network error or an unexpected answer raises ``SupplierUnavailable``: the job retries with
+the same request id. The suppliers capability (adapters per protocol, per-product routing,
+failover, circuit breaking) builds on this interface; until then one generic HTTP supplier is
+configured by settings (``suppliers/http_json.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+State = Literal["success", "failed", "processing"]
+
+
+@dataclass(frozen=True)
+class RechargeRequest:
+    request_id: str  # ours: "<order_no>-<delivery attempt>"
+    product: str
+    sku: str
+    quantity: int
+    account: dict[str, str] = field(default_factory=dict)  # the buyer's input (game account …)
+
+
+@dataclass(frozen=True)
+class RechargeResult:
+    state: State
+    ref: str = ""  # the supplier's order number
+    message: str = ""
+
+
+class SupplierUnavailable(Exception):
+    """The supplier could not be asked or gave no usable answer: try again later."""
+
+
+class NoSupplier(Exception):
+    """No supplier is configured for direct recharges."""
+
+
+class RechargeAdapter(Protocol):
+    async def submit(self, request: RechargeRequest) -> RechargeResult: ...
+
+    async def query(self, request_id: str) -> RechargeResult | None: ...
+
+
+def recharge_adapter() -> RechargeAdapter:
+    """The supplier for direct recharges (until products choose theirs)."""
+    from kameng_api.settings import get_settings
+    from kameng_api.suppliers.http_json import HttpJsonSupplier
+
+    s = get_settings()
+    if not s.recharge_supplier_url:
+        raise NoSupplier("未配置直充上游 (no direct-recharge supplier configured)")
+    return HttpJsonSupplier(
+        s.recharge_supplier_url,
+        s.recharge_supplier_secret.get_secret_value(),
+        timeout_s=s.recharge_supplier_timeout_s,
+    )
