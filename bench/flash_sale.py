@@ -162,42 +162,106 @@ async def _one_hash() -> str:
 # ---- the sale -------------------------------------------------------------------------------
 
 
-async def run_sale(base: str, sku_id: int, tokens: list[str], tail_s: float) -> dict[str, Any]:
+class Conn:
+    """One keep-alive HTTP/1.1 connection with a minimal client: the load generator shares
+    the 2 cores with the service, so it must cost far less per request than httpx does."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, headers: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(
+            (
+                f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\n{headers}"
+                f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        close = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        data = await self.reader.readexactly(length)
+        if close:
+            self.writer.close()
+            self.writer = None
+        return status, data
+
+
+async def sample_waits(dsn: str, stop: asyncio.Event) -> dict[str, int]:
+    """What PostgreSQL backends are doing, sampled every 50 ms (a diagnostic)."""
+    seen: dict[str, int] = {}
+    conn = await asyncpg.connect(dsn)
+    try:
+        while not stop.is_set():
+            for r in await conn.fetch(
+                "SELECT state, wait_event_type, wait_event, left(query, 60) AS q"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state <> 'idle'"
+            ):
+                k = f"{r['state']}|{r['wait_event_type']}|{r['wait_event']}|{r['q']}"
+                seen[k] = seen.get(k, 0) + 1
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    return dict(sorted(seen.items(), key=lambda kv: -kv[1])[:15])
+
+
+async def run_sale(
+    base: str, sku_id: int, tokens: list[str], tail_s: float, waits_dsn: str | None = None
+) -> dict[str, Any]:
     purchases: list[float] = []  # latency of each successful purchase (s)
     sold_out_at: list[float] = []  # when each sold_out answer arrived
     other: dict[str, int] = {}
     first_sold_out: list[float] = []
     last_purchase = [0.0]
-    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    host, port = base.removeprefix("http://").split(":")
+    body = json.dumps({"sku_id": sku_id}).encode()
 
-        async def buyer(token: str) -> None:
-            h = {"authorization": f"Bearer {token}"}
-            while True:
-                t0 = time.perf_counter()
-                r = await client.post(
-                    "/api/v1/orders",
-                    json={"sku_id": sku_id},
-                    headers={**h, "idempotency-key": uuid.uuid4().hex},
-                )
-                t1 = time.perf_counter()
-                if r.status_code == 201:
-                    purchases.append(t1 - t0)
-                    last_purchase[0] = max(last_purchase[0], t1)
-                    continue
-                code = r.json().get("code", str(r.status_code))
-                if code == "sold_out":
-                    sold_out_at.append(t1)
-                    if not first_sold_out:
-                        first_sold_out.append(t1)
-                    if t1 - first_sold_out[0] > tail_s:
-                        return
-                else:
-                    other[code] = other.get(code, 0) + 1
-                    await asyncio.sleep(0.01)
+    async def buyer(token: str) -> None:
+        conn = Conn(host, int(port))
+        auth = f"authorization: Bearer {token}\r\n"
+        while True:
+            t0 = time.perf_counter()
+            status, data = await conn.post(
+                "/api/v1/orders", body, f"{auth}idempotency-key: {uuid.uuid4().hex}\r\n"
+            )
+            t1 = time.perf_counter()
+            if status == 201:
+                purchases.append(t1 - t0)
+                last_purchase[0] = max(last_purchase[0], t1)
+                continue
+            code = json.loads(data).get("code", str(status))
+            if code == "sold_out":
+                sold_out_at.append(t1)
+                if not first_sold_out:
+                    first_sold_out.append(t1)
+                if t1 - first_sold_out[0] > tail_s:
+                    return
+            else:
+                other[code] = other.get(code, 0) + 1
+                await asyncio.sleep(0.01)
 
-        start = time.perf_counter()
-        await asyncio.gather(*(buyer(t) for t in tokens))
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_waits(waits_dsn, stop)) if waits_dsn else None
+    start = time.perf_counter()
+    await asyncio.gather(*(buyer(t) for t in tokens))
+    stop.set()
+    if sampler is not None:
+        for k, n in (await sampler).items():
+            print(f"  {n:6d}  {k}")
     sell_s = last_purchase[0] - start
     tail_start = first_sold_out[0] if first_sold_out else start
     tail = [t for t in sold_out_at if t >= max(tail_start, last_purchase[0])]
@@ -311,6 +375,9 @@ def main() -> None:
     parser.add_argument("--api-workers", type=int, default=2)
     parser.add_argument("--tail-s", type=float, default=3.0)
     parser.add_argument("--naive-s", type=int, default=10)
+    parser.add_argument(
+        "--waits", action="store_true", help="sample PostgreSQL wait events during the sale"
+    )
     args = parser.parse_args()
 
     given_db = os.environ.get("DATABASE_URL") or os.environ.get("KAMENG_DATABASE_URL")
@@ -374,7 +441,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base)
         print(f"{args.buyers} buyers race for {args.keys:,} keys over HTTP …", flush=True)
-        sale = asyncio.run(run_sale(base, sku_id, tokens, args.tail_s))
+        sale = asyncio.run(run_sale(base, sku_id, tokens, args.tail_s, dsn if args.waits else None))
         oversold, duplicates = asyncio.run(check_db(dsn, args.keys))
         for p in procs:
             p.terminate()

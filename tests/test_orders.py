@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.audit.models import AuditLog
 from kameng_api.core.actor import UserKind
-from kameng_api.inventory.models import CardKey, Stock
+from kameng_api.inventory import service as inventory
+from kameng_api.inventory.models import CardKey, Stock, StockDelta
 from kameng_api.orders.models import Order, OrderEvent, OrderKey
 from kameng_api.wallet import service as wallet
 from tests.support.factories import login, make_user
@@ -93,7 +94,7 @@ async def test_buying_with_balance_charges_once_and_delivers_the_keys(
     again = (await client.get(f"{API}/{order['order_no']}", headers=h)).json()
     assert again["keys"] == order["keys"]
     # stock moved with it
-    stock = (await session.execute(select(Stock).where(Stock.sku_id == sku_id))).scalar_one()
+    stock = (await inventory.stock_for_skus(session, [sku_id]))[sku_id]
     assert (stock.available, stock.sold) == (1, 2)
     # the timeline tells the story
     events = (
@@ -271,10 +272,56 @@ async def test_flash_sale_race_sells_each_key_once_and_refuses_the_rest(
     ).all()
     assert len(rows) == 15
     assert all(n == 1 for _, n in rows)
-    stock = (await session.execute(select(Stock).where(Stock.sku_id == sku_id))).scalar_one()
+    stock = (await inventory.stock_for_skus(session, [sku_id]))[sku_id]
     assert (stock.available, stock.sold) == (0, 15)
+    # the purchase slots fold into the SKU's counters and leave the same stock
+    assert await inventory.fold_stock(session) == [sku_id]
+    await session.commit()
+    base = (await session.execute(select(Stock).where(Stock.sku_id == sku_id))).scalar_one()
+    assert (base.available, base.sold) == (0, 15)
+    assert (await session.execute(select(func.count()).select_from(StockDelta))).scalar() == 0
     balances = [await wallet.balance(session, a.user.id) for a, _ in buyers]
     assert sorted(balances) == [Decimal("0.0000")] * 15 + [Decimal("10.0000")] * 25
     tb = await wallet.trial_balance(session)
     assert tb.total == 0
     assert tb.by_kind["revenue"] == Decimal("150.0000")
+
+
+async def test_the_sold_out_gate_answers_fast_but_never_hides_a_retry(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    from kameng_api.core.metrics import SOLD_OUT_AT_GATE
+    from kameng_api.core.redis import get_queue
+
+    _, sku_id, _ = await _shop(client, 1)
+    h = await login(client, await _buyer(session))
+    first_key = _idem()
+    first = await client.post(API, json={"sku_id": sku_id}, headers={**h, **first_key})
+    assert first.status_code == 201
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert r.json()["code"] == "sold_out"  # the database said so: the flag goes up
+    assert await get_queue().exists(inventory.sold_out_key(sku_id))
+
+    gated = SOLD_OUT_AT_GATE._value.get()
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert (r.status_code, r.json()["code"]) == (409, "sold_out")
+    assert SOLD_OUT_AT_GATE._value.get() == gated + 1  # answered at the gate
+    # a retry of the purchase that went through still gets its answer, keys and all
+    again = await client.post(API, json={"sku_id": sku_id}, headers={**h, **first_key})
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["keys"] == first.json()["keys"]
+    assert SOLD_OUT_AT_GATE._value.get() == gated + 1
+
+    # restocking lowers the flag at once
+    admin = await login(client, await make_user(roles=("operator",)))
+    r = await client.post(
+        "/api/v1/inventory/imports",
+        data={"sku_id": str(sku_id), "text": "RESTOCK-0001", "format": "secret"},
+        headers=admin,
+    )
+    await client.post(f"/api/v1/inventory/imports/{r.json()['id']}/confirm", headers=admin)
+    assert not await get_queue().exists(inventory.sold_out_key(sku_id))
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert r.status_code == 201, r.text
+    assert r.json()["keys"][0]["secret"] == "RESTOCK-0001"

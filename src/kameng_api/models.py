@@ -21,7 +21,7 @@ from kameng_api.identity.models import (
     RefreshToken,
     User,
 )
-from kameng_api.inventory.models import CardKey, ImportBatch, ImportFile, Stock
+from kameng_api.inventory.models import CardKey, ImportBatch, ImportFile, Stock, StockDelta
 from kameng_api.notifications.models import Notice
 from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
 from kameng_api.outbox.models import OutboxMessage
@@ -63,6 +63,7 @@ __all__ = [
     "SkuAudiencePrice",
     "SkuTierPrice",
     "Stock",
+    "StockDelta",
     "User",
     "UserRole",
     "WorkerProbe",

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Uuid,
     func,
@@ -171,3 +172,23 @@ class Stock(Base):
     sold: Mapped[int] = mapped_column(BigInteger, server_default="0")
     voided: Mapped[int] = mapped_column(BigInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+STOCK_SLOTS = 16
+
+
+class StockDelta(Base):
+    """What purchases took from a SKU's stock since the last fold, spread over
+    ``STOCK_SLOTS`` rows per SKU. A purchase adds to one slot (its order id mod the slot
+    count) instead of updating the SKU's ``inventory_stock`` row, so buyers of one SKU do not
+    queue behind each other's transactions on a single row. Stock = the base row + the sum of
+    its slots; ``inventory:fold_stock`` moves the slots into the base row every few seconds."""
+
+    __tablename__ = "inventory_stock_deltas"
+
+    sku_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("catalog_skus.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    available: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    sold: Mapped[int] = mapped_column(BigInteger, server_default="0")

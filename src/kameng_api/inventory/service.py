@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from kameng_api.alerts import service as alerts
 from kameng_api.audit import service as audit
 from kameng_api.catalog import service as catalog
 from kameng_api.catalog.models import Product, Sku
-from kameng_api.core import pgcopy
+from kameng_api.core import db, pgcopy
 from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, NotFound
@@ -43,7 +44,14 @@ from kameng_api.core.security import dedupe_key, field_cipher
 from kameng_api.core.spreadsheet import csv_safe
 from kameng_api.inventory import keyfile
 from kameng_api.inventory.keyfile import FileRejected, Problem, ReadOptions
-from kameng_api.inventory.models import CardKey, ImportBatch, ImportFile, Stock
+from kameng_api.inventory.models import (
+    STOCK_SLOTS,
+    CardKey,
+    ImportBatch,
+    ImportFile,
+    Stock,
+    StockDelta,
+)
 from kameng_api.inventory.permissions import InventoryPerm
 from kameng_api.outbox import service as outbox
 from kameng_api.settings import get_settings
@@ -521,6 +529,8 @@ async def _run_import(
     await session.execute(delete(ImportFile).where(ImportFile.batch_id == batch.id))
     await _move_stock(session, sku.id, product.id, available=n)
     await check_low_stock(session, [sku.id])
+    sku_id = sku.id
+    db.after_commit(session, lambda: clear_sold_out([sku_id]))  # buyers may come back
     await session.flush()
     return batch
 
@@ -659,14 +669,73 @@ async def allocate(
             ).scalars()
         )
         if len(ids) < quantity:
+            if not ids:
+                await mark_sold_out(sku_id)
             raise SoldOut(
                 "库存不足 (sold out)"
                 if not ids
                 else f"库存不足，仅剩 {len(ids)} 件 (not enough stock)"
             )
-        await _move_stock(session, sku_id, product_id, available=-quantity, sold=quantity)
-    await check_low_stock(session, [sku_id])
+        # one of the SKU's slots, not its stock row: concurrent buyers do not queue on a row
+        await session.execute(
+            text(
+                "INSERT INTO inventory_stock_deltas AS d (sku_id, slot, available, sold)"
+                " VALUES (:sku, :slot, -CAST(:n AS bigint), :n)"
+                " ON CONFLICT (sku_id, slot) DO UPDATE"
+                " SET available = d.available + excluded.available,"
+                " sold = d.sold + excluded.sold"
+            ),
+            {"sku": sku_id, "slot": order_id % STOCK_SLOTS, "n": quantity},
+        )
+    if _low_stock_due(sku_id):
+        await check_low_stock(session, [sku_id])
     return sorted(ids)
+
+
+# A purchase checks its SKU's low-stock alert at most this often per process; the fold task
+# checks every SKU it folds, so an alert is never more than a few seconds late.
+_LOW_STOCK_EVERY_S = 1.0
+_low_stock_checked: dict[int, float] = {}
+
+
+def _low_stock_due(sku_id: int) -> bool:
+    now = time.monotonic()
+    if now - _low_stock_checked.get(sku_id, -_LOW_STOCK_EVERY_S) < _LOW_STOCK_EVERY_S:
+        return False
+    _low_stock_checked[sku_id] = now
+    return True
+
+
+# ---- the sold-out gate --------------------------------------------------------------------
+# When a claim finds no key, the SKU is flagged sold out in Redis for a moment; buyers of a
+# flagged SKU are answered ``sold_out`` before any database work (orders router). The flag
+# only ever follows the database saying "none left", it expires by itself, and adding stock
+# clears it; with Redis away every buyer simply goes to the database.
+SOLD_OUT_FLAG_MS = 2000
+
+
+def sold_out_key(sku_id: int) -> str:
+    return f"inventory:soldout:{sku_id}"
+
+
+async def mark_sold_out(sku_id: int) -> None:
+    from kameng_api.core.redis import get_queue
+
+    try:
+        await get_queue().set(sold_out_key(sku_id), b"1", px=SOLD_OUT_FLAG_MS)
+    except Exception:  # a hint only
+        log.debug("could not flag sold out", exc_info=True)
+
+
+async def clear_sold_out(sku_ids: list[int]) -> None:
+    from kameng_api.core.redis import get_queue
+
+    if not sku_ids:
+        return
+    try:
+        await get_queue().delete(*[sold_out_key(s) for s in sku_ids])
+    except Exception:  # the flag expires by itself
+        log.debug("could not clear the sold-out flag", exc_info=True)
 
 
 async def keys_of(session: AsyncSession, key_ids: list[int]) -> list[CardKey]:
@@ -708,11 +777,65 @@ class SkuStock:
     low_stock: bool
 
 
-async def stock_for_skus(session: AsyncSession, sku_ids: list[int]) -> dict[int, Stock]:
+@dataclass(frozen=True)
+class StockCount:
+    available: int
+    reserved: int
+    sold: int
+    voided: int
+
+
+def _deltas(sku_ids: Any) -> Any:
+    """Per SKU, what purchases took since the last fold (a subquery)."""
+    return (
+        select(
+            StockDelta.sku_id,
+            func.sum(StockDelta.available).label("available"),
+            func.sum(StockDelta.sold).label("sold"),
+        )
+        .where(StockDelta.sku_id.in_(sku_ids))
+        .group_by(StockDelta.sku_id)
+        .subquery()
+    )
+
+
+async def stock_for_skus(session: AsyncSession, sku_ids: list[int]) -> dict[int, StockCount]:
+    """Stock per SKU: its counters plus the not yet folded purchase slots."""
     if not sku_ids:
         return {}
-    rows = await session.execute(select(Stock).where(Stock.sku_id.in_(sku_ids)))
-    return {s.sku_id: s for s in rows.scalars()}
+    d = _deltas(sku_ids)
+    rows = await session.execute(
+        select(
+            Stock.sku_id,
+            Stock.available + func.coalesce(d.c.available, 0),
+            Stock.reserved,
+            Stock.sold + func.coalesce(d.c.sold, 0),
+            Stock.voided,
+        )
+        .outerjoin(d, d.c.sku_id == Stock.sku_id)
+        .where(Stock.sku_id.in_(sku_ids))
+    )
+    return {r[0]: StockCount(int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows.all()}
+
+
+async def fold_stock(session: AsyncSession) -> list[int]:
+    """Move the purchase slots into the SKUs' stock rows (one statement: the slots taken are
+    exactly the ones added); then check those SKUs' low-stock alerts. Returns the SKUs."""
+    folded = list(
+        (
+            await session.execute(
+                text(
+                    "WITH d AS (DELETE FROM inventory_stock_deltas RETURNING sku_id, available,"
+                    " sold), agg AS (SELECT sku_id, sum(available) AS a, sum(sold) AS s FROM d"
+                    " GROUP BY sku_id) UPDATE inventory_stock st SET available ="
+                    " st.available + agg.a, sold = st.sold + agg.s, updated_at = now()"
+                    " FROM agg WHERE st.sku_id = agg.sku_id RETURNING st.sku_id"
+                )
+            )
+        ).scalars()
+    )
+    await check_low_stock(session, folded)
+    return folded
 
 
 async def product_stock(session: AsyncSession, product_id: int) -> tuple[Product, list[SkuStock]]:
@@ -744,6 +867,7 @@ async def check_low_stock(session: AsyncSession, sku_ids: list[int]) -> None:
     restocked above."""
     if not sku_ids:
         return
+    d = _deltas(sku_ids)
     rows = await session.execute(
         select(
             Sku.id,
@@ -751,10 +875,11 @@ async def check_low_stock(session: AsyncSession, sku_ids: list[int]) -> None:
             Product.id,
             Product.name,
             Product.stock_alert_threshold,
-            func.coalesce(Stock.available, 0),
+            func.coalesce(Stock.available, 0) + func.coalesce(d.c.available, 0),
         )
         .join(Product, Product.id == Sku.product_id)
         .outerjoin(Stock, Stock.sku_id == Sku.id)
+        .outerjoin(d, d.c.sku_id == Sku.id)
         .where(Sku.id.in_(sku_ids), Product.delivery_type == "card_key")
     )
     for sku_id, sku_name, product_id, product_name, threshold, available in rows.all():

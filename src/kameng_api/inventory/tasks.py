@@ -31,3 +31,9 @@ async def run_import(session: AsyncSession, payload: dict[str, Any], meta: JobMe
 @periodic("inventory:expire_drafts", every_s=300)
 async def expire_drafts(session: AsyncSession) -> None:
     await service.expire_drafts(session)
+
+
+@periodic("inventory:fold_stock", every_s=5)
+async def fold_stock(session: AsyncSession) -> None:
+    """Fold purchases' stock slots into the SKUs' counters (and check low-stock alerts)."""
+    await service.fold_stock(session)

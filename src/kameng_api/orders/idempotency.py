@@ -6,6 +6,11 @@ duplicate, the request gets 409 at once instead of waiting; then a stored answer
 (or, for a different body, refused with 422); else the request runs and its answer is stored
 in the same transaction as the order it describes. Card secrets are never stored here: a
 replay re-reads them from the order. Answers are kept at least 24 hours.
+
+The flash-sale gate (``first_use_and_flagged``) answers ``sold_out`` before any of this —
+but only to a key never seen before (a Redis ``SET NX`` marker, kept longer than the stored
+answers): a retry of a purchase that went through always reaches its stored answer. A gate
+refusal is not stored; its retry is simply asked again (it had no effect to repeat).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.core.errors import AppError
+from kameng_api.core.redis import get_queue
 from kameng_api.orders.models import IdempotencyKey
 
 
@@ -38,6 +44,22 @@ class IdempotencyKeyReused(AppError):
 class Stored:
     status_code: int
     body: dict[str, Any]
+
+
+SEEN_TTL_S = 26 * 3600  # longer than stored answers are kept
+
+
+async def first_use_and_flagged(owner_id: int, scope: str, key: str, flag: str) -> bool:
+    """One Redis round trip: mark the key as used (``SET NX``) and read ``flag``. True only
+    for a new key while the flag is up. Redis away → False (the database decides)."""
+    try:
+        pipe = get_queue().pipeline(transaction=False)
+        pipe.set(f"idem:seen:{scope}:{owner_id}:{key}", b"1", nx=True, ex=SEEN_TTL_S)
+        pipe.exists(flag)
+        first, flagged = await pipe.execute()
+    except Exception:  # the gate is only a shortcut
+        return False
+    return bool(first) and bool(flagged)
 
 
 def request_hash(body: dict[str, Any]) -> str:

@@ -12,7 +12,15 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from kameng_api.core.actor import Actor
-from kameng_api.core.errors import PROBLEM_JSON, AppError, app_error_answer, error_responses
+from kameng_api.core.errors import (
+    PROBLEM_JSON,
+    AppError,
+    app_error_answer,
+    error_responses,
+    problem_response,
+)
+from kameng_api.core.metrics import SOLD_OUT_AT_GATE
+from kameng_api.inventory import service as inventory
 from kameng_api.orders import idempotency, service
 from kameng_api.orders.models import Order
 from kameng_api.orders.permissions import OrdersPerm
@@ -89,6 +97,13 @@ async def create_order(
     ``sold_out``, ``insufficient_balance``, ``quantity_out_of_range``, ``per_user_limit``,
     ``bad_buyer_input``; ``idempotency_in_progress`` (409) while the same key is running,
     ``idempotency_key_reused`` (422) for the same key with another body."""
+    if body.pay_method == "balance" and await idempotency.first_use_and_flagged(
+        actor.user_id, SCOPE, idempotency_key, inventory.sold_out_key(body.sku_id)
+    ):  # the flash-sale gate: sold out a moment ago, and this is no retry — no database work
+        SOLD_OUT_AT_GATE.inc()
+        return problem_response(
+            status=409, code="sold_out", title="Sold out", detail="已售罄 (sold out)"
+        )
     digest = idempotency.request_hash(body.model_dump())
     stored = await idempotency.claim(session, actor.user_id, SCOPE, idempotency_key, digest)
     if stored is not None:

@@ -92,6 +92,11 @@ async def relay(
         log.warning("outbox relay failed; sweeper will retry", extra={"error": repr(exc)})
     if pushed:
         OUTBOX_RELAYED.labels(via).inc(len(pushed))
+    # Right after commit most rows are done long before the sweeper looks (grace period), so
+    # the after-commit relay writes nothing back: no second transaction per request. A row
+    # still open after the grace period is pushed once more by the sweeper (arq ignores the
+    # duplicate job id) and marked then.
+    if pushed and via != "after_commit":
         try:
             async with db.unit_of_work(maker) as session:
                 locked = (
