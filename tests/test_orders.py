@@ -325,3 +325,33 @@ async def test_the_sold_out_gate_answers_fast_but_never_hides_a_retry(
     r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
     assert r.status_code == 201, r.text
     assert r.json()["keys"][0]["secret"] == "RESTOCK-0001"
+
+
+async def test_idempotency_answers_are_kept_a_day_then_purged(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    from sqlalchemy import text
+
+    from kameng_api.orders import idempotency
+    from kameng_api.orders.models import IdempotencyKey
+
+    _, sku_id, _ = await _shop(client, 2)
+    h = await login(client, await _buyer(session))
+    old, new = _idem(), _idem()
+    for key in (old, new):
+        r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **key})
+        assert r.status_code == 201
+    await session.execute(
+        text(
+            "UPDATE idempotency_keys SET created_at = now() - interval '25 hours 1 minute'"
+            " WHERE key = :k"
+        ),
+        {"k": old["idempotency-key"]},
+    )
+    await session.commit()
+    assert await idempotency.purge(session) == 1
+    await session.commit()
+    kept = (await session.execute(select(IdempotencyKey.key))).scalars().all()
+    assert kept == [new["idempotency-key"]]
+    again = await client.post(API, json={"sku_id": sku_id}, headers={**h, **new})
+    assert again.headers["idempotent-replayed"] == "true"

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="A paid order still waiting for stock after this long is refunded to the "
         "buyer's balance.",
     )
+    idempotency_keep_s: int = Field(
+        default=90000,
+        ge=86400,
+        description="Stored answers to Idempotency-Keys are kept at least this long (≥ 24 h).",
+    )
     stuck_order_s: int = Field(
         default=900,
         ge=30,

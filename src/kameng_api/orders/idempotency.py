@@ -18,14 +18,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError
 from kameng_api.core.redis import get_queue
 from kameng_api.orders.models import IdempotencyKey
+from kameng_api.settings import get_settings
 
 
 class IdempotencyInProgress(AppError):
@@ -46,7 +49,8 @@ class Stored:
     body: dict[str, Any]
 
 
-SEEN_TTL_S = 26 * 3600  # longer than stored answers are kept
+def _seen_ttl_s() -> int:
+    return get_settings().idempotency_keep_s + 3600  # longer than stored answers are kept
 
 
 async def first_use_and_flagged(owner_id: int, scope: str, key: str, flag: str) -> bool:
@@ -54,7 +58,7 @@ async def first_use_and_flagged(owner_id: int, scope: str, key: str, flag: str) 
     for a new key while the flag is up. Redis away → False (the database decides)."""
     try:
         pipe = get_queue().pipeline(transaction=False)
-        pipe.set(f"idem:seen:{scope}:{owner_id}:{key}", b"1", nx=True, ex=SEEN_TTL_S)
+        pipe.set(f"idem:seen:{scope}:{owner_id}:{key}", b"1", nx=True, ex=_seen_ttl_s())
         pipe.exists(flag)
         first, flagged = await pipe.execute()
     except Exception:  # the gate is only a shortcut
@@ -112,3 +116,19 @@ async def finish(
         )
     )
     await session.flush()
+
+
+async def purge(session: AsyncSession, *, limit: int = 5000) -> int:
+    """Forget answers older than ``KAMENG_IDEMPOTENCY_KEEP_S`` (a batch per run)."""
+    cut = clock.now() - timedelta(seconds=get_settings().idempotency_keep_s)
+    old = (
+        select(IdempotencyKey.owner_id, IdempotencyKey.scope, IdempotencyKey.key)
+        .where(IdempotencyKey.created_at < cut)
+        .limit(limit)
+    )
+    res = await session.execute(
+        delete(IdempotencyKey).where(
+            tuple_(IdempotencyKey.owner_id, IdempotencyKey.scope, IdempotencyKey.key).in_(old)
+        )
+    )
+    return int(res.rowcount or 0)  # type: ignore[attr-defined]
