@@ -113,6 +113,11 @@ def _pay_url(settings: Settings, payment: Payment, name: str, return_path: str) 
     )
 
 
+def _order_page(order: Order) -> str:
+    """Where the gateway sends the buyer back: the order's page in the SPA."""
+    return f"/account/orders/{order.order_no}"
+
+
 async def start_order_payment(session: AsyncSession, order: Order) -> Started:
     return await _start(
         session,
@@ -121,7 +126,7 @@ async def start_order_payment(session: AsyncSession, order: Order) -> Started:
         amount=order.total,
         name=f"{order.product_name} {order.sku_name}",
         order_id=order.id,
-        return_path=f"/account/orders/{order.order_no}",
+        return_path=_order_page(order),
     )
 
 
@@ -311,5 +316,5 @@ async def pay_url_of(session: AsyncSession, order: Order) -> str | None:
         get_settings(),
         payment,
         f"{order.product_name} {order.sku_name}",
-        f"/me/orders/{order.order_no}",
+        _order_page(order),
     )
