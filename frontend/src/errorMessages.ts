@@ -79,6 +79,20 @@ const KNOWN = new Set<string>([
   'insufficient_balance',
   'bad_amount',
   'unknown_user',
+  'sold_out',
+  'per_user_limit',
+  'quantity_out_of_range',
+  'bad_buyer_input',
+  'payment_unavailable',
+  'unknown_order',
+  'not_refundable',
+  'not_redeliverable',
+  'not_awaiting_payment',
+  'idempotency_in_progress',
+  'idempotency_key_reused',
+  'service_unavailable',
+  'not_awaiting_delivery',
+  'nothing_to_resend',
 ] satisfies ApiErrorKey[]);
 
 function messageKey(code: string): ApiErrorKey | null {

@@ -85,3 +85,11 @@ export function localizedText(text: string, english: boolean): string {
   if (parts.length !== 2) return text;
   return (english ? parts[1] : parts[0]) ?? text;
 }
+
+/** "余额不足 (the balance is too low)" (the server's bilingual details) → the part in the UI
+ * language; a text without an English part in brackets is returned as it is. */
+export function localizedDetail(text: string, english: boolean): string {
+  const match = /^(.*?)\s*\(([^()]*)\)\s*$/.exec(text.trim());
+  if (!match?.[1] || !match[2]) return text.trim();
+  return english ? match[2] : match[1];
+}

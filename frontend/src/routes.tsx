@@ -14,8 +14,11 @@ import {
   ReconciliationOutlined,
   SafetyCertificateOutlined,
   SettingOutlined,
+  ProfileOutlined,
   ShoppingCartOutlined,
+  ShoppingOutlined,
   ShopOutlined,
+  UnorderedListOutlined,
   TeamOutlined,
   UserOutlined,
   WalletOutlined,
@@ -35,7 +38,16 @@ import { ComingSoonPage } from './pages/ComingSoonPage';
 import { ForbiddenPage } from './pages/ForbiddenPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { RouteErrorPage } from './pages/RouteErrorPage';
-import { CHANGE_PASSWORD_PATH, ENROLL_2FA_PATH, LOGIN_PATH, MY_WALLET_PATH, SECURITY_PATH } from './paths';
+import {
+  ADMIN_ORDERS_PATH,
+  CHANGE_PASSWORD_PATH,
+  ENROLL_2FA_PATH,
+  LOGIN_PATH,
+  MY_ORDERS_PATH,
+  MY_WALLET_PATH,
+  SECURITY_PATH,
+  SHOP_PATH,
+} from './paths';
 import { useCan } from './queries/me';
 
 export { HOME_PATH } from './paths';
@@ -63,6 +75,12 @@ const WalletAccountsPage = lazyPage(() => import('./pages/wallet/WalletAccountsP
 const WalletAccountPage = lazyPage(() => import('./pages/wallet/WalletAccountPage'), 'WalletAccountPage');
 const LedgerPage = lazyPage(() => import('./pages/wallet/LedgerPage'), 'LedgerPage');
 const TrialBalancePage = lazyPage(() => import('./pages/wallet/TrialBalancePage'), 'TrialBalancePage');
+const ShopPage = lazyPage(() => import('./pages/shop/ShopPage'), 'ShopPage');
+const ShopProductPage = lazyPage(() => import('./pages/shop/ShopProductPage'), 'ShopProductPage');
+const MyOrdersPage = lazyPage(() => import('./pages/orders/MyOrdersPage'), 'MyOrdersPage');
+const MyOrderPage = lazyPage(() => import('./pages/orders/MyOrderPage'), 'MyOrderPage');
+const AdminOrdersPage = lazyPage(() => import('./pages/orders/AdminOrdersPage'), 'AdminOrdersPage');
+const AdminOrderPage = lazyPage(() => import('./pages/orders/AdminOrderPage'), 'AdminOrderPage');
 const RolesPage = lazyPage(() => import('./pages/users/RolesPage'), 'RolesPage');
 const StaffPage = lazyPage(() => import('./pages/users/UsersPage'), 'StaffPage');
 const CustomersPage = lazyPage(() => import('./pages/users/UsersPage'), 'CustomersPage');
@@ -101,7 +119,21 @@ export interface AppRoute {
 }
 
 export const appRoutes: AppRoute[] = [
-  { key: 'orders', path: '/orders', icon: <ShoppingCartOutlined />, permission: 'orders:read' },
+  {
+    key: 'orders',
+    path: '/orders',
+    icon: <ShoppingCartOutlined />,
+    children: [
+      { key: 'orderList', path: ADMIN_ORDERS_PATH, icon: <UnorderedListOutlined />, permission: 'orders:read', Page: AdminOrdersPage },
+      {
+        key: 'orderDetail',
+        path: `${ADMIN_ORDERS_PATH}/:orderNo`,
+        permission: 'orders:read',
+        Page: AdminOrderPage,
+        hideInMenu: true,
+      },
+    ],
+  },
   {
     key: 'catalog',
     path: '/catalog',
@@ -191,11 +223,15 @@ export const appRoutes: AppRoute[] = [
       },
     ],
   },
+  { key: 'shop', path: SHOP_PATH, icon: <ShoppingOutlined />, Page: ShopPage, hideInMenu: true, personal: true },
+  { key: 'shopProduct', path: `${SHOP_PATH}/:productId`, Page: ShopProductPage, hideInMenu: true },
+  { key: 'myOrders', path: MY_ORDERS_PATH, icon: <ProfileOutlined />, Page: MyOrdersPage, hideInMenu: true, personal: true },
+  { key: 'myOrder', path: `${MY_ORDERS_PATH}/:orderNo`, Page: MyOrderPage, hideInMenu: true },
   { key: 'myWallet', path: MY_WALLET_PATH, icon: <WalletOutlined />, Page: MyWalletPage, hideInMenu: true, personal: true },
   { key: 'security', path: SECURITY_PATH, icon: <SafetyCertificateOutlined />, Page: SecurityPage, hideInMenu: true, personal: true },
 ];
 
-/** The user's own pages (我的余额, 我的安全), in the order the user menu lists them. */
+/** The user's own pages (商城, 我的订单, 我的余额, 我的安全), in the order the user menu lists them. */
 export const personalRoutes: AppRoute[] = appRoutes.filter((r) => r.personal);
 
 /** The entries `allowed` lets the user see in the menu: a module without any child disappears. */

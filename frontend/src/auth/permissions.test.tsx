@@ -42,14 +42,14 @@ describe('permission checks', () => {
 
   it('every module is gated by its read permission', () => {
     const only = (...permissions: string[]) => (p?: string) => hasPermission({ permissions, roles: [] }, p);
-    expect(keysOf(visibleRoutes(appRoutes, only('orders:read', 'reports:read')))).toEqual(['orders', 'reports']);
+    expect(keysOf(visibleRoutes(appRoutes, only('orders:read', 'reports:read')))).toEqual([{ orders: ['orderList'] }, 'reports']);
     expect(keysOf(visibleRoutes(appRoutes, only('settings:read')))).toEqual([{ settings: ['system'] }]);
     expect(keysOf(visibleRoutes(appRoutes, only('audit:read', 'users:login_log')))).toEqual([{ users: ['auditLog', 'loginLog'] }]);
     expect(keysOf(visibleRoutes(appRoutes, only()))).toEqual([]);
     expect(firstAllowedPath(appRoutes, only())).toBeNull();
     // the super admin lands on the first module
     const admin = (p?: string) => hasPermission({ permissions: [], roles: ['super_admin'] }, p);
-    expect(firstAllowedPath(appRoutes, admin)).toBe('/orders');
+    expect(firstAllowedPath(appRoutes, admin)).toBe('/orders/list');
     expect(visibleRoutes(appRoutes, admin).map((r) => r.key)).toEqual(['orders', 'catalog', 'finance', 'users', 'reports', 'suppliers', 'settings']);
     // 财务: reading balances and the ledger, reconciling on its own permission
     expect(keysOf(visibleRoutes(appRoutes, only('wallet:read')))).toEqual([{ finance: ['walletAccounts', 'ledger'] }]);

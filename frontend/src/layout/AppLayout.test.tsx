@@ -51,9 +51,9 @@ describe('console layout', () => {
     stubApi((request) => (pathOf(request) === '/api/v1/system/info' ? jsonResponse(info) : undefined));
 
     const { router } = renderApp('/settings/system');
-    fireEvent.click(within(await screen.findByTestId('module-menu')).getByText('交易'));
+    fireEvent.click(within(await screen.findByTestId('module-menu')).getByText('报表'));
 
-    expect(router.state.location.pathname).toBe('/orders');
-    expect(await screen.findByText('「交易」即将上线')).toBeInTheDocument();
+    expect(router.state.location.pathname).toBe('/reports');
+    expect(await screen.findByText('「报表」即将上线')).toBeInTheDocument();
   });
 });

@@ -10,6 +10,7 @@ import {
   walletListAccounts,
   walletMyStatement,
   walletMyWallet,
+  walletRecharge,
   walletTrialBalance,
   type LedgerEntryOut,
 } from '../client';
@@ -107,6 +108,15 @@ export function useAdjust() {
     mutationFn: (body: { user_id: number; amount: string; reason: string }) => unwrap(walletAdjust({ body, throwOnError: true })),
     meta: { silentError: true },
     onSuccess: () => queryClient.invalidateQueries({ queryKey: walletKeys.all }),
+  });
+}
+
+/** `wallet:recharge` — starts a top-up through the payment gateway; the answer's `pay_url` is
+ * where the browser goes to pay (the balance grows when the gateway confirms). */
+export function useRecharge() {
+  return useMutation({
+    mutationFn: (amount: string) => unwrap(walletRecharge({ body: { amount }, throwOnError: true })),
+    meta: { silentError: true },
   });
 }
 

@@ -66,6 +66,7 @@ export const ALL_PERMISSIONS = [
   'inventory:reveal',
   'inventory:void',
   'orders:confirm_paid',
+  'orders:deliver',
   'orders:export',
   'orders:read',
   'orders:redeliver',

@@ -203,7 +203,7 @@ describe('forced first steps', () => {
     expect(done).toBeEnabled();
     fireEvent.click(done);
 
-    await waitFor(() => expect(router.state.location.pathname).toBe('/orders'));
+    await waitFor(() => expect(router.state.location.pathname).toBe('/orders/list'));
     expect(setups).toBe(1); // one secret, even though React runs effects twice in development
   });
 });

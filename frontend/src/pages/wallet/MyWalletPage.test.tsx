@@ -2,7 +2,8 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 
 import type { StatementLineOut } from '../../client';
-import { jsonResponse, makeMe, renderApp, stubApi } from '../../test/render';
+import { browser } from '../../browser';
+import { jsonResponse, makeMe, problemResponse, renderApp, stubApi } from '../../test/render';
 
 const customer = makeMe({
   id: 8,
@@ -72,7 +73,7 @@ describe('我的余额', () => {
     // no module to open: the customer lands on 我的余额, and the sider offers their own pages
     await waitFor(() => expect(router.state.location.pathname).toBe('/account/wallet'));
     const menu = await screen.findByTestId('module-menu');
-    expect(within(menu).getAllByRole('menuitem').map((item) => item.textContent)).toEqual(['我的余额', '我的安全']);
+    expect(within(menu).getAllByRole('menuitem').map((item) => item.textContent)).toEqual(['商城', '我的订单', '我的余额', '我的安全']);
     expect(await screen.findByTestId('my-balance')).toHaveTextContent('¥25.50');
 
     // the statement: newest first, signed and coloured, types in Chinese
@@ -122,5 +123,59 @@ describe('我的余额', () => {
     expect(await screen.findByText('暂无余额变动')).toBeInTheDocument();
     // staff keep their module menu
     expect(within(screen.getByTestId('module-menu')).getByText('财务')).toBeInTheDocument();
+  }, 60_000);
+
+  it('充值: an amount goes to the gateway; back from it, the page says so and asks for the balance again', async () => {
+    const leaveTo = vi.spyOn(browser, 'leaveTo').mockImplementation(() => undefined);
+    const bodies: unknown[] = [];
+    let balance = '25.5000';
+    let balanceAsked = 0;
+    stubApi(
+      async (request) => {
+        const path = new URL(request.url).pathname;
+        if (path === '/api/v1/wallet/me') {
+          balanceAsked += 1;
+          return jsonResponse({ balance, currency: 'CNY' });
+        }
+        if (path === '/api/v1/wallet/me/statement') return jsonResponse({ items: [], next_before: null });
+        if (path === '/api/v1/wallet/me/recharges') {
+          const body = (await request.json()) as { amount: string };
+          bodies.push(body);
+          if (body.amount === '5') return problemResponse(422, 'payment_unavailable', { detail: '未开通在线支付 (online payment is not configured)' });
+          return jsonResponse({ out_trade_no: 'P1', amount: '88.8000', pay_url: 'http://127.0.0.1/epay-sim/submit.php?out_trade_no=P1' }, { status: 201 });
+        }
+        return undefined;
+      },
+      { me: customer },
+    );
+    const { router, unmount } = renderApp('/account/wallet');
+    expect(await screen.findByTestId('recharge-card')).toBeInTheDocument();
+
+    // what the form refuses never reaches the API
+    fireEvent.change(screen.getByTestId('recharge-amount'), { target: { value: '1.234' } });
+    fireEvent.click(screen.getByTestId('recharge-submit'));
+    expect(await screen.findByText('请输入 0.01–50000 之间的金额，最多两位小数')).toBeInTheDocument();
+    fireEvent.click(screen.getByTestId('recharge-preset-100'));
+    expect(screen.getByTestId('recharge-amount')).toHaveValue('100');
+    // a refusal is explained next to the form
+    fireEvent.change(screen.getByTestId('recharge-amount'), { target: { value: '5' } });
+    fireEvent.click(screen.getByTestId('recharge-submit'));
+    expect(await screen.findByTestId('recharge-error')).toHaveTextContent('暂未开通在线支付');
+    expect(leaveTo).not.toHaveBeenCalled();
+    fireEvent.change(screen.getByTestId('recharge-amount'), { target: { value: '88.8' } });
+    fireEvent.click(screen.getByTestId('recharge-submit'));
+    await waitFor(() => expect(leaveTo).toHaveBeenCalledWith('http://127.0.0.1/epay-sim/submit.php?out_trade_no=P1'));
+    expect(screen.getByTestId('recharge-submit')).toHaveTextContent('正在前往支付页');
+    expect(bodies).toEqual([{ amount: '5' }, { amount: '88.8' }]);
+    expect(router.state.location.pathname).toBe('/account/wallet');
+    unmount();
+
+    // the gateway sends the buyer back with its parameters: the balance is asked again until it moves
+    balance = '114.3000';
+    renderApp('/account/wallet?out_trade_no=P1&trade_status=TRADE_SUCCESS');
+    expect(await screen.findByTestId('recharge-returned')).toHaveTextContent('已从支付页返回');
+    await waitFor(() => expect(screen.getByTestId('my-balance')).toHaveTextContent('¥114.30'));
+    const before = balanceAsked;
+    await waitFor(() => expect(balanceAsked).toBeGreaterThan(before), { timeout: 8_000 });
   }, 60_000);
 });

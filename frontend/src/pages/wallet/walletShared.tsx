@@ -25,6 +25,7 @@ export function refText(t: TFunction, refType: string | null, refId: string | nu
   if (!refType) return '';
   if (refType === 'order') return t('wallet.refOrder', { id: refId ?? '' });
   if (refType === 'user') return t('wallet.refUser', { id: refId ?? '' });
+  if (refType === 'payment') return t('wallet.refPayment', { id: refId ?? '' });
   return `${refType} ${refId ?? ''}`.trim();
 }
 
