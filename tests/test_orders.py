@@ -125,6 +125,11 @@ async def test_buying_with_balance_charges_once_and_delivers_the_keys(
         )
     ).json()["items"]
     assert [o["order_no"] for o in found] == [order["order_no"]]
+    assert found[0]["buyer_login"] == account.user.email
+    assert detail["buyer_login"] == account.user.email
+    # the buyer's statement names the order by its number
+    lines = (await client.get("/api/v1/wallet/me/statement", headers=h)).json()["items"]
+    assert (lines[0]["ref_type"], lines[0]["ref_id"]) == ("order", order["order_no"])
 
 
 async def test_refusals_leave_no_order_no_charge_and_no_key_gone(

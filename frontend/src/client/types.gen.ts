@@ -105,6 +105,12 @@ export type AdminOrderOut = {
         [key: string]: unknown;
     };
     /**
+     * Buyer Login
+     *
+     * the buyer's email or phone
+     */
+    buyer_login?: string | null;
+    /**
      * Created At
      */
     created_at: string;
@@ -216,6 +222,20 @@ export type AdminOrderOut = {
      * Unit Price
      */
     unit_price: string;
+};
+
+/**
+ * AdminOrderPage
+ */
+export type AdminOrderPage = {
+    /**
+     * Items
+     */
+    items: Array<AdminOrderOut>;
+    /**
+     * Next Before
+     */
+    next_before: number | null;
 };
 
 /**
@@ -2985,7 +3005,7 @@ export type OrdersListResponses = {
     /**
      * Successful Response
      */
-    200: OrderPage;
+    200: AdminOrderPage;
 };
 
 export type OrdersListResponse = OrdersListResponses[keyof OrdersListResponses];

@@ -20,12 +20,14 @@ from kameng_api.core.errors import (
     problem_response,
 )
 from kameng_api.core.metrics import SOLD_OUT_AT_GATE
+from kameng_api.identity import service as identity
 from kameng_api.inventory import service as inventory
 from kameng_api.orders import idempotency, service
 from kameng_api.orders.models import Order
 from kameng_api.orders.permissions import OrdersPerm
 from kameng_api.orders.schemas import (
     AdminOrderOut,
+    AdminOrderPage,
     DeliveredKeyOut,
     DeliverIn,
     OrderEventOut,
@@ -183,7 +185,7 @@ async def my_order(order_no: str, session: DbSession, actor: Authenticated) -> O
 @admin_router.get(
     "",
     operation_id="orders:list",
-    response_model=OrderPage,
+    response_model=AdminOrderPage,
     responses=error_responses(401, 403),
 )
 async def list_orders(
@@ -197,17 +199,24 @@ async def list_orders(
     created_to: datetime | None = None,
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> OrderPage:
+) -> AdminOrderPage:
     """All orders, newest first, filtered by status, product, buyer, order number, time."""
     f = service.OrderFilter(buyer_id, status, product_id, order_no, created_from, created_to)
     orders = await service.list_orders(session, f, before=before, limit=limit)
-    items = [await _out(session, o, with_keys=False) for o in orders]
-    return OrderPage(items=items, next_before=orders[-1].id if len(orders) == limit else None)
+    logins = await identity.login_names(session, {o.buyer_id for o in orders})
+    items = [_admin_item(o, logins) for o in orders]
+    return AdminOrderPage(items=items, next_before=orders[-1].id if len(orders) == limit else None)
+
+
+def _admin_item(order: Order, logins: dict[int, str]) -> AdminOrderOut:
+    out = AdminOrderOut.model_validate(order)
+    out.delivery_content = None  # like card keys: the buyer's, not shown in the console
+    out.buyer_login = logins.get(order.buyer_id)
+    return out
 
 
 async def _admin_out(session: DbSession, order: Order) -> AdminOrderOut:
-    out = AdminOrderOut.model_validate(order)
-    out.delivery_content = None  # like card keys: the buyer's, not shown in the console
+    out = _admin_item(order, await identity.login_names(session, {order.buyer_id}))
     out.timeline = [
         OrderEventOut.model_validate(e) for e in await service.timeline(session, order.id)
     ]

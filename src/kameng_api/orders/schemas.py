@@ -78,6 +78,11 @@ class OrderPage(BaseModel):
     next_before: int | None
 
 
+class AdminOrderPage(BaseModel):
+    items: list[AdminOrderOut]
+    next_before: int | None
+
+
 class OrderEventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -90,6 +95,7 @@ class OrderEventOut(BaseModel):
 
 class AdminOrderOut(OrderOut):
     buyer_id: int
+    buyer_login: str | None = Field(default=None, description="the buyer's email or phone")
     supplier_ref: str | None = Field(description="the supplier's order number (直充)")
     delivery_attempt: int
     notified_at: datetime | None

@@ -231,7 +231,12 @@ async def _pay_by_balance(session: AsyncSession, order: Order, actor: Actor) -> 
             session, order.sku_id, order.product_id, order.quantity, order.id
         )
     await wallet.charge(
-        session, order.buyer_id, order.total, order_id=order.id, memo=f"购买 {order.product_name}"
+        session,
+        order.buyer_id,
+        order.total,
+        order_id=order.id,
+        order_no=order.order_no,
+        memo=f"购买 {order.product_name}",
     )
     order.pay_method = "balance"
     order.paid_at = clock.now()
@@ -322,6 +327,7 @@ async def _paid_outside(
         order.total,
         order_id=order.id,
         payment_id=payment_id,
+        order_no=order.order_no,
         memo=f"购买 {order.product_name}",
     )
     order.pay_method = order.pay_method or "epay"
@@ -540,7 +546,7 @@ async def refund(
         session,
         order.buyer_id,
         amount,
-        ref=f"order:{order.id}:{n + 1}",
+        ref=f"order:{order.order_no}:{n + 1}",
         memo=f"退款 {order.order_no}",
         actor_id=None if actor is None else actor.user_id,
     )

@@ -195,9 +195,15 @@ async def recharge(
 
 
 async def charge(
-    session: AsyncSession, user_id: int, amount: Decimal, *, order_id: int, memo: str = "购买"
+    session: AsyncSession,
+    user_id: int,
+    amount: Decimal,
+    *,
+    order_id: int,
+    order_no: str | None = None,
+    memo: str = "购买",
 ) -> Posted:
-    """A purchase paid from the wallet (once per order)."""
+    """A purchase paid from the wallet (once per order; the statement names ``order_no``)."""
     amount = _amount(amount)
     wallet = await user_account(session, user_id)
     revenue = await system_account(session, "revenue")
@@ -207,7 +213,7 @@ async def charge(
         [(wallet, -amount), (revenue, amount)],
         memo=memo,
         ref_type="order",
-        ref_id=order_id,
+        ref_id=order_no or order_id,
         dedupe=f"purchase:order:{order_id}",
     )
 
@@ -218,6 +224,7 @@ async def gateway_purchase(
     *,
     order_id: int,
     payment_id: int | None,
+    order_no: str | None = None,
     memo: str = "购买",
 ) -> Posted:
     """A purchase paid outside the wallet — through a gateway (``payment_id``) or confirmed by
@@ -230,7 +237,7 @@ async def gateway_purchase(
         [(shop["gateway"], -amount), (shop["revenue"], amount)],
         memo=memo,
         ref_type="payment" if payment_id is not None else "order",
-        ref_id=payment_id if payment_id is not None else order_id,
+        ref_id=payment_id if payment_id is not None else (order_no or order_id),
         dedupe=f"purchase:order:{order_id}",
     )
 

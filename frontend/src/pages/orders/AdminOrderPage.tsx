@@ -223,10 +223,10 @@ export function AdminOrderPage() {
                     label: t('orders.admin.buyer'),
                     children: can('wallet:read') ? (
                       <Link to={`/finance/accounts/${o.buyer_id}`} data-testid="order-buyer">
-                        {t('orders.admin.buyerNo', { id: o.buyer_id })}
+                        {o.buyer_login ?? t('orders.admin.buyerNo', { id: o.buyer_id })}
                       </Link>
                     ) : (
-                      <span data-testid="order-buyer">{t('orders.admin.buyerNo', { id: o.buyer_id })}</span>
+                      <span data-testid="order-buyer">{o.buyer_login ?? t('orders.admin.buyerNo', { id: o.buyer_id })}</span>
                     ),
                   },
                   {

@@ -6,7 +6,7 @@ import { useState, type HTMLAttributes } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 
-import type { OrderOut } from '../../client';
+import type { AdminOrderOut } from '../../client';
 import { PageHead } from '../../components/PageHead';
 import { formatTime, yuan } from '../../format';
 import { adminOrderPath } from '../../paths';
@@ -110,7 +110,7 @@ export function AdminOrdersPage() {
     filters.created_to ? dayjs(filters.created_to) : null,
   ];
 
-  const columns: ColumnsType<OrderOut> = [
+  const columns: ColumnsType<AdminOrderOut> = [
     {
       title: t('orders.orderNo'),
       dataIndex: 'order_no',
@@ -131,6 +131,16 @@ export function AdminOrdersPage() {
             {o.sku_name} · {t(`catalog.delivery.${o.delivery_type as 'card_key'}`, { defaultValue: o.delivery_type })}
           </Typography.Text>
         </div>
+      ),
+    },
+    {
+      title: t('orders.admin.buyer'),
+      dataIndex: 'buyer_login',
+      width: 200,
+      render: (login: string | null, o) => (
+        <Typography.Text ellipsis={{ tooltip: login }} data-testid={`order-buyer-${o.order_no}`}>
+          {login ?? t('orders.admin.buyerNo', { id: o.buyer_id })}
+        </Typography.Text>
       ),
     },
     { title: t('orders.quantity'), dataIndex: 'quantity', width: 70, align: 'right' },
@@ -211,7 +221,7 @@ export function AdminOrdersPage() {
               {t('orders.admin.reset')}
             </Button>
           </Space>
-          <Table<OrderOut>
+          <Table<AdminOrderOut>
             rowKey="order_no"
             size="middle"
             loading={orders.isPending || (orders.isFetching && !orders.isFetchingNextPage && !orders.isRefetching)}
