@@ -18,6 +18,7 @@ from kameng_api.core.actor import UserKind
 from kameng_api.core.clock import clock
 from kameng_api.orders import service as orders
 from kameng_api.orders.models import Order, OrderEvent
+from kameng_api.outbox.models import OutboxMessage
 from kameng_api.payments.models import Payment
 from kameng_api.wallet import service as wallet
 from tests.support.factories import login, make_user
@@ -232,6 +233,13 @@ async def test_redelivery_gives_more_keys_from_stock(
     assert r.json()["timeline"][-1]["reason"] == "补发 1 张: 卡密无效"
     mine = (await client.get(f"/api/v1/orders/{order['order_no']}", headers=bh)).json()
     assert sorted(k["secret"] for k in mine["keys"]) == sorted(secrets)
+    notices = (
+        await session.execute(
+            select(OutboxMessage.payload).where(OutboxMessage.task == orders.NOTIFY_TASK)
+        )
+    ).scalars()
+    # mailed on delivery, and again with all keys after the 补发
+    assert list(notices) == [{"order_id": order["id"]}] * 2
     r = await client.post(url, json={"reason": "又无效"}, headers=cs)
     assert (r.status_code, r.json()["code"]) == (409, "sold_out")
     finance_only = await login(client, await make_user(roles=("marketing",)))

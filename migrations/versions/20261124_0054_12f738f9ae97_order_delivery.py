@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "12f738f9ae97"
 down_revision: str | None = "e756559a85b3"
 branch_labels: str | Sequence[str] | None = None

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "edff20009a34"
 down_revision: str | None = "12f738f9ae97"
 branch_labels: str | Sequence[str] | None = None

@@ -145,12 +145,14 @@ async def delivery_mail(session: AsyncSession, order_id: int) -> Mail | None:
             f"{head} 已发货，请在「我的订单」查看。",
         )
     if order.status in ("failed", "refunded"):
-        body = f"{head}\n\n发货失败，已退款 ¥{order.refunded_total} 到您的余额。"
+        failed = order.delivered_at is None
+        what = "发货失败，已退款" if failed else "已退款"
+        body = f"{head}\n\n{what} ¥{order.refunded_total} 到您的余额。"
         return Mail(
             buyer.email,
             f"【退款通知】订单 {order.order_no}",
             body,
-            "订单发货失败，已退款",
+            "订单发货失败，已退款" if failed else "订单已退款",
             body.replace("\n\n", " "),
         )
     return None

@@ -497,6 +497,7 @@ async def redeliver(
             reason=f"补发 {len(keys)} 张: {reason}"[:255],
         )
     )
+    await outbox.enqueue(session, NOTIFY_TASK, {"order_id": order.id})  # mail all keys again
     await audit.record(
         session,
         "orders.redeliver",
