@@ -71,14 +71,16 @@ async def system_account(session: AsyncSession, kind: str) -> int:
 
 async def user_account(session: AsyncSession, user_id: int) -> int:
     """The id of this user's wallet (created on first use)."""
-    await session.execute(
-        pg_insert(Account)
-        .values(kind="user", user_id=user_id)
-        .on_conflict_do_nothing(index_elements=[Account.user_id])
-    )
-    return int(
-        (await session.execute(select(Account.id).where(Account.user_id == user_id))).scalar_one()
-    )
+    q = select(Account.id).where(Account.user_id == user_id)
+    found = (await session.execute(q)).scalar_one_or_none()
+    if found is None:  # first use (a racing first use is fine: the insert does nothing)
+        await session.execute(
+            pg_insert(Account)
+            .values(kind="user", user_id=user_id)
+            .on_conflict_do_nothing(index_elements=[Account.user_id])
+        )
+        found = (await session.execute(q)).scalar_one()
+    return int(found)
 
 
 async def balance(session: AsyncSession, user_id: int) -> Decimal:
@@ -122,26 +124,24 @@ async def post(
         "dedupe": dedupe,
         "actor_id": actor_id,
     }
-    entry_id: int | None
+    entry: Entry | None
     async with session.begin_nested():  # a refusal leaves the caller's transaction usable
         if dedupe is None:
-            entry_id = (
-                await session.execute(insert(Entry).values(values).returning(Entry.id))
-            ).scalar_one()
+            stmt = insert(Entry).values(values).returning(Entry)
         else:
-            entry_id = (
-                await session.execute(
-                    pg_insert(Entry)
-                    .values(values)
-                    .on_conflict_do_nothing(index_elements=[Entry.dedupe])
-                    .returning(Entry.id)
-                )
-            ).scalar_one_or_none()
-            if entry_id is None:
-                existing = (
-                    await session.execute(select(Entry).where(Entry.dedupe == dedupe))
-                ).scalar_one()
-                return Posted(existing, applied=False)
+            stmt = (
+                pg_insert(Entry)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=[Entry.dedupe])
+                .returning(Entry)
+            )
+        entry = (await session.execute(select(Entry).from_statement(stmt))).scalar_one_or_none()
+        if entry is None:  # booked before (same dedupe key)
+            existing = (
+                await session.execute(select(Entry).where(Entry.dedupe == dedupe))
+            ).scalar_one()
+            return Posted(existing, applied=False)
+        entry_id = entry.id
         shop = set((await shop_accounts(session)).values())
         lines = []
         for account_id, amount in sorted(legs):
@@ -168,8 +168,6 @@ async def post(
                 }
             )
         await session.execute(insert(Line), lines)
-    entry = await session.get(Entry, entry_id)
-    assert entry is not None
     return Posted(entry, applied=True)
 
 
