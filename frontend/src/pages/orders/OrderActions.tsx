@@ -1,5 +1,5 @@
-import { Alert, Descriptions, Form, Input, InputNumber, Modal, Radio } from 'antd';
-import { useState } from 'react';
+import { Alert, Descriptions, Form, Input, InputNumber, Modal, Radio, type FormInstance } from 'antd';
+import { useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 
 import type { AdminOrderOut } from '../../client';
@@ -21,10 +21,71 @@ export function refundable(order: Pick<AdminOrderOut, 'total' | 'refunded_total'
   return `${(abs / 100n).toString()}.${(abs % 100n).toString().padStart(2, '0')}`;
 }
 
-function useActionError() {
+interface OrderMutation<V> {
+  mutate: (vars: V, callbacks: { onSuccess: (out: AdminOrderOut) => void; onError: (e: unknown) => void }) => void;
+  isPending: boolean;
+  reset: () => void;
+}
+
+/** Run an order action once at a time; on success hand the new order up and close, on a
+ * refusal keep the dialog open with the reason. */
+function useOrderAction<V>(mutation: OrderMutation<V>, { onClose, onDone }: Pick<ActionProps, 'onClose' | 'onDone'>) {
   const { t, i18n } = useTranslation();
   const [error, setError] = useState<string | null>(null);
-  return { error, setError, fail: (e: unknown) => setError(orderErrorText(e, t, i18n.language === 'en')) };
+  const run = (vars: V) => {
+    if (mutation.isPending) return;
+    setError(null);
+    mutation.mutate(vars, {
+      onSuccess: (out) => {
+        onDone(out);
+        onClose();
+      },
+      onError: (e) => setError(orderErrorText(e, t, i18n.language === 'en')),
+    });
+  };
+  const reset = () => {
+    setError(null);
+    mutation.reset();
+  };
+  return { error, run, reset, pending: mutation.isPending };
+}
+
+interface ShellProps {
+  open: boolean;
+  title: string;
+  okText: string;
+  /** prefix of the test ids: `<testid>-confirm`, `<testid>-error` */
+  testid: string;
+  danger?: boolean;
+  width?: number;
+  action: { error: string | null; pending: boolean; reset: () => void };
+  form: FormInstance;
+  onClose: () => void;
+  children: ReactNode;
+}
+
+/** The dialog every order action shares: confirm submits the form, closing resets it, a
+ * refusal shows under the form. */
+function ActionShell({ open, title, okText, testid, danger, width = 480, action, form, onClose, children }: ShellProps) {
+  return (
+    <Modal
+      open={open}
+      title={title}
+      okText={okText}
+      okButtonProps={{ danger, loading: action.pending, 'data-testid': `${testid}-confirm` }}
+      onOk={() => form.submit()}
+      onCancel={onClose}
+      afterClose={() => {
+        form.resetFields();
+        action.reset();
+      }}
+      forceRender
+      width={width}
+    >
+      {children}
+      {action.error && <Alert type="error" showIcon message={action.error} data-testid={`${testid}-error`} />}
+    </Modal>
+  );
 }
 
 interface RefundValues {
@@ -38,41 +99,23 @@ interface RefundValues {
 export function RefundModal({ open, order, onClose, onDone }: ActionProps) {
   const { t } = useTranslation();
   const [form] = Form.useForm<RefundValues>();
-  const refund = useRefundOrder();
-  const { error, setError, fail } = useActionError();
+  const action = useOrderAction(useRefundOrder(), { onClose, onDone });
   const mode = Form.useWatch<RefundValues['mode'] | undefined>('mode', form) ?? 'all';
   const left = refundable(order);
 
-  const submit = (values: RefundValues) => {
-    if (refund.isPending) return;
-    setError(null);
-    refund.mutate(
-      { orderNo: order.order_no, amount: values.mode === 'part' ? (values.amount ?? '').trim() : null, reason: values.reason.trim() },
-      {
-        onSuccess: (out) => {
-          onDone(out);
-          onClose();
-        },
-        onError: fail,
-      },
-    );
-  };
+  const submit = (values: RefundValues) =>
+    action.run({ orderNo: order.order_no, amount: values.mode === 'part' ? (values.amount ?? '').trim() : null, reason: values.reason.trim() });
 
   return (
-    <Modal
+    <ActionShell
       open={open}
       title={t('orders.admin.refundTitle', { no: order.order_no })}
       okText={t('orders.admin.refundConfirm')}
-      okButtonProps={{ danger: true, loading: refund.isPending, 'data-testid': 'refund-confirm' }}
-      onOk={() => form.submit()}
-      onCancel={onClose}
-      afterClose={() => {
-        form.resetFields();
-        setError(null);
-        refund.reset();
-      }}
-      forceRender
-      width={480}
+      testid="refund"
+      danger
+      action={action}
+      form={form}
+      onClose={onClose}
     >
       <Alert type="warning" showIcon message={t('orders.admin.refundHint')} style={{ marginBottom: 16 }} />
       <Descriptions size="small" column={2} bordered style={{ marginBottom: 16 }}>
@@ -123,8 +166,7 @@ export function RefundModal({ open, order, onClose, onDone }: ActionProps) {
           <Input.TextArea rows={2} maxLength={200} showCount placeholder={t('orders.admin.refundReasonPlaceholder')} data-testid="refund-reason" />
         </Form.Item>
       </Form>
-      {error && <Alert type="error" showIcon message={error} data-testid="refund-error" />}
-    </Modal>
+    </ActionShell>
   );
 }
 
@@ -137,39 +179,19 @@ interface RedeliverValues {
 export function RedeliverModal({ open, order, onClose, onDone }: ActionProps) {
   const { t } = useTranslation();
   const [form] = Form.useForm<RedeliverValues>();
-  const redeliver = useRedeliver();
-  const { error, setError, fail } = useActionError();
-
-  const submit = (values: RedeliverValues) => {
-    if (redeliver.isPending) return;
-    setError(null);
-    redeliver.mutate(
-      { orderNo: order.order_no, quantity: values.quantity, reason: values.reason.trim() },
-      {
-        onSuccess: (out) => {
-          onDone(out);
-          onClose();
-        },
-        onError: fail,
-      },
-    );
-  };
+  const action = useOrderAction(useRedeliver(), { onClose, onDone });
+  const submit = (values: RedeliverValues) =>
+    action.run({ orderNo: order.order_no, quantity: values.quantity, reason: values.reason.trim() });
 
   return (
-    <Modal
+    <ActionShell
       open={open}
       title={t('orders.admin.redeliverTitle', { no: order.order_no })}
       okText={t('orders.admin.redeliverConfirm')}
-      okButtonProps={{ loading: redeliver.isPending, 'data-testid': 'redeliver-confirm' }}
-      onOk={() => form.submit()}
-      onCancel={onClose}
-      afterClose={() => {
-        form.resetFields();
-        setError(null);
-        redeliver.reset();
-      }}
-      forceRender
-      width={480}
+      testid="redeliver"
+      action={action}
+      form={form}
+      onClose={onClose}
     >
       <Alert type="info" showIcon message={t('orders.admin.redeliverHint')} style={{ marginBottom: 16 }} />
       <Form<RedeliverValues>
@@ -191,8 +213,7 @@ export function RedeliverModal({ open, order, onClose, onDone }: ActionProps) {
           <Input.TextArea rows={2} maxLength={200} showCount placeholder={t('orders.admin.redeliverReasonPlaceholder')} data-testid="redeliver-reason" />
         </Form.Item>
       </Form>
-      {error && <Alert type="error" showIcon message={error} data-testid="redeliver-error" />}
-    </Modal>
+    </ActionShell>
   );
 }
 
@@ -200,39 +221,18 @@ export function RedeliverModal({ open, order, onClose, onDone }: ActionProps) {
 export function ConfirmPaidModal({ open, order, onClose, onDone }: ActionProps) {
   const { t } = useTranslation();
   const [form] = Form.useForm<{ reason: string }>();
-  const confirm = useConfirmPaid();
-  const { error, setError, fail } = useActionError();
-
-  const submit = (values: { reason: string }) => {
-    if (confirm.isPending) return;
-    setError(null);
-    confirm.mutate(
-      { orderNo: order.order_no, reason: values.reason.trim() },
-      {
-        onSuccess: (out) => {
-          onDone(out);
-          onClose();
-        },
-        onError: fail,
-      },
-    );
-  };
+  const action = useOrderAction(useConfirmPaid(), { onClose, onDone });
+  const submit = (values: { reason: string }) => action.run({ orderNo: order.order_no, reason: values.reason.trim() });
 
   return (
-    <Modal
+    <ActionShell
       open={open}
       title={t('orders.admin.confirmPaidTitle', { no: order.order_no })}
       okText={t('orders.admin.confirmPaidConfirm')}
-      okButtonProps={{ loading: confirm.isPending, 'data-testid': 'confirm-paid-confirm' }}
-      onOk={() => form.submit()}
-      onCancel={onClose}
-      afterClose={() => {
-        form.resetFields();
-        setError(null);
-        confirm.reset();
-      }}
-      forceRender
-      width={480}
+      testid="confirm-paid"
+      action={action}
+      form={form}
+      onClose={onClose}
     >
       <Alert type="warning" showIcon message={t('orders.admin.confirmPaidHint')} style={{ marginBottom: 16 }} />
       <Descriptions size="small" column={1} bordered style={{ marginBottom: 16 }}>
@@ -243,8 +243,7 @@ export function ConfirmPaidModal({ open, order, onClose, onDone }: ActionProps) 
           <Input.TextArea rows={2} maxLength={200} showCount placeholder={t('orders.admin.confirmPaidReasonPlaceholder')} data-testid="confirm-paid-reason" />
         </Form.Item>
       </Form>
-      {error && <Alert type="error" showIcon message={error} data-testid="confirm-paid-error" />}
-    </Modal>
+    </ActionShell>
   );
 }
 
@@ -257,39 +256,20 @@ interface DeliverValues {
 export function DeliverModal({ open, order, onClose, onDone }: ActionProps) {
   const { t } = useTranslation();
   const [form] = Form.useForm<DeliverValues>();
-  const deliver = useDeliverManually();
-  const { error, setError, fail } = useActionError();
-
-  const submit = (values: DeliverValues) => {
-    if (deliver.isPending) return;
-    setError(null);
-    deliver.mutate(
-      { orderNo: order.order_no, content: values.content.trim(), note: values.note.trim() },
-      {
-        onSuccess: (out) => {
-          onDone(out);
-          onClose();
-        },
-        onError: fail,
-      },
-    );
-  };
+  const action = useOrderAction(useDeliverManually(), { onClose, onDone });
+  const submit = (values: DeliverValues) =>
+    action.run({ orderNo: order.order_no, content: values.content.trim(), note: values.note.trim() });
 
   return (
-    <Modal
+    <ActionShell
       open={open}
       title={t('orders.admin.deliverTitle', { no: order.order_no })}
       okText={t('orders.admin.deliverConfirm')}
-      okButtonProps={{ loading: deliver.isPending, 'data-testid': 'deliver-confirm' }}
-      onOk={() => form.submit()}
-      onCancel={onClose}
-      afterClose={() => {
-        form.resetFields();
-        setError(null);
-        deliver.reset();
-      }}
-      forceRender
+      testid="deliver"
       width={560}
+      action={action}
+      form={form}
+      onClose={onClose}
     >
       <Alert type="info" showIcon message={t('orders.admin.deliverHint')} style={{ marginBottom: 16 }} />
       <Form<DeliverValues>
@@ -311,7 +291,6 @@ export function DeliverModal({ open, order, onClose, onDone }: ActionProps) {
           <Input maxLength={200} data-testid="deliver-note" />
         </Form.Item>
       </Form>
-      {error && <Alert type="error" showIcon message={error} data-testid="deliver-error" />}
-    </Modal>
+    </ActionShell>
   );
 }
