@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -640,7 +640,11 @@ async def allocate(
     hands out its oldest available key and counts the sale on it."""
     product = await session.get(Product, product_id)
     assert product is not None
-    async with session.begin_nested():  # SoldOut leaves nothing behind
+    # SoldOut must leave nothing behind. Only a multi-key claim can change rows and still
+    # fail (it found too few); it runs in a savepoint. A single-key claim changes nothing
+    # when it finds none, and saves the two round trips.
+    partial_possible = quantity > 1 and not product.looping_keys
+    async with session.begin_nested() if partial_possible else nullcontext():
         if product.looping_keys:
             key_id = (
                 await session.execute(
