@@ -108,6 +108,7 @@ async def redrive_stuck(session: AsyncSession, *, limit: int = 100) -> int:
 
 @dataclass(frozen=True)
 class Mail:
+    user_id: int
     to: str | None
     subject: str
     body: str
@@ -138,6 +139,7 @@ async def delivery_mail(session: AsyncSession, order_id: int) -> Mail | None:
             lines.append(f"已充值到 {', '.join(order.buyer_input.values())}")
         lines += ["", "请妥善保管，勿泄露给他人。"]
         return Mail(
+            buyer.id,
             buyer.email,
             f"【发货通知】{order.product_name} 订单 {order.order_no}",
             "\n".join(lines),
@@ -149,6 +151,7 @@ async def delivery_mail(session: AsyncSession, order_id: int) -> Mail | None:
         what = "发货失败，已退款" if failed else "已退款"
         body = f"{head}\n\n{what} ¥{order.refunded_total} 到您的余额。"
         return Mail(
+            buyer.id,
             buyer.email,
             f"【退款通知】订单 {order.order_no}",
             body,
@@ -158,8 +161,9 @@ async def delivery_mail(session: AsyncSession, order_id: int) -> Mail | None:
     return None
 
 
-async def record_notified(session: AsyncSession, order_id: int, mail: Mail, user_id: int) -> None:
-    await notifications.notify(session, user_id, "order", mail.notice_title, mail.notice_body)
-    order = await session.get(Order, order_id)
+async def record_notified(session: AsyncSession, order_id: int, mail: Mail) -> None:
+    """The buyer was told: the in-app notice, and when."""
+    await notifications.notify(session, mail.user_id, "order", mail.notice_title, mail.notice_body)
+    order = await session.get(Order, order_id)  # loaded by delivery_mail: no query
     if order is not None:
         order.notified_at = clock.now()

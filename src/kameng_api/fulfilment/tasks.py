@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.core.periodic import periodic
 from kameng_api.fulfilment import service
 from kameng_api.notifications.tasks import send_mail
-from kameng_api.orders.models import Order
 from kameng_api.orders.service import DELIVER_TASK, NOTIFY_TASK
 from kameng_api.outbox.jobs import JobMeta, outbox_job
 
@@ -36,9 +35,7 @@ async def notify(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) 
         await asyncio.to_thread(
             send_mail, mail.to, mail.subject, mail.body, f"outbox-{meta.outbox_id}"
         )
-    order = await session.get(Order, order_id)
-    assert order is not None
-    await service.record_notified(session, order_id, mail, order.buyer_id)
+    await service.record_notified(session, order_id, mail)
 
 
 @periodic("fulfilment:redrive_stuck", every_s=60)

@@ -1,10 +1,9 @@
 import { ArrowLeftOutlined, CheckCircleOutlined, GiftOutlined, MailOutlined, RollbackOutlined, SendOutlined } from '@ant-design/icons';
-import { Alert, Button, Card, Col, Descriptions, Popconfirm, Result, Row, Skeleton, Space, Tag, Timeline, Tooltip, Typography } from 'antd';
+import { Alert, Button, Card, Col, Descriptions, Popconfirm, Row, Skeleton, Space, Tag, Timeline, Tooltip, Typography } from 'antd';
 import { useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router';
 
-import { ApiError } from '../../api';
 import type { AdminOrderOut, OrderEventOut } from '../../client';
 import { PageHead } from '../../components/PageHead';
 import { formatTime, yuan } from '../../format';
@@ -12,7 +11,7 @@ import { ADMIN_ORDERS_PATH } from '../../paths';
 import { useCan } from '../../queries/me';
 import { ORDER_STATUSES, useAdminOrder, useResendNotice, type OrderStatus } from '../../queries/orders';
 import { ConfirmPaidModal, DeliverModal, RedeliverModal, RefundModal, refundable } from './OrderActions';
-import { BuyerInput, cents, OrderStatusTag, orderErrorText, payMethodText, priceRuleText } from './ordersShared';
+import { BuyerInput, OrderLoadFailed, cents, OrderStatusTag, orderErrorText, payMethodText, priceRuleText } from './ordersShared';
 
 const REFUNDABLE: readonly OrderStatus[] = ['paid', 'delivering', 'delivered', 'partially_delivered', 'failed'];
 const REDELIVERABLE: readonly OrderStatus[] = ['delivered', 'partially_delivered'];
@@ -100,19 +99,7 @@ export function AdminOrderPage() {
     </Link>
   );
 
-  if (order.isError && !o) {
-    const missing = order.error instanceof ApiError && order.error.status === 404;
-    return (
-      <Card className="kameng-card">
-        <Result
-          status={missing ? '404' : 'error'}
-          title={missing ? t('orders.notFound') : t('errors.requestFailed')}
-          subTitle={missing ? orderNo : orderErrorText(order.error, t, i18n.language === 'en')}
-          extra={back}
-        />
-      </Card>
-    );
-  }
+  if (order.isError && !o) return <OrderLoadFailed error={order.error} orderNo={orderNo} back={back} />;
 
   const finished = (key: 'refundDone' | 'redeliverDone' | 'confirmPaidDone' | 'deliverDone' | 'resendDone') => (out: AdminOrderOut) => {
     setResendError(null);

@@ -8,12 +8,12 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 
 import type { AdminOrderOut } from '../../client';
 import { PageHead } from '../../components/PageHead';
-import { formatTime, yuan } from '../../format';
+import { formatTime } from '../../format';
 import { adminOrderPath } from '../../paths';
 import { useProducts } from '../../queries/catalog';
 import { useCan } from '../../queries/me';
 import { ORDER_STATUSES, useAdminOrders, type AdminOrderFilters, type OrderStatus } from '../../queries/orders';
-import { OrderStatusTag, payMethodText } from './ordersShared';
+import { amountAndStatusColumns, payMethodText } from './ordersShared';
 
 function positiveInt(value: string | null): number | undefined {
   return value && /^\d+$/.test(value) && Number(value) > 0 ? Number(value) : undefined;
@@ -144,19 +144,7 @@ export function AdminOrdersPage() {
       ),
     },
     { title: t('orders.quantity'), dataIndex: 'quantity', width: 70, align: 'right' },
-    {
-      title: t('orders.total'),
-      dataIndex: 'total',
-      width: 120,
-      align: 'right',
-      render: (v: string) => <span className="kameng-amount">{yuan(v)}</span>,
-    },
-    {
-      title: t('orders.status'),
-      dataIndex: 'status',
-      width: 110,
-      render: (s: OrderStatus, o) => <OrderStatusTag status={s} testid={`order-status-${o.order_no}`} />,
-    },
+    ...amountAndStatusColumns<AdminOrderOut>(t, 'order-status'),
     { title: t('orders.payMethod'), dataIndex: 'pay_method', width: 100, render: (m: string | null) => payMethodText(t, m) },
     { title: t('orders.createdAt'), dataIndex: 'created_at', width: 180, render: formatTime },
   ];

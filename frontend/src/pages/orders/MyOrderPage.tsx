@@ -1,11 +1,10 @@
 import { ArrowLeftOutlined, CheckCircleOutlined, ClockCircleOutlined, CreditCardOutlined, LoadingOutlined } from '@ant-design/icons';
-import { Alert, Button, Card, Col, Descriptions, Result, Row, Skeleton, Space, Timeline, Typography } from 'antd';
+import { Alert, Button, Card, Col, Descriptions, Row, Skeleton, Space, Timeline, Typography } from 'antd';
 import type { TFunction } from 'i18next';
 import { useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router';
 
-import { ApiError } from '../../api';
 import { browser } from '../../browser';
 import type { OrderOut } from '../../client';
 import { PageHead } from '../../components/PageHead';
@@ -13,7 +12,7 @@ import { formatTime, yuan } from '../../format';
 import { MY_ORDERS_PATH } from '../../paths';
 import { useMyOrder } from '../../queries/orders';
 import { useShopProduct } from '../../queries/shop';
-import { BuyerInput, cents, KeysTable, OrderStatusTag, orderErrorText, payMethodText } from './ordersShared';
+import { BuyerInput, OrderLoadFailed, cents, KeysTable, OrderStatusTag, payMethodText } from './ordersShared';
 
 /** What the order's state means for the buyer, and what happens next. */
 function StatusBanner({ order }: { order: OrderOut }) {
@@ -94,7 +93,7 @@ function progressItems(order: OrderOut, t: TFunction) {
  * pending online payment can be paid again. Asked again every 2 s while being delivered.
  * The payment gateway sends the buyer back here after paying. */
 export function MyOrderPage() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const params = useParams();
   const orderNo = params.orderNo ?? '';
   const order = useMyOrder(orderNo);
@@ -111,19 +110,7 @@ export function MyOrderPage() {
     </Link>
   );
 
-  if (order.isError && !o) {
-    const missing = order.error instanceof ApiError && order.error.status === 404;
-    return (
-      <Card className="kameng-card">
-        <Result
-          status={missing ? '404' : 'error'}
-          title={missing ? t('orders.notFound') : t('errors.requestFailed')}
-          subTitle={missing ? orderNo : orderErrorText(order.error, t, i18n.language === 'en')}
-          extra={back}
-        />
-      </Card>
-    );
-  }
+  if (order.isError && !o) return <OrderLoadFailed error={order.error} orderNo={orderNo} back={back} />;
 
   const payUrl = o?.status === 'pending_payment' ? o.pay_url : null;
   const showKeys = o && (o.delivery_type === 'card_key' || (o.keys ?? []).length > 0);

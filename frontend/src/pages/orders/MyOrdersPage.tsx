@@ -7,10 +7,10 @@ import { Link, useNavigate } from 'react-router';
 
 import type { OrderOut } from '../../client';
 import { PageHead } from '../../components/PageHead';
-import { formatTime, yuan } from '../../format';
+import { formatTime } from '../../format';
 import { myOrderPath, SHOP_PATH } from '../../paths';
 import { ORDER_STATUSES, useMyOrders, type OrderStatus } from '../../queries/orders';
-import { OrderStatusTag } from './ordersShared';
+import { amountAndStatusColumns } from './ordersShared';
 
 /** 我的订单: the signed-in buyer's orders, newest first; a click opens one (keys, payment). */
 export function MyOrdersPage() {
@@ -44,19 +44,7 @@ export function MyOrdersPage() {
       ),
     },
     { title: t('orders.quantity'), dataIndex: 'quantity', width: 80, align: 'right' },
-    {
-      title: t('orders.total'),
-      dataIndex: 'total',
-      width: 120,
-      align: 'right',
-      render: (v: string) => <span className="kameng-amount">{yuan(v)}</span>,
-    },
-    {
-      title: t('orders.status'),
-      dataIndex: 'status',
-      width: 110,
-      render: (s: OrderStatus, o) => <OrderStatusTag status={s} testid={`my-order-status-${o.order_no}`} />,
-    },
+    ...amountAndStatusColumns<OrderOut>(t, 'my-order-status'),
     { title: t('orders.createdAt'), dataIndex: 'created_at', width: 180, render: formatTime },
   ];
 

@@ -1,14 +1,14 @@
 import { CopyOutlined } from '@ant-design/icons';
-import { App, Button, Descriptions, Empty, Table, Tag, Typography } from 'antd';
+import { App, Button, Card, Descriptions, Empty, Result, Table, Tag, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import type { TFunction } from 'i18next';
-import type { HTMLAttributes } from 'react';
+import type { HTMLAttributes, ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 
 import { ApiError, toApiError } from '../../api';
 import type { DeliveredKeyOut, OrderOut } from '../../client';
 import { describeError } from '../../errorMessages';
-import { localizedDetail, money } from '../../format';
+import { localizedDetail, money, yuan } from '../../format';
 import type { OrderStatus } from '../../queries/orders';
 
 const STATUS_COLORS: Record<OrderStatus, string> = {
@@ -163,4 +163,40 @@ export function KeysTable({ keys }: { keys: DeliveredKeyOut[] }) {
       </div>
     </>
   );
+}
+
+/** An order page that could not load its order: 404 (not yours, or no such order) or the
+ * error, with a way back. */
+export function OrderLoadFailed({ error, orderNo, back }: { error: unknown; orderNo: string; back: ReactNode }) {
+  const { t, i18n } = useTranslation();
+  const missing = error instanceof ApiError && error.status === 404;
+  return (
+    <Card className="kameng-card">
+      <Result
+        status={missing ? '404' : 'error'}
+        title={missing ? t('orders.notFound') : t('errors.requestFailed')}
+        subTitle={missing ? orderNo : orderErrorText(error, t, i18n.language === 'en')}
+        extra={back}
+      />
+    </Card>
+  );
+}
+
+/** The amount and status columns every order list shows (`testid` prefixes the status tag). */
+export function amountAndStatusColumns<T extends Pick<OrderOut, 'total' | 'status' | 'order_no'>>(t: TFunction, testid: string): ColumnsType<T> {
+  return [
+    {
+      title: t('orders.total'),
+      dataIndex: 'total',
+      width: 120,
+      align: 'right',
+      render: (v: string) => <span className="kameng-amount">{yuan(v)}</span>,
+    },
+    {
+      title: t('orders.status'),
+      dataIndex: 'status',
+      width: 110,
+      render: (s: OrderStatus, o) => <OrderStatusTag status={s} testid={`${testid}-${o.order_no}`} />,
+    },
+  ];
 }
