@@ -331,6 +331,31 @@ async def test_the_sold_out_gate_answers_fast_but_never_hides_a_retry(
     assert r.status_code == 201, r.text
     assert r.json()["keys"][0]["secret"] == "RESTOCK-0001"
 
+    # a flag raised while keys exist (an import that committed between a claim finding none
+    # and its flag) is lowered by the next fold run, and only then
+    await inventory.mark_sold_out(sku_id)
+    assert await inventory.recheck_sold_out(session) == []  # none left: the flag stays
+    assert await get_queue().exists(inventory.sold_out_key(sku_id))
+    r = await client.post(
+        "/api/v1/inventory/imports",
+        data={"sku_id": str(sku_id), "text": "RESTOCK-0002", "format": "secret"},
+        headers=admin,
+    )
+    await client.post(f"/api/v1/inventory/imports/{r.json()['id']}/confirm", headers=admin)
+    await inventory.mark_sold_out(sku_id)
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert r.json()["code"] == "sold_out"  # wrongly, for a moment
+    assert await inventory.recheck_sold_out(session) == [sku_id]
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert r.status_code == 201, r.text
+
+    # the gate never answers a bad token: the route does
+    await inventory.mark_sold_out(sku_id)
+    r = await client.post(
+        API, json={"sku_id": sku_id}, headers={"Authorization": "Bearer x.y.z", **_idem()}
+    )
+    assert (r.status_code, r.json()["code"]) == (401, "invalid_token")
+
 
 async def test_idempotency_answers_are_kept_a_day_then_purged(
     client: httpx.AsyncClient, session: AsyncSession

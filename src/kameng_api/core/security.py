@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,7 +72,28 @@ def encode_jwt(claims: dict[str, Any], ttl: timedelta, typ: str) -> str:
     return str(jwt.encode(payload, key, algorithm=JWT_ALGORITHM))
 
 
+# Tokens this process verified, until they expire: a client sends the same access token with
+# every request for its lifetime, and checking the signature each time costs more than the
+# rest of a cheap answer (the flash-sale gate). Only successes are kept, bounded in number.
+_VERIFIED_MAX = 8192
+_verified: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
 def decode_jwt(token: str, typ: str) -> dict[str, Any]:
+    cache_key = (token, typ, get_settings().secret_key.get_secret_value())
+    hit = _verified.get(cache_key)
+    if hit is not None:
+        if hit["exp"] > time.time():
+            return dict(hit)
+        del _verified[cache_key]
+    claims = _decode_jwt(token, typ)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[cache_key] = claims
+    return dict(claims)
+
+
+def _decode_jwt(token: str, typ: str) -> dict[str, Any]:
     key = get_settings().secret_key.get_secret_value()
     try:
         header = jwt.get_unverified_header(token)

@@ -711,11 +711,14 @@ def _low_stock_due(sku_id: int) -> bool:
 
 
 # ---- the sold-out gate --------------------------------------------------------------------
-# When a claim finds no key, the SKU is flagged sold out in Redis for a moment; buyers of a
-# flagged SKU are answered ``sold_out`` before any database work (orders router). The flag
-# only ever follows the database saying "none left", it expires by itself, and adding stock
-# clears it; with Redis away every buyer simply goes to the database.
-SOLD_OUT_FLAG_MS = 2000
+# When a claim finds no key, the SKU is flagged sold out in Redis; buyers of a flagged SKU are
+# answered ``sold_out`` before any database work (orders/gate.py). The flag only ever follows
+# the database saying "none left"; adding stock clears it after commit, and every fold run
+# (5 s) clears any flag whose SKU has keys again (an import that committed between a claim
+# finding none and its flag). It also expires by itself. A short expiry would send every
+# waiting buyer to the database at once each time it lapsed; with Redis away every buyer
+# simply goes to the database.
+SOLD_OUT_FLAG_MS = 60_000
 
 
 def sold_out_key(sku_id: int) -> str:
@@ -740,6 +743,32 @@ async def clear_sold_out(sku_ids: list[int]) -> None:
         await get_queue().delete(*[sold_out_key(s) for s in sku_ids])
     except Exception:  # the flag expires by itself
         log.debug("could not clear the sold-out flag", exc_info=True)
+
+
+async def recheck_sold_out(session: AsyncSession) -> list[int]:
+    """Clear the sold-out flags of SKUs that have keys for sale (returns them)."""
+    from kameng_api.core.redis import get_queue
+
+    try:
+        flagged = [
+            int(k.rsplit(b":", 1)[1])
+            async for k in get_queue().scan_iter(match=sold_out_key(0)[:-1] + "*", count=500)
+        ]
+    except Exception:  # Redis away: no flag is answering buyers either
+        return []
+    if not flagged:
+        return []
+    back = list(
+        (
+            await session.execute(
+                select(CardKey.sku_id)
+                .where(CardKey.sku_id.in_(flagged), CardKey.state == "available")
+                .distinct()
+            )
+        ).scalars()
+    )
+    await clear_sold_out(back)
+    return back
 
 
 async def keys_of(session: AsyncSession, key_ids: list[int]) -> list[CardKey]:

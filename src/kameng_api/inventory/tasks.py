@@ -35,5 +35,7 @@ async def expire_drafts(session: AsyncSession) -> None:
 
 @periodic("inventory:fold_stock", every_s=5)
 async def fold_stock(session: AsyncSession) -> None:
-    """Fold purchases' stock slots into the SKUs' counters (and check low-stock alerts)."""
+    """Fold purchases' stock slots into the SKUs' counters (and check low-stock alerts);
+    clear sold-out flags of SKUs that have keys again."""
     await service.fold_stock(session)
+    await service.recheck_sold_out(session)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from redis.commands.core import AsyncScript
 from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,17 +54,28 @@ def _seen_ttl_s() -> int:
     return get_settings().idempotency_keep_s + 3600  # longer than stored answers are kept
 
 
+_FIRST_USE_AND_FLAGGED = """
+local first = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
+if first and redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+return 0
+"""
+_scripts: dict[int, AsyncScript] = {}  # per client
+
+
 async def first_use_and_flagged(owner_id: int, scope: str, key: str, flag: str) -> bool:
-    """One Redis round trip: mark the key as used (``SET NX``) and read ``flag``. True only
-    for a new key while the flag is up. Redis away → False (the database decides)."""
+    """One Redis command: mark the key as used (``SET NX``) and read ``flag``. True only for
+    a new key while the flag is up. Redis away → False (the database decides)."""
     try:
-        pipe = get_queue().pipeline(transaction=False)
-        pipe.set(f"idem:seen:{scope}:{owner_id}:{key}", b"1", nx=True, ex=_seen_ttl_s())
-        pipe.exists(flag)
-        first, flagged = await pipe.execute()
+        queue = get_queue()
+        script = _scripts.get(id(queue))
+        if script is None:
+            script = _scripts[id(queue)] = queue.register_script(_FIRST_USE_AND_FLAGGED)
+        gated = await script(
+            keys=[f"idem:seen:{scope}:{owner_id}:{key}", flag], args=[_seen_ttl_s()]
+        )
     except Exception:  # the gate is only a shortcut
         return False
-    return bool(first) and bool(flagged)
+    return bool(gated)
 
 
 def request_hash(body: dict[str, Any]) -> str:

@@ -17,12 +17,10 @@ from kameng_api.core.errors import (
     AppError,
     app_error_answer,
     error_responses,
-    problem_response,
 )
-from kameng_api.core.metrics import SOLD_OUT_AT_GATE
 from kameng_api.identity import service as identity
-from kameng_api.inventory import service as inventory
 from kameng_api.orders import idempotency, service
+from kameng_api.orders.gate import SCOPE
 from kameng_api.orders.models import Order
 from kameng_api.orders.permissions import OrdersPerm
 from kameng_api.orders.schemas import (
@@ -51,7 +49,6 @@ PaymentConfirmer = Annotated[Actor, require(OrdersPerm.confirm_paid)]
 Redeliverer = Annotated[Actor, require(OrdersPerm.redeliver)]
 Deliverer = Annotated[Actor, require(OrdersPerm.deliver)]
 Resender = Annotated[Actor, require(OrdersPerm.resend)]
-SCOPE = "orders:create"
 
 
 async def _out(session: DbSession, order: Order, *, with_keys: bool) -> OrderOut:
@@ -99,13 +96,6 @@ async def create_order(
     ``sold_out``, ``insufficient_balance``, ``quantity_out_of_range``, ``per_user_limit``,
     ``bad_buyer_input``; ``idempotency_in_progress`` (409) while the same key is running,
     ``idempotency_key_reused`` (422) for the same key with another body."""
-    if body.pay_method == "balance" and await idempotency.first_use_and_flagged(
-        actor.user_id, SCOPE, idempotency_key, inventory.sold_out_key(body.sku_id)
-    ):  # the flash-sale gate: sold out a moment ago, and this is no retry — no database work
-        SOLD_OUT_AT_GATE.inc()
-        return problem_response(
-            status=409, code="sold_out", title="Sold out", detail="已售罄 (sold out)"
-        )
     digest = idempotency.request_hash(body.model_dump())
     stored = await idempotency.claim(session, actor.user_id, SCOPE, idempotency_key, digest)
     if stored is not None:
