@@ -27,7 +27,7 @@ from kameng_api.core.middleware import BodySizeLimitMiddleware, RequestContextMi
 from kameng_api.core.redis import close_queue
 from kameng_api.identity.router import auth_router, login_log_router, me_router, users_router
 from kameng_api.inventory.router import router as inventory_router
-from kameng_api.orders.gate import SoldOutGate
+from kameng_api.orders.lane import PurchaseLane
 from kameng_api.orders.router import admin_router as orders_admin_router
 from kameng_api.orders.router import router as orders_router
 from kameng_api.payments.router import router as payments_router
@@ -136,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _mount_spa(app, settings.spa_dir)
 
     # added last = outermost
-    app.add_middleware(SoldOutGate, path=f"{API_PREFIX}/orders")  # inside the size limit
+    app.add_middleware(PurchaseLane, path=f"{API_PREFIX}/orders")  # inside the size limit
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,

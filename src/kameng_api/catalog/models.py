@@ -161,3 +161,15 @@ class SkuTierPrice(Base):
     )
     min_qty: Mapped[int] = mapped_column(Integer, primary_key=True)
     price: Mapped[Decimal] = mapped_column(MoneyColumn)
+
+
+class CatalogVersion(Base):
+    """One row whose ``version`` moves with every change to products, SKUs or prices
+    (statement triggers, migration 5b1f0c7d2a91): a process may keep a catalogue snapshot
+    and ``kameng_purchase`` tells it when the snapshot is stale."""
+
+    __tablename__ = "catalog_version"
+    __table_args__ = (CheckConstraint("id", name="one_row"),)
+
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")

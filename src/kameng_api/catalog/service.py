@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.audit import service as audit
 from kameng_api.catalog import pricing
 from kameng_api.catalog.models import (
+    CatalogVersion,
     Category,
     Product,
     Sku,
@@ -623,6 +624,33 @@ async def buyer(session: AsyncSession, user_id: int | None) -> pricing.Buyer:
     return pricing.Buyer(
         kind=UserKind(user.kind), member_level=user.member_level, reseller_tier=user.reseller_tier
     )
+
+
+@dataclass(frozen=True)
+class SaleSnapshot:
+    """A SKU for sale as the purchase lane keeps it: valid while the catalogue version is."""
+
+    version: int
+    sku: Sku
+    product: Product
+    prices: pricing.SkuPrices
+
+
+async def sale_snapshot(session: AsyncSession, sku_id: int) -> SaleSnapshot | None:
+    """The SKU, its product and prices, with the catalogue version read *first* (a change
+    committed in between makes the snapshot look stale, never fresh)."""
+    version = (await session.execute(select(CatalogVersion.version))).scalar_one()
+    sku = await session.get(Sku, sku_id)
+    if sku is None:
+        return None
+    product = await session.get(Product, sku.product_id)
+    assert product is not None
+    prices = await load_prices(session, [sku_id])
+    return SaleSnapshot(version, sku, product, prices[sku_id])
+
+
+# the buyer as pricing sees them, read on the lane's own connection (asyncpg)
+BUYER_SQL = "SELECT kind, member_level, reseller_tier FROM users WHERE id = $1"
 
 
 async def quote_sku(

@@ -21,3 +21,8 @@ SOLD_OUT_AT_GATE = Counter(
     "kameng_sold_out_at_gate_total",
     "Purchases answered sold_out by the Redis gate, before any database work",
 )
+PURCHASE_LANE = Counter(
+    "kameng_purchase_lane_total",
+    "Purchases the lane answered in one statement (bought, sold_out) or handed to the route",
+    ["outcome"],
+)

@@ -691,9 +691,14 @@ async def allocate(
             ),
             {"sku": sku_id, "slot": order_id % STOCK_SLOTS, "n": quantity},
         )
-    if _low_stock_due(sku_id):
-        await check_low_stock(session, [sku_id])
+    await after_sale(session, sku_id)
     return sorted(ids)
+
+
+async def after_sale(session: AsyncSession, sku_id: int) -> None:
+    """Check the SKU's low-stock alert after a sale (at most once a second per process)."""
+    if low_stock_due(sku_id):
+        await check_low_stock(session, [sku_id])
 
 
 # A purchase checks its SKU's low-stock alert at most this often per process; the fold task
@@ -702,7 +707,7 @@ _LOW_STOCK_EVERY_S = 1.0
 _low_stock_checked: dict[int, float] = {}
 
 
-def _low_stock_due(sku_id: int) -> bool:
+def low_stock_due(sku_id: int) -> bool:
     now = time.monotonic()
     if now - _low_stock_checked.get(sku_id, -_LOW_STOCK_EVERY_S) < _LOW_STOCK_EVERY_S:
         return False
@@ -1088,9 +1093,13 @@ async def void_keys(
 
 
 def decrypt_secret(key: CardKey) -> str:
-    _, cipher = field_cipher(key.key_id)
-    ct = key.secret_ct
-    return cipher.decrypt(ct[:12], ct[12:], key.digest.bytes).decode()
+    return decrypt_secret_parts(key.key_id, key.secret_ct, key.digest.bytes)
+
+
+def decrypt_secret_parts(key_id: str, ct: bytes, digest: bytes) -> str:
+    """A key's secret from its stored parts (``nonce | ciphertext | tag``, AAD = digest)."""
+    _, cipher = field_cipher(key_id)
+    return cipher.decrypt(ct[:12], ct[12:], digest).decode()
 
 
 async def reveal(session: AsyncSession, actor: Actor, key_id: int, reason: str) -> CardKey:

@@ -20,7 +20,7 @@ from kameng_api.core.errors import (
 )
 from kameng_api.identity import service as identity
 from kameng_api.orders import idempotency, service
-from kameng_api.orders.gate import SCOPE
+from kameng_api.orders.lane import SCOPE
 from kameng_api.orders.models import Order
 from kameng_api.orders.permissions import OrdersPerm
 from kameng_api.orders.schemas import (

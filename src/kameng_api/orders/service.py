@@ -26,11 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.audit import service as audit
 from kameng_api.catalog import service as catalog
+from kameng_api.catalog.models import Product, Sku
+from kameng_api.catalog.pricing import Quote
 from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, FieldProblem, NotFound
 from kameng_api.core.security import decrypt_field, encrypt_field
 from kameng_api.inventory import service as inventory
+from kameng_api.inventory.models import STOCK_SLOTS
+from kameng_api.orders import purchase
 from kameng_api.orders.models import Order, OrderEvent, OrderKey
 from kameng_api.orders.permissions import OrdersPerm
 from kameng_api.outbox import service as outbox
@@ -38,8 +42,8 @@ from kameng_api.settings import get_settings
 from kameng_api.wallet import service as wallet
 
 DELIVER_TASK = "fulfilment:deliver"  # direct recharge at the supplier (fulfilment/tasks.py)
-NOTIFY_TASK = "fulfilment:notify"  # the buyer's mail and in-app notice
-LIMIT_LOCK = 0x6F72_6473  # pg_advisory_xact_lock(LIMIT_LOCK, hash) while checking a per-user limit
+NOTIFY_TASK = purchase.NOTIFY_TASK  # the buyer's mail and in-app notice
+LIMIT_LOCK = purchase.LIMIT_LOCK  # advisory lock (LIMIT_LOCK, hash) while checking a limit
 
 
 class OrderRefused(AppError):
@@ -170,10 +174,12 @@ async def create_order(
             code="quantity_out_of_range",
         )
     buyer_input = check_buyer_input(product.buyer_fields, data.buyer_input)
-    if product.per_user_limit is not None:
-        await _check_limit(session, actor, product.id, product.per_user_limit, data.quantity)
     quote = await catalog.quote_sku(session, sku.id, actor.user_id, data.quantity)
     now = clock.now()
+    if data.pay_method == "balance" and product.delivery_type == "card_key":
+        return await _buy_card_keys(session, actor, sku, product, data, quote, buyer_input)
+    if product.per_user_limit is not None:
+        await _check_limit(session, actor, product.id, product.per_user_limit, data.quantity)
     order = Order(
         order_no=new_order_no(now),
         buyer_id=actor.user_id,
@@ -222,6 +228,67 @@ async def create_order(
         },
     )
     return order, keys
+
+
+async def _buy_card_keys(
+    session: AsyncSession,
+    actor: Actor,
+    sku: Sku,
+    product: Product,
+    data: PurchaseIn,
+    quote: Quote,
+    buyer_input: dict[str, str],
+) -> tuple[Order, list[int]]:
+    """Card keys paid by balance: claim, charge, deliver, in one database call
+    (``orders/purchase.py``; the same rows as the step-by-step path)."""
+    now = clock.now()
+    try:
+        order_id, keys = await purchase.buy(
+            session,
+            purchase.Request(
+                buyer_id=actor.user_id,
+                buyer_kind=actor.kind,
+                meta=actor.meta,
+                order_no=new_order_no(now),
+                sku_id=sku.id,
+                product_id=product.id,
+                product_name=product.name,
+                sku_name=sku.name,
+                quantity=data.quantity,
+                unit_price=quote.unit_price,
+                total=wallet.check_amount(quote.total),
+                price_rule=quote.rule,
+                buyer_input=buyer_input,
+                expires_at=now + timedelta(seconds=get_settings().order_pay_timeout_s),
+                looping=product.looping_keys,
+                per_user_limit=product.per_user_limit,
+                stock_slots=STOCK_SLOTS,
+            ),
+        )
+    except purchase.Refused as no:
+        if no.code == "sold_out" and no.detail == "0":
+            await inventory.mark_sold_out(sku.id)  # the gate answers the next buyers
+        raise refusal(no, product.per_user_limit) from None
+    await inventory.after_sale(session, sku.id)
+    order = await session.get(Order, order_id)
+    assert order is not None
+    return order, keys
+
+
+def refusal(no: purchase.Refused, limit: int | None) -> Exception:
+    """The error a refused purchase answers with."""
+    if no.code == "sold_out":
+        if no.detail == "0":
+            return inventory.SoldOut("已售罄 (sold out)")
+        return inventory.SoldOut(f"库存不足，仅剩 {no.detail} 件 (not enough stock)")
+    if no.code == "insufficient_balance":
+        return wallet.InsufficientBalance("余额不足 (the balance is too low)")
+    if no.code == "per_user_limit":
+        return OrderRefused(
+            f"每人限购 {limit} 件，您已购买 {no.detail} 件 (limit {limit} per buyer)",
+            code="per_user_limit",
+        )
+    return no
 
 
 async def _pay_by_balance(session: AsyncSession, order: Order, actor: Actor) -> list[int]:

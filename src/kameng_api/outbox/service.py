@@ -50,16 +50,23 @@ async def enqueue(
         msg.available_at = clock.now() + delay
     session.add(msg)
     await session.flush()
-    pending: list[OutboxMessage] = session.info.setdefault("outbox_pending", [])
+    relay_after_commit(session, msg.id, msg.task, msg.available_at)
+    return msg
+
+
+def relay_after_commit(
+    session: AsyncSession, outbox_id: int, task: str, available_at: datetime | None = None
+) -> None:
+    """Push this row (written in ``session``'s transaction) once the transaction commits —
+    for rows written by ``enqueue`` or by SQL (``kameng_purchase``)."""
+    pending: list[tuple[int, str, datetime | None]] = session.info.setdefault("outbox_pending", [])
     if not pending:
 
         async def _relay_after_commit() -> None:
-            rows = session.info.pop("outbox_pending", [])
-            await relay([(m.id, m.task, m.available_at) for m in rows], via="after_commit")
+            await relay(session.info.pop("outbox_pending", []), via="after_commit")
 
         db.after_commit(session, _relay_after_commit)
-    pending.append(msg)
-    return msg
+    pending.append((outbox_id, task, available_at))
 
 
 async def relay(

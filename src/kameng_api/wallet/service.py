@@ -93,7 +93,8 @@ async def balance(session: AsyncSession, user_id: int) -> Decimal:
 # ---- posting --------------------------------------------------------------------------------
 
 
-def _amount(value: Decimal) -> Decimal:
+def check_amount(value: Decimal) -> Decimal:
+    """``value`` rounded to the ledger's precision, or ``bad_amount``."""
     if not value.is_finite():
         raise BadAmount("金额无效 (the amount must be a number)")
     q = quantize(value)
@@ -178,7 +179,7 @@ async def recharge(
     session: AsyncSession, user_id: int, amount: Decimal, *, payment_id: int, memo: str = "充值"
 ) -> Posted:
     """Money received through a gateway credits the user's wallet (once per payment)."""
-    amount = _amount(amount)
+    amount = check_amount(amount)
     gateway = await system_account(session, "gateway")
     wallet = await user_account(session, user_id)
     return await post(
@@ -202,7 +203,7 @@ async def charge(
     memo: str = "购买",
 ) -> Posted:
     """A purchase paid from the wallet (once per order; the statement names ``order_no``)."""
-    amount = _amount(amount)
+    amount = check_amount(amount)
     wallet = await user_account(session, user_id)
     revenue = await system_account(session, "revenue")
     return await post(
@@ -227,7 +228,7 @@ async def gateway_purchase(
 ) -> Posted:
     """A purchase paid outside the wallet — through a gateway (``payment_id``) or confirmed by
     staff (None): money in, revenue, once per order."""
-    amount = _amount(amount)
+    amount = check_amount(amount)
     shop = await shop_accounts(session)
     return await post(
         session,
@@ -250,7 +251,7 @@ async def refund(
     actor_id: int | None = None,
 ) -> Posted:
     """Money given back to the wallet (once per ``ref``, e.g. ``refund:17``)."""
-    amount = _amount(amount)
+    amount = check_amount(amount)
     refunds = await system_account(session, "refunds")
     wallet = await user_account(session, user_id)
     return await post(
@@ -277,7 +278,7 @@ async def adjust(
     ``wallet:adjust`` with a fresh 2FA."""
     if not amount.is_finite() or amount == 0:
         raise BadAmount("调整金额不能为 0 (the amount must not be zero)")
-    magnitude = _amount(abs(amount))
+    magnitude = check_amount(abs(amount))
     signed = magnitude if amount > 0 else -magnitude
     user = await session.get(User, user_id)
     if user is None:

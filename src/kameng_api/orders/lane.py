@@ -1,0 +1,347 @@
+"""The purchase lane: ``POST /api/v1/orders`` answered in front of routing when it is the
+flash-sale case — a balance purchase of card keys — with one Redis command for a SKU that
+sold out a moment ago, and one database statement for a purchase.
+
+Pure ASGI middleware inside the request-id/metrics and body-size layers. It answers only
+two things itself; everything else goes on, body intact, to the route, which is the
+reference and answers every other case (validation errors, refusals, retries, other payment
+methods and products):
+
+1. **The sold-out gate.** When a claim finds no key, ``inventory.mark_sold_out`` raises a
+   flag in Redis (cleared when keys come back, see inventory/service.py). While it is up, a
+   purchase of that SKU with an ``Idempotency-Key`` never seen before is answered 409
+   ``sold_out`` after one Redis command (``idempotency.first_use_and_flagged``). A retry of
+   a purchase that went through is never gated: its key is marked.
+2. **The purchase.** The SKU, its product and prices come from a per-process snapshot and
+   the buyer's price level from a per-process cache; the price is computed by the pricing
+   function and the buyer input checked here, as the route does. Then one statement,
+   ``kameng_purchase`` (orders/purchase.py), checks what the caches and the token claimed —
+   the session is live, the buyer's level and the catalogue version are unchanged, the
+   Idempotency-Key is new — and does the whole purchase, storing the key's answer. Any
+   refusal or mismatch leaves nothing behind and the request goes to the route, which then
+   does it all the long way (and answers, and stores, the refusal).
+
+Who may be answered here: a caller with a valid access token (signature, audience, issuer,
+expiry, type — the same check as every route). A purchase is answered only after the
+database confirmed the token's session. The gate does not read the session: its answer says
+only what the product page says (no stock) and changes nothing; a session revoked within
+the token's lifetime (15 minutes) may still hear ``sold_out``. Gate answers are counted
+(``kameng_sold_out_at_gate_total``) but not written to the operation log; a purchase writes
+its ``orders.create`` entry in the same statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import uuid
+from collections.abc import Awaitable
+from datetime import timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kameng_api.catalog import pricing
+from kameng_api.catalog import service as catalog
+from kameng_api.core import db, security
+from kameng_api.core.actor import RequestMeta, UserKind
+from kameng_api.core.clock import clock
+from kameng_api.core.context import request_id_var
+from kameng_api.core.errors import AppError, problem_response
+from kameng_api.core.metrics import PURCHASE_LANE, SOLD_OUT_AT_GATE
+from kameng_api.inventory import service as inventory
+from kameng_api.inventory.models import STOCK_SLOTS
+from kameng_api.orders import idempotency, purchase
+from kameng_api.orders.schemas import DeliveredKeyOut, OrderOut
+from kameng_api.orders.service import check_buyer_input, new_order_no
+from kameng_api.outbox import service as outbox
+from kameng_api.settings import get_settings
+from kameng_api.wallet import service as wallet
+
+log = logging.getLogger(__name__)
+
+SCOPE = "orders:create"  # the Idempotency-Key scope of the purchase route
+_FIELDS = frozenset({"sku_id", "quantity", "pay_method", "buyer_input"})
+_CACHE_MAX = 50_000
+
+
+class _Parsed(SimpleNamespace):
+    owner: int
+    session_id: str
+    kind: UserKind
+    key: str
+    body: dict[str, Any]
+    lane: bool  # a purchase the lane may try (else only the gate applies)
+
+
+class PurchaseLane:
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self.app = app
+        self.path = path
+        self.route = SimpleNamespace(path=path)  # what the access metrics label answers with
+        self.snapshots: dict[int, catalog.SaleSnapshot] = {}
+        self.loading: dict[int, asyncio.Future[catalog.SaleSnapshot | None]] = {}
+        self.buyers: dict[int, pricing.Buyer] = {}
+        self.background: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        raw = b""
+        while True:  # the body is small (the size limit outside bounds it)
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            raw += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        req = _parse(scope, raw)
+        if req is not None:
+            if await idempotency.first_use_and_flagged(
+                req.owner, SCOPE, req.key, inventory.sold_out_key(req.body["sku_id"])
+            ):
+                SOLD_OUT_AT_GATE.inc()
+                scope["route"] = self.route
+                await _sold_out()(scope, receive, send)
+                return
+            if req.lane:
+                answer = await self._buy(scope, req)
+                PURCHASE_LANE.labels(
+                    "handed_over"
+                    if answer is None
+                    else "sold_out"
+                    if isinstance(answer, JSONResponse)
+                    else "bought"
+                ).inc()
+                if isinstance(answer, JSONResponse):  # sold out, told by the database
+                    scope["route"] = self.route
+                    await answer(scope, receive, send)
+                    return
+                if answer is not None:
+                    scope["route"] = self.route
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 201,
+                            "headers": [
+                                (b"content-type", b"application/json"),
+                                (b"content-length", str(len(answer)).encode()),
+                            ],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": answer})
+                    return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    # ---- the purchase ----------------------------------------------------------------------
+
+    async def _buy(self, scope: Scope, req: _Parsed) -> bytes | JSONResponse | None:
+        """The 201 body, a sold-out answer, or None: the route answers."""
+        body = req.body
+        snap = await self._snapshot(body["sku_id"])
+        now = clock.now()
+        if snap is None or not snap.sku.active or snap.product.delivery_type != "card_key":
+            return None
+        product, sku, qty = snap.product, snap.sku, body["quantity"]
+        if not catalog.is_on_sale(product, now) or not (product.min_qty <= qty <= product.max_qty):
+            return None
+        try:
+            buyer_input = check_buyer_input(product.buyer_fields, body["buyer_input"])
+        except AppError:
+            return None
+        headers = dict(scope["headers"])
+        client = scope.get("client")
+        meta = RequestMeta(
+            ip=client[0] if client else None,
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1") or None,
+            request_id=request_id_var.get(),
+        )
+        engine = db.get_engine()
+        try:
+            async with engine.connect() as conn:
+                pg: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+                buyer = self.buyers.get(req.owner)
+                if buyer is None:
+                    row = await pg.fetchrow(catalog.BUYER_SQL, req.owner)
+                    if row is None:
+                        return None
+                    buyer = pricing.Buyer(
+                        UserKind(row["kind"]), row["member_level"], row["reseller_tier"]
+                    )
+                    if len(self.buyers) >= _CACHE_MAX:
+                        self.buyers.clear()
+                    self.buyers[req.owner] = buyer
+                quote = pricing.quote(snap.prices, buyer, qty)
+                total = wallet.check_amount(quote.total)
+                sold_out = _sold_out()
+                args = purchase.payload(
+                    purchase.Request(
+                        buyer_id=req.owner,
+                        buyer_kind=req.kind,
+                        meta=meta,
+                        order_no=new_order_no(now),
+                        sku_id=sku.id,
+                        product_id=product.id,
+                        product_name=product.name,
+                        sku_name=sku.name,
+                        quantity=qty,
+                        unit_price=quote.unit_price,
+                        total=total,
+                        price_rule=quote.rule,
+                        buyer_input=buyer_input,
+                        expires_at=now + timedelta(seconds=get_settings().order_pay_timeout_s),
+                        looping=product.looping_keys,
+                        per_user_limit=product.per_user_limit,
+                        stock_slots=STOCK_SLOTS,
+                    ),
+                    purchase.LaneChecks(
+                        session_id=req.session_id,
+                        buyer=buyer,
+                        catalog_version=snap.version,
+                        idempotency_scope=SCOPE,
+                        idempotency_key=req.key,
+                        request_hash=idempotency.request_hash(body),
+                        sold_out_answer=json.loads(bytes(sold_out.body)),
+                    ),
+                )
+                try:
+                    out = json.loads(
+                        await pg.fetchval(purchase.CALL_SQL, args), parse_float=Decimal
+                    )
+                except asyncpg.PostgresError as exc:
+                    no = purchase.refusal(exc)
+                    if no is None:
+                        raise
+                    await self._refused(no, sku.id, req.owner)
+                    return None
+        except AppError:
+            return None  # e.g. bad_amount: the route explains
+        except Exception:  # the database is away, a pool timeout …: the route answers
+            log.warning("purchase lane: handing over to the route", exc_info=True)
+            return None
+        if out.get("refused") == "sold_out":
+            await inventory.mark_sold_out(sku.id)  # the gate answers the next buyers
+            return sold_out
+        self._after(out["outbox_id"], sku.id)
+        order = OrderOut.model_validate(out["order"])
+        order.keys = [
+            DeliveredKeyOut(
+                card_no=k["card_no"],
+                secret=inventory.decrypt_secret_parts(
+                    k["key_id"], _b64(k["ct"]), uuid.UUID(k["digest"]).bytes
+                ),
+            )
+            for k in out["secrets"]
+        ]
+        return order.model_dump_json().encode()
+
+    async def _refused(self, no: purchase.Refused, sku_id: int, owner: int) -> None:
+        if no.code == "stale":  # prices or the buyer's level changed: read them again
+            self.snapshots.pop(sku_id, None)
+            self.buyers.pop(owner, None)
+        elif no.code == "sold_out" and no.detail == "0":
+            await inventory.mark_sold_out(sku_id)
+
+    async def _snapshot(self, sku_id: int) -> catalog.SaleSnapshot | None:
+        snap = self.snapshots.get(sku_id)
+        if snap is not None:
+            return snap
+        loading = self.loading.get(sku_id)
+        if loading is not None:  # a burst of buyers waits for one read
+            return await asyncio.shield(loading)
+        future: asyncio.Future[catalog.SaleSnapshot | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.loading[sku_id] = future
+        try:
+            async with db.unit_of_work() as session:
+                snap = await catalog.sale_snapshot(session, sku_id)
+            if snap is not None:
+                if len(self.snapshots) >= _CACHE_MAX:
+                    self.snapshots.clear()
+                self.snapshots[sku_id] = snap
+            future.set_result(snap)
+        except Exception as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self.loading[sku_id]
+        return snap
+
+    def _after(self, outbox_id: int, sku_id: int) -> None:
+        """After the statement committed: push the notice job, check the low-stock alert."""
+        self._spawn(outbox.relay([(outbox_id, purchase.NOTIFY_TASK, None)], via="after_commit"))
+        if inventory.low_stock_due(sku_id):
+            self._spawn(_check_low_stock(sku_id))
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.warning("purchase lane: after-commit work failed", exc_info=True)
+
+        task = asyncio.create_task(run())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+def _sold_out() -> JSONResponse:
+    return problem_response(
+        status=409, code="sold_out", title="Sold out", detail="已售罄 (sold out)"
+    )
+
+
+async def _check_low_stock(sku_id: int) -> None:
+    async with db.unit_of_work() as session:
+        await inventory.check_low_stock(session, [sku_id])
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def _parse(scope: Scope, raw: bytes) -> _Parsed | None:
+    """The caller and the purchase, or None when the route must judge the request."""
+    headers = dict(scope["headers"])
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    key = headers.get(b"idempotency-key", b"").decode("latin-1")
+    if scheme.lower() != "bearer" or not token or not 8 <= len(key) <= 128:
+        return None
+    try:
+        data: Any = json.loads(raw)
+        if type(data) is not dict or type(data.get("sku_id")) is not int:
+            return None
+        if data.get("pay_method", "balance") != "balance":
+            return None
+        claims = security.decode_jwt(token.strip(), typ="access")
+        owner = int(claims["sub"])
+        kind = UserKind(claims.get("knd", "customer"))
+        session_id = str(claims["sid"])
+    except (ValueError, KeyError, TypeError, security.TokenError):
+        return None  # the route answers whatever is wrong
+    qty = data.get("quantity", 1)
+    buyer_input = data.get("buyer_input", {})
+    lane = (
+        set(data) <= _FIELDS
+        and type(qty) is int
+        and 1 <= qty <= 10_000
+        and type(buyer_input) is dict
+        and len(buyer_input) <= 20
+    )
+    body = {"sku_id": data["sku_id"], "quantity": qty, "pay_method": "balance"}
+    body["buyer_input"] = buyer_input
+    return _Parsed(owner=owner, session_id=session_id, kind=kind, key=key, body=body, lane=lane)

@@ -1,0 +1,147 @@
+"""A balance purchase of card keys in one database call: ``kameng_purchase(jsonb)``.
+
+The function (migration ``5b1f0c7d2a91``) claims the keys with ``FOR UPDATE SKIP LOCKED``,
+charges the wallet (one conditional update: never below zero; the entry and its lines,
+booked once per order), records the order as delivered with its three timeline rows and its
+keys, adds to one of the SKU's stock slots, and writes the notice job and the operation-log
+entry — in one round trip instead of some twenty. A refusal raises and leaves nothing
+behind in the caller's savepoint; ``Refused`` says which. What needs Python stays here: the
+price (the pricing function), the buyer input, the order number, and the job's relay.
+
+Two callers: ``orders.service`` (the route, inside its transaction) and the purchase lane
+(``orders/lane.py``, one statement on its own), which also hands over what it read from its
+caches so the function can check them: the session, the buyer's price level, the catalogue
+version, and the ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kameng_api.catalog.pricing import Buyer
+from kameng_api.core.actor import RequestMeta, UserKind
+from kameng_api.outbox import service as outbox
+
+CALL_SQL = "SELECT kameng_purchase(CAST($1 AS jsonb))::text"
+_CALL = text("SELECT kameng_purchase(CAST(:p AS jsonb))")
+_PREFIX = "kameng:"
+NOTIFY_TASK = "fulfilment:notify"  # the buyer's mail and in-app notice
+LIMIT_LOCK = 0x6F72_6473  # pg_advisory_xact_lock(LIMIT_LOCK, hash) while checking a per-user limit
+
+
+class Refused(Exception):
+    """``code``: sold_out (``detail``: keys found), insufficient_balance, per_user_limit
+    (``detail``: already bought); from the lane's checks also session, stale,
+    idempotency_in_progress and replay."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Request:
+    buyer_id: int
+    buyer_kind: UserKind
+    meta: RequestMeta
+    order_no: str
+    sku_id: int
+    product_id: int
+    product_name: str
+    sku_name: str
+    quantity: int
+    unit_price: Decimal
+    total: Decimal
+    price_rule: str
+    buyer_input: dict[str, str]
+    expires_at: datetime
+    looping: bool
+    per_user_limit: int | None
+    stock_slots: int
+
+
+@dataclass(frozen=True)
+class LaneChecks:
+    """What the lane took from its caches and the token, checked in the same statement."""
+
+    session_id: str
+    buyer: Buyer
+    catalog_version: int
+    idempotency_scope: str
+    idempotency_key: str
+    request_hash: str
+    sold_out_answer: dict[str, Any]  # none left: answered (409) and stored, not raised
+
+
+def payload(req: Request, lane: LaneChecks | None = None) -> str:
+    p: dict[str, Any] = {
+        "buyer_id": req.buyer_id,
+        "actor_kind": str(req.buyer_kind),
+        "order_no": req.order_no,
+        "sku_id": req.sku_id,
+        "product_id": req.product_id,
+        "product_name": req.product_name,
+        "sku_name": req.sku_name,
+        "quantity": req.quantity,
+        "unit_price": format(req.unit_price, "f"),
+        "total": format(req.total, "f"),
+        "price_rule": req.price_rule,
+        "buyer_input": req.buyer_input,
+        "expires_at": req.expires_at.isoformat(),
+        "looping": req.looping,
+        "per_user_limit": req.per_user_limit,
+        "limit_lock": LIMIT_LOCK,
+        "stock_slots": req.stock_slots,
+        "memo": f"购买 {req.product_name}",
+        "notify_task": NOTIFY_TASK,
+        "ip": req.meta.ip,
+        "user_agent": (req.meta.user_agent or "")[:512] or None,
+        "request_id": req.meta.request_id,
+    }
+    if lane is not None:
+        p.update(
+            session_id=lane.session_id,
+            buyer_kind=str(lane.buyer.kind),
+            member_level=lane.buyer.member_level,
+            reseller_tier=lane.buyer.reseller_tier,
+            catalog_version=lane.catalog_version,
+            idem={
+                "scope": lane.idempotency_scope,
+                "key": lane.idempotency_key,
+                "hash": lane.request_hash,
+            },
+            with_secrets=True,
+            sold_out_answer=lane.sold_out_answer,
+        )
+    return json.dumps(p)
+
+
+async def buy(session: AsyncSession, req: Request) -> tuple[int, list[int]]:
+    """In the caller's transaction: the order id and the key ids."""
+    try:
+        out = (await session.execute(_CALL, {"p": payload(req)})).scalar_one()
+    except DBAPIError as exc:
+        refused = refusal(exc.orig.__cause__ if exc.orig is not None else None)
+        if refused is None:
+            raise
+        raise refused from None
+    outbox.relay_after_commit(session, int(out["outbox_id"]), NOTIFY_TASK)
+    session.info["audited"] = True  # the function wrote the operation-log entry
+    return int(out["order"]["id"]), [int(k) for k in out["keys"]]
+
+
+def refusal(error: BaseException | None) -> Refused | None:
+    """The function's own refusal (``RAISE 'kameng:<code>' USING DETAIL``), else None."""
+    message = str(getattr(error, "message", "") or "")
+    if not message.startswith(_PREFIX):
+        return None
+    return Refused(message.removeprefix(_PREFIX), str(getattr(error, "detail", "") or ""))

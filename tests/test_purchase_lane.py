@@ -1,0 +1,272 @@
+"""The purchase lane (orders/lane.py): a balance purchase of card keys answered in front of
+routing with one database statement. It must write exactly what the route writes, never use
+a stale price or a dead session, and hand everything it is unsure of to the route."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kameng_api.audit.models import AuditLog
+from kameng_api.core.metrics import PURCHASE_LANE
+from kameng_api.inventory import service as inventory
+from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
+from kameng_api.outbox.models import OutboxMessage
+from kameng_api.wallet import service as wallet
+from kameng_api.wallet.models import Entry, Line
+from tests.support.factories import login, make_user
+from tests.test_orders import API, _buyer, _idem, _shop
+
+
+def _lane(outcome: str) -> float:
+    return float(PURCHASE_LANE.labels(outcome)._value.get())
+
+
+async def _rows(session: AsyncSession, order_no: str) -> dict[str, Any]:
+    """What a purchase left in the database, without ids and times."""
+    order = (await session.execute(select(Order).where(Order.order_no == order_no))).scalar_one()
+    events = (
+        await session.execute(
+            select(
+                OrderEvent.from_status, OrderEvent.to_status, OrderEvent.actor_id, OrderEvent.reason
+            )
+            .where(OrderEvent.order_id == order.id)
+            .order_by(OrderEvent.id)
+        )
+    ).all()
+    entry = (
+        await session.execute(select(Entry).where(Entry.dedupe == f"purchase:order:{order.id}"))
+    ).scalar_one()
+    lines = (
+        await session.execute(
+            select(Line.amount, Line.balance_after.is_(None))
+            .where(Line.entry_id == entry.id)
+            .order_by(Line.account_id)
+        )
+    ).all()
+    audit = (
+        await session.execute(
+            select(AuditLog.action, AuditLog.actor_id, AuditLog.after, AuditLog.result).where(
+                AuditLog.target_type == "order", AuditLog.target_id == order_no
+            )
+        )
+    ).all()
+    keys = (
+        (await session.execute(select(OrderKey.seq).where(OrderKey.order_id == order.id)))
+        .scalars()
+        .all()
+    )
+    notices = (
+        (
+            await session.execute(
+                select(OutboxMessage.task).where(
+                    OutboxMessage.payload == {"order_id": order.id}  # type: ignore[comparison-overlap]
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    stored = (
+        await session.execute(
+            select(IdempotencyKey.status_code, IdempotencyKey.body).where(
+                IdempotencyKey.owner_id == order.buyer_id
+            )
+        )
+    ).all()
+    return {
+        "order": (
+            order.status,
+            order.pay_method,
+            order.quantity,
+            order.delivered_qty,
+            order.total,
+            order.unit_price,
+            order.price_rule,
+            order.buyer_input,
+            order.delivery_type,
+            order.paid_at is not None,
+            order.delivered_at is not None,
+            order.expires_at is not None,
+        ),
+        "events": [tuple(e) for e in events],
+        "entry": (entry.kind, entry.memo, entry.ref_type, entry.ref_id == order_no),
+        "lines": [tuple(line) for line in lines],
+        "audit": [tuple(a) for a in audit],
+        "keys": sorted(keys),
+        "notices": list(notices),
+        "stored": [(s, b.get("order_no") == order_no) for s, b in stored],
+    }
+
+
+async def test_the_lane_writes_what_the_route_writes(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    _, sku_id, secrets = await _shop(client, 4, price="12.50")
+    by_lane, by_route = await _buyer(session), await _buyer(session)
+    bought = _lane("bought")
+    h = await login(client, by_lane)
+    r = await client.post(API, json={"sku_id": sku_id, "quantity": 2}, headers={**h, **_idem()})
+    assert r.status_code == 201, r.text
+    assert _lane("bought") == bought + 1  # the lane answered
+    lane_order = r.json()
+    # a field the lane does not know sends the same purchase through the route
+    h2 = await login(client, by_route)
+    r = await client.post(
+        API, json={"sku_id": sku_id, "quantity": 2, "note": "x"}, headers={**h2, **_idem()}
+    )
+    assert r.status_code == 201, r.text
+    assert _lane("bought") == bought + 1
+    route_order = r.json()
+
+    # the same answer …
+    assert set(lane_order) == set(route_order)
+    for field in (
+        "status",
+        "total",
+        "unit_price",
+        "price_rule",
+        "quantity",
+        "delivered_qty",
+        "pay_method",
+        "product_name",
+        "sku_name",
+        "delivery_type",
+        "buyer_input",
+    ):
+        assert lane_order[field] == route_order[field], field
+    got = {k["secret"] for k in lane_order["keys"]} | {k["secret"] for k in route_order["keys"]}
+    assert got == set(secrets)  # four keys, each in one order
+    # … and the same rows: order, timeline, ledger, operation log, keys, notice, stored answer
+    lane_rows = await _rows(session, lane_order["order_no"])
+    route_rows = await _rows(session, route_order["order_no"])
+    for rows, account in ((lane_rows, by_lane), (route_rows, by_route)):
+        rows["events"] = [(f, t, a == account.user.id, why) for f, t, a, why in rows["events"]]
+        rows["audit"] = [
+            (act, a == account.user.id, after, res) for act, a, after, res in rows["audit"]
+        ]
+    assert lane_rows == route_rows
+    assert lane_rows["order"][0] == "delivered"
+    assert lane_rows["lines"] == [(Decimal("-25.0000"), False), (Decimal("25.0000"), True)] or (
+        lane_rows["lines"] == [(Decimal("25.0000"), True), (Decimal("-25.0000"), False)]
+    )
+    assert await wallet.balance(session, by_lane.user.id) == Decimal("75.0000")
+    assert await wallet.balance(session, by_route.user.id) == Decimal("75.0000")
+    stock = (await inventory.stock_for_skus(session, [sku_id]))[sku_id]
+    assert (stock.available, stock.sold) == (0, 4)
+    assert (await wallet.trial_balance(session)).total == 0
+
+
+async def test_a_retry_gets_the_lanes_answer_with_its_keys(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    _, sku_id, _ = await _shop(client, 2)
+    h = await login(client, await _buyer(session))
+    key = _idem()
+    first = await client.post(API, json={"sku_id": sku_id}, headers={**h, **key})
+    assert first.status_code == 201
+    again = await client.post(API, json={"sku_id": sku_id}, headers={**h, **key})
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["keys"] == first.json()["keys"]
+    assert again.json()["order_no"] == first.json()["order_no"]
+    other = await client.post(API, json={"sku_id": sku_id, "quantity": 2}, headers={**h, **key})
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+    count = (
+        await session.execute(text("SELECT count(*) FROM orders WHERE sku_id = :s"), {"s": sku_id})
+    ).scalar()
+    assert count == 1
+
+
+async def test_sold_out_told_by_the_database_is_stored_and_replayed(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    _, sku_id, _ = await _shop(client, 1)
+    h = await login(client, await _buyer(session))
+    assert (
+        await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    ).status_code == 201
+    sold_out = _lane("sold_out")
+    key = _idem()
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **key})
+    assert (r.status_code, r.json()["code"]) == (409, "sold_out")
+    assert _lane("sold_out") == sold_out + 1  # the lane, not the route, answered
+    # stock comes back, but this key keeps its answer (a retry hears it again)
+    admin = await login(client, await make_user(roles=("operator",)))
+    r = await client.post(
+        "/api/v1/inventory/imports",
+        data={"sku_id": str(sku_id), "text": "BACK-0001", "format": "secret"},
+        headers=admin,
+    )
+    await client.post(f"/api/v1/inventory/imports/{r.json()['id']}/confirm", headers=admin)
+    again = await client.post(API, json={"sku_id": sku_id}, headers={**h, **key})
+    assert (again.status_code, again.json()["code"]) == (409, "sold_out")
+    assert again.headers["idempotent-replayed"] == "true"
+    fresh = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert fresh.status_code == 201
+    assert fresh.json()["keys"][0]["secret"] == "BACK-0001"
+
+
+async def test_a_price_change_or_a_new_level_is_never_missed(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    product_id, sku_id, _ = await _shop(client, 5, price="10.00")
+    account = await _buyer(session)
+    h = await login(client, account)
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert r.json()["total"] == "10.0000"  # the lane keeps this product and buyer now
+
+    admin = await login(client, await make_user(roles=("operator",)))
+    product = (await client.get(f"/api/v1/catalog/products/{product_id}", headers=admin)).json()
+    body = {
+        k: product[k]
+        for k in ("category_id", "name", "status", "delivery_type", "min_qty", "max_qty")
+    }
+    body["skus"] = [
+        {
+            "id": sku_id,
+            "name": "10元",
+            "base_price": "9.00",
+            "cost_price": "1.00",
+            "member_prices": {"1": "7.00"},
+        }
+    ]
+    r = await client.put(f"/api/v1/catalog/products/{product_id}", json=body, headers=admin)
+    assert r.status_code == 200, r.text
+    handed = _lane("handed_over")
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert r.json()["total"] == "9.0000"  # the new price, not the kept one
+    assert _lane("handed_over") == handed + 1  # stale: the route priced it
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert r.json()["total"] == "9.0000"
+    assert _lane("handed_over") == handed + 1  # the lane again, with the new snapshot
+
+    await session.execute(
+        text("UPDATE users SET member_level = 1 WHERE id = :u"), {"u": account.user.id}
+    )
+    await session.commit()
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert (r.json()["total"], r.json()["price_rule"]) == ("7.0000", "member:1")
+
+
+async def test_a_signed_out_session_cannot_buy_through_the_lane(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    _, sku_id, _ = await _shop(client, 2)
+    account = await _buyer(session)
+    h = await login(client, account)
+    assert (
+        await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    ).status_code == 201
+    assert (await client.post("/api/v1/auth/logout", headers=h)).status_code == 204
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert (r.status_code, r.json()["code"]) == (401, "session_ended")
+    assert await wallet.balance(session, account.user.id) == Decimal("90.0000")
+    count = (
+        await session.execute(text("SELECT count(*) FROM orders WHERE sku_id = :s"), {"s": sku_id})
+    ).scalar()
+    assert count == 1
