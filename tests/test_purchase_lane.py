@@ -63,9 +63,7 @@ async def _rows(session: AsyncSession, order_no: str) -> dict[str, Any]:
     notices = (
         (
             await session.execute(
-                select(OutboxMessage.task).where(
-                    OutboxMessage.payload == {"order_id": order.id}  # type: ignore[comparison-overlap]
-                )
+                select(OutboxMessage.task).where(OutboxMessage.payload == {"order_id": order.id})
             )
         )
         .scalars()

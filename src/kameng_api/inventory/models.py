@@ -64,6 +64,13 @@ class CardKey(Base):
             postgresql_where=text("state <> 'voided'"),
         ),
         Index("ix_inventory_keys_sku_state_id", "sku_id", "state", "id"),
+        # the claim (kameng_purchase, allocate): keys for sale in id order
+        Index(
+            "ix_inventory_keys_available",
+            "sku_id",
+            "id",
+            postgresql_where=text("state = 'available'"),
+        ),
     )
 
     # assigned by the import holding the import lock: a batch's keys are one id range

@@ -39,11 +39,9 @@ import logging
 import uuid
 from collections.abc import Awaitable
 from datetime import timedelta
-from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-import asyncpg
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,7 +86,11 @@ class PurchaseLane:
         self.snapshots: dict[int, catalog.SaleSnapshot] = {}
         self.loading: dict[int, asyncio.Future[catalog.SaleSnapshot | None]] = {}
         self.buyers: dict[int, pricing.Buyer] = {}
+        self.claim_from: dict[int, int] = {}  # SKU → the highest key id sold here (a hint)
         self.background: set[asyncio.Task[None]] = set()
+        # group commit; its batches hold at most half the pool, so a burst never opens
+        # overflow connections (closed again right after: a new backend per purchase)
+        self.batches: purchase.Batches | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
@@ -169,72 +171,65 @@ class PurchaseLane:
             user_agent=headers.get(b"user-agent", b"").decode("latin-1") or None,
             request_id=request_id_var.get(),
         )
-        engine = db.get_engine()
+        sold_out = _sold_out()
         try:
-            async with engine.connect() as conn:
-                pg: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
-                buyer = self.buyers.get(req.owner)
+            buyer = self.buyers.get(req.owner)
+            if buyer is None:
+                buyer = await self._buyer(req.owner)
                 if buyer is None:
-                    row = await pg.fetchrow(catalog.BUYER_SQL, req.owner)
-                    if row is None:
-                        return None
-                    buyer = pricing.Buyer(
-                        UserKind(row["kind"]), row["member_level"], row["reseller_tier"]
-                    )
-                    if len(self.buyers) >= _CACHE_MAX:
-                        self.buyers.clear()
-                    self.buyers[req.owner] = buyer
-                quote = pricing.quote(snap.prices, buyer, qty)
-                total = wallet.check_amount(quote.total)
-                sold_out = _sold_out()
-                args = purchase.payload(
-                    purchase.Request(
-                        buyer_id=req.owner,
-                        buyer_kind=req.kind,
-                        meta=meta,
-                        order_no=new_order_no(now),
-                        sku_id=sku.id,
-                        product_id=product.id,
-                        product_name=product.name,
-                        sku_name=sku.name,
-                        quantity=qty,
-                        unit_price=quote.unit_price,
-                        total=total,
-                        price_rule=quote.rule,
-                        buyer_input=buyer_input,
-                        expires_at=now + timedelta(seconds=get_settings().order_pay_timeout_s),
-                        looping=product.looping_keys,
-                        per_user_limit=product.per_user_limit,
-                        stock_slots=STOCK_SLOTS,
-                    ),
-                    purchase.LaneChecks(
-                        session_id=req.session_id,
-                        buyer=buyer,
-                        catalog_version=snap.version,
-                        idempotency_scope=SCOPE,
-                        idempotency_key=req.key,
-                        request_hash=idempotency.request_hash(body),
-                        sold_out_answer=json.loads(bytes(sold_out.body)),
-                    ),
-                )
-                try:
-                    out = json.loads(
-                        await pg.fetchval(purchase.CALL_SQL, args), parse_float=Decimal
-                    )
-                except asyncpg.PostgresError as exc:
-                    no = purchase.refusal(exc)
-                    if no is None:
-                        raise
-                    await self._refused(no, sku.id, req.owner)
                     return None
+            quote = pricing.quote(snap.prices, buyer, qty)
+            args = purchase.payload(
+                purchase.Request(
+                    buyer_id=req.owner,
+                    buyer_kind=req.kind,
+                    meta=meta,
+                    order_no=new_order_no(now),
+                    sku_id=sku.id,
+                    product_id=product.id,
+                    product_name=product.name,
+                    sku_name=sku.name,
+                    quantity=qty,
+                    unit_price=quote.unit_price,
+                    total=wallet.check_amount(quote.total),
+                    price_rule=quote.rule,
+                    buyer_input=buyer_input,
+                    expires_at=now + timedelta(seconds=get_settings().order_pay_timeout_s),
+                    looping=product.looping_keys,
+                    per_user_limit=product.per_user_limit,
+                    stock_slots=STOCK_SLOTS,
+                    claim_from=self.claim_from.get(sku.id, 0),
+                ),
+                purchase.LaneChecks(
+                    session_id=req.session_id,
+                    buyer=buyer,
+                    catalog_version=snap.version,
+                    idempotency_scope=SCOPE,
+                    idempotency_key=req.key,
+                    request_hash=idempotency.request_hash(body),
+                    sold_out_answer=json.loads(bytes(sold_out.body)),
+                ),
+            )
+            if self.batches is None:
+                self.batches = purchase.Batches(max(1, get_settings().db_pool_size // 2))
+            out = await self.batches.submit(req.owner, args)
         except AppError:
             return None  # e.g. bad_amount: the route explains
         except Exception:  # the database is away, a pool timeout …: the route answers
             log.warning("purchase lane: handing over to the route", exc_info=True)
             return None
+        if "error" in out:  # refused, or a surprise: nothing happened; the route answers
+            no = purchase.refusal_of(out["error"], out.get("detail"))
+            if no is None:
+                log.warning("purchase lane: %s (%s)", out["error"], out.get("sqlstate"))
+            else:
+                await self._refused(no, sku.id, req.owner)
+            return None
         if out.get("refused") == "sold_out":
             await inventory.mark_sold_out(sku.id)  # the gate answers the next buyers
             return sold_out
+        if out["keys"]:
+            self.claim_from[sku.id] = max(self.claim_from.get(sku.id, 0), max(out["keys"]))
         self._after(out["outbox_id"], sku.id)
         order = OrderOut.model_validate(out["order"])
         order.keys = [
@@ -247,6 +242,20 @@ class PurchaseLane:
             for k in out["secrets"]
         ]
         return order.model_dump_json().encode()
+
+    async def _buyer(self, user_id: int) -> pricing.Buyer | None:
+        """The buyer as pricing sees them (kept; the purchase checks it is still so)."""
+        async with db.get_engine().connect() as conn:
+            pg = (await conn.get_raw_connection()).driver_connection
+            assert pg is not None
+            row = await pg.fetchrow(catalog.BUYER_SQL, user_id)
+        if row is None:
+            return None
+        buyer = pricing.Buyer(UserKind(row["kind"]), row["member_level"], row["reseller_tier"])
+        if len(self.buyers) >= _CACHE_MAX:
+            self.buyers.clear()
+        self.buyers[user_id] = buyer
+        return buyer
 
     async def _refused(self, no: purchase.Refused, sku_id: int, owner: int) -> None:
         if no.code == "stale":  # prices or the buyer's level changed: read them again
