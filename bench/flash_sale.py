@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -278,6 +279,58 @@ async def run_sale(
     }
 
 
+async def run_paced(
+    base: str, sku_id: int, tokens: list[str], rate: float, seconds: float
+) -> dict[str, Any]:
+    """Purchases arriving at a fixed ``rate`` (one every 1/rate s) over the buyers'
+    connections: the latency a buyer sees at that load, measured from when the purchase was
+    due (a late start counts: no coordinated omission)."""
+    host, port = base.removeprefix("http://").split(":")
+    body = json.dumps({"sku_id": sku_id}).encode()
+    idle: asyncio.Queue[tuple[Conn, str]] = asyncio.Queue()
+    for t in tokens:
+        idle.put_nowait((Conn(host, int(port)), f"authorization: Bearer {t}\r\n"))
+    lat: list[float] = []
+    answers: dict[str, int] = {}
+
+    async def connect(conn: Conn) -> None:  # connections are open before the clock starts
+        conn.reader, conn.writer = await asyncio.open_connection(conn.host, conn.port)
+
+    await asyncio.gather(*(connect(c) for c, _ in list(idle._queue)))  # type: ignore[attr-defined]
+
+    async def one(due: float) -> None:
+        conn, auth = await idle.get()
+        try:
+            status, data = await conn.post(
+                "/api/v1/orders", body, f"{auth}idempotency-key: {uuid.uuid4().hex}\r\n"
+            )
+        finally:
+            idle.put_nowait((conn, auth))
+        code = "201" if status == 201 else json.loads(data).get("code", str(status))
+        answers[code] = answers.get(code, 0) + 1
+        if status == 201:
+            lat.append(time.perf_counter() - due)
+
+    start = time.perf_counter() + 0.05
+    n = int(rate * seconds)
+    tasks = []
+    for k in range(n):
+        due = start + k / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    took = time.perf_counter() - start
+    lat.sort()
+    return {
+        "rate": round(len(lat) / took) if took > 0 else 0,
+        "p50_ms": statistics.median(lat) * 1000 if lat else 0.0,
+        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0,
+        "answers": answers,
+    }
+
+
 async def check_db(dsn: str, n_keys: int) -> tuple[int, int]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -376,6 +429,13 @@ def main() -> None:
     parser.add_argument("--tail-s", type=float, default=3.0)
     parser.add_argument("--naive-s", type=int, default=10)
     parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=500,
+        help="first, purchases at this fixed rate (latency at a given load); 0: skip",
+    )
+    parser.add_argument("--paced-s", type=float, default=5.0)
+    parser.add_argument(
         "--waits", action="store_true", help="sample PostgreSQL wait events during the sale"
     )
     args = parser.parse_args()
@@ -390,7 +450,8 @@ def main() -> None:
         base_url = make_url(pg.start())
     if given_redis:
         redis_url = given_redis
-    else:
+    else:  # a fresh one each run: what earlier runs left (keys, its append-only file) costs
+        shutil.rmtree(ROOT / "var" / "bench" / "redis", ignore_errors=True)
         redis = EmbeddedRedis(ROOT / "var" / "bench" / "redis")
         redis_url = redis.start()
     admin = base_url.set(drivername="postgresql", database="postgres").render_as_string(False)
@@ -417,11 +478,13 @@ def main() -> None:
 
             db.init_engine(get_settings(), pool_size=4, max_overflow=0)
             try:
-                return await seed(args.keys, args.buyers)
+                return await seed(stock, args.buyers)
             finally:
                 await db.dispose_engine()
 
-        print(f"seeding {args.keys:,} keys and {args.buyers} buyers …", flush=True)
+        paced_keys = int(args.paced_rate * args.paced_s)
+        stock = args.keys + paced_keys
+        print(f"seeding {stock:,} keys and {args.buyers} buyers …", flush=True)
         sku_id, tokens = asyncio.run(seeded())
         port = free_port()
         kameng = str(ROOT / ".venv" / "bin" / "kameng")
@@ -440,9 +503,22 @@ def main() -> None:
         )
         base = f"http://127.0.0.1:{port}"
         wait_ready(base)
+        paced: dict[str, Any] = {"rate": 0, "p50_ms": 0.0, "p99_ms": 0.0}
+        if paced_keys:
+            print(
+                f"purchases at {args.paced_rate:,.0f}/s for {args.paced_s} s "
+                f"over {args.buyers} connections …",
+                flush=True,
+            )
+            paced = asyncio.run(run_paced(base, sku_id, tokens, args.paced_rate, args.paced_s))
+            print(
+                f"  {paced['rate']:,}/s done; latency p50 {paced['p50_ms']:.1f} ms, "
+                f"p99 {paced['p99_ms']:.1f} ms; answers {paced['answers']}",
+                flush=True,
+            )
         print(f"{args.buyers} buyers race for {args.keys:,} keys over HTTP …", flush=True)
         sale = asyncio.run(run_sale(base, sku_id, tokens, args.tail_s, dsn if args.waits else None))
-        oversold, duplicates = asyncio.run(check_db(dsn, args.keys))
+        oversold, duplicates = asyncio.run(check_db(dsn, stock))
         for p in procs:
             p.terminate()
         for p in procs:
@@ -476,6 +552,9 @@ def main() -> None:
                 "oversold": oversold,
                 "duplicates": duplicates,
                 "naive_sql_tps": round(naive),
+                "paced_rate": paced["rate"],
+                "paced_p50_ms": round(paced["p50_ms"], 1),
+                "paced_p99_ms": round(paced["p99_ms"], 1),
                 "keys": args.keys,
                 "buyers": args.buyers,
             }

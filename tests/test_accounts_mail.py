@@ -30,6 +30,15 @@ pytestmark = pytest.mark.slow
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.refuse: set[str] = set()  # addresses the server turns away (550)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.refuse:
+            return "550 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))

@@ -238,8 +238,8 @@ async def test_redelivery_gives_more_keys_from_stock(
             select(OutboxMessage.payload).where(OutboxMessage.task == orders.NOTIFY_TASK)
         )
     ).scalars()
-    # mailed on delivery, and again with all keys after the 补发
-    assert list(notices) == [{"order_id": order["id"]}] * 2
+    # mailed on delivery (the lane's batch notice), and again with all keys after the 补发
+    assert list(notices) == [{"order_ids": [order["id"]]}, {"order_id": order["id"]}]
     r = await client.post(url, json={"reason": "又无效"}, headers=cs)
     assert (r.status_code, r.json()["code"]) == (409, "sold_out")
     finance_only = await login(client, await make_user(roles=("marketing",)))

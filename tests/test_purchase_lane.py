@@ -15,7 +15,6 @@ from kameng_api.audit.models import AuditLog
 from kameng_api.core.metrics import PURCHASE_LANE
 from kameng_api.inventory import service as inventory
 from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
-from kameng_api.outbox.models import OutboxMessage
 from kameng_api.wallet import service as wallet
 from kameng_api.wallet.models import Entry, Line
 from tests.support.factories import login, make_user
@@ -63,7 +62,12 @@ async def _rows(session: AsyncSession, order_no: str) -> dict[str, Any]:
     notices = (
         (
             await session.execute(
-                select(OutboxMessage.task).where(OutboxMessage.payload == {"order_id": order.id})
+                text(
+                    "SELECT task FROM outbox_messages WHERE payload = jsonb_build_object("
+                    "'order_id', CAST(:id AS bigint)) OR payload->'order_ids' @> to_jsonb("
+                    "ARRAY[CAST(:id AS bigint)])"
+                ),
+                {"id": order.id},
             )
         )
         .scalars()

@@ -649,8 +649,8 @@ async def sale_snapshot(session: AsyncSession, sku_id: int) -> SaleSnapshot | No
     return SaleSnapshot(version, sku, product, prices[sku_id])
 
 
-# the buyer as pricing sees them, read on the lane's own connection (asyncpg)
-BUYER_SQL = "SELECT kind, member_level, reseller_tier FROM users WHERE id = $1"
+# buyers as pricing sees them, read on the lane's own connection (asyncpg)
+BUYERS_SQL = "SELECT id, kind, member_level, reseller_tier FROM users WHERE id = ANY($1)"
 
 
 async def quote_sku(

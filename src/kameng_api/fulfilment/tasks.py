@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,10 @@ from kameng_api.core.periodic import periodic
 from kameng_api.fulfilment import service
 from kameng_api.notifications.tasks import send_mail
 from kameng_api.orders.service import DELIVER_TASK, NOTIFY_TASK
+from kameng_api.outbox import service as outbox
 from kameng_api.outbox.jobs import JobMeta, outbox_job
+
+log = logging.getLogger(__name__)
 
 
 @outbox_job(DELIVER_TASK, timeout_s=12, max_tries=8)
@@ -26,15 +30,30 @@ async def deliver(session: AsyncSession, payload: dict[str, Any], meta: JobMeta)
 
 @outbox_job(NOTIFY_TASK, timeout_s=15, max_tries=6)
 async def notify(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) -> None:
-    order_id = int(payload["order_id"])
+    """One order's buyer (``order_id``), or a purchase batch's (``order_ids``, from the lane).
+    In a batch, the first mail that cannot be sent hands that order and the rest to one job
+    each (this one then finishes): a retry never mails the buyers already told again."""
+    if "order_id" in payload:
+        await _notify_one(session, int(payload["order_id"]), f"outbox-{meta.outbox_id}")
+        return
+    order_ids = [int(i) for i in payload["order_ids"]]
+    for n, order_id in enumerate(order_ids):
+        try:
+            await _notify_one(session, order_id, f"outbox-{meta.outbox_id}-{order_id}")
+        except Exception:
+            log.warning("batch notice: order %s and the rest go one by one", order_id)
+            for rest in order_ids[n:]:
+                await outbox.enqueue(session, NOTIFY_TASK, {"order_id": rest})
+            return
+
+
+async def _notify_one(session: AsyncSession, order_id: int, message_id: str) -> None:
     mail = await service.delivery_mail(session, order_id)
     if mail is None:
         return
     if mail.to:
         # Message-ID from the outbox id: a re-run after a crash is recognisable as the same mail
-        await asyncio.to_thread(
-            send_mail, mail.to, mail.subject, mail.body, f"outbox-{meta.outbox_id}"
-        )
+        await asyncio.to_thread(send_mail, mail.to, mail.subject, mail.body, message_id)
     await service.record_notified(session, order_id, mail)
 
 

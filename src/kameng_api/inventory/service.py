@@ -726,15 +726,21 @@ def low_stock_due(sku_id: int) -> bool:
 SOLD_OUT_FLAG_MS = 60_000
 
 
+SOLD_OUT_SET = "inventory:soldout"  # the SKU ids flagged (a set, so rechecks need no SCAN)
+
+
 def sold_out_key(sku_id: int) -> str:
-    return f"inventory:soldout:{sku_id}"
+    return f"{SOLD_OUT_SET}:{sku_id}"
 
 
 async def mark_sold_out(sku_id: int) -> None:
     from kameng_api.core.redis import get_queue
 
     try:
-        await get_queue().set(sold_out_key(sku_id), b"1", px=SOLD_OUT_FLAG_MS)
+        pipe = get_queue().pipeline(transaction=False)
+        pipe.set(sold_out_key(sku_id), b"1", px=SOLD_OUT_FLAG_MS)
+        pipe.sadd(SOLD_OUT_SET, str(sku_id))
+        await pipe.execute()
     except Exception:  # a hint only
         log.debug("could not flag sold out", exc_info=True)
 
@@ -745,20 +751,28 @@ async def clear_sold_out(sku_ids: list[int]) -> None:
     if not sku_ids:
         return
     try:
-        await get_queue().delete(*[sold_out_key(s) for s in sku_ids])
+        pipe = get_queue().pipeline(transaction=False)
+        pipe.delete(*[sold_out_key(s) for s in sku_ids])
+        pipe.srem(SOLD_OUT_SET, *[str(s) for s in sku_ids])
+        await pipe.execute()
     except Exception:  # the flag expires by itself
         log.debug("could not clear the sold-out flag", exc_info=True)
 
 
 async def recheck_sold_out(session: AsyncSession) -> list[int]:
-    """Clear the sold-out flags of SKUs that have keys for sale (returns them)."""
+    """Clear the sold-out flags of SKUs that have keys for sale (returns them); forget SKUs
+    whose flag expired."""
     from kameng_api.core.redis import get_queue
 
     try:
-        flagged = [
-            int(k.rsplit(b":", 1)[1])
-            async for k in get_queue().scan_iter(match=sold_out_key(0)[:-1] + "*", count=500)
-        ]
+        queue = get_queue()
+        flagged = [int(m) for m in await queue.smembers(SOLD_OUT_SET)]  # type: ignore[misc]
+        if flagged:
+            up = await queue.mget([sold_out_key(s) for s in flagged])
+            lapsed = [s for s, v in zip(flagged, up, strict=True) if v is None]
+            if lapsed:
+                await queue.srem(SOLD_OUT_SET, *[str(s) for s in lapsed])  # type: ignore[misc]
+            flagged = [s for s in flagged if s not in lapsed]
     except Exception:  # Redis away: no flag is answering buyers either
         return []
     if not flagged:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,20 +59,21 @@ local first = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
 if first and redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
 return 0
 """
-_scripts: dict[int, AsyncScript] = {}  # per client
+# Redis names a script by its SHA-1 (an identifier here, not a security measure)
+_SCRIPT_SHA = hashlib.sha1(_FIRST_USE_AND_FLAGGED.encode(), usedforsecurity=False).hexdigest()
 
 
 async def first_use_and_flagged(owner_id: int, scope: str, key: str, flag: str) -> bool:
     """One Redis command: mark the key as used (``SET NX``) and read ``flag``. True only for
     a new key while the flag is up. Redis away → False (the database decides)."""
+    queue = get_queue()
+    args = (f"idem:seen:{scope}:{owner_id}:{key}", flag, str(_seen_ttl_s()))
     try:
-        queue = get_queue()
-        script = _scripts.get(id(queue))
-        if script is None:
-            script = _scripts[id(queue)] = queue.register_script(_FIRST_USE_AND_FLAGGED)
-        gated = await script(
-            keys=[f"idem:seen:{scope}:{owner_id}:{key}", flag], args=[_seen_ttl_s()]
-        )
+        try:  # EVALSHA directly: redis-py's Script wrapper costs more than the command
+            gated = await queue.evalsha(_SCRIPT_SHA, 2, *args)  # type: ignore[misc]
+        except NoScriptError:
+            await queue.script_load(_FIRST_USE_AND_FLAGGED)
+            gated = await queue.evalsha(_SCRIPT_SHA, 2, *args)  # type: ignore[misc]
     except Exception:  # the gate is only a shortcut
         return False
     return bool(gated)

@@ -58,7 +58,6 @@ from kameng_api.inventory.models import STOCK_SLOTS
 from kameng_api.orders import idempotency, purchase
 from kameng_api.orders.schemas import DeliveredKeyOut, OrderOut
 from kameng_api.orders.service import check_buyer_input, new_order_no
-from kameng_api.outbox import service as outbox
 from kameng_api.settings import get_settings
 from kameng_api.wallet import service as wallet
 
@@ -86,6 +85,7 @@ class PurchaseLane:
         self.snapshots: dict[int, catalog.SaleSnapshot] = {}
         self.loading: dict[int, asyncio.Future[catalog.SaleSnapshot | None]] = {}
         self.buyers: dict[int, pricing.Buyer] = {}
+        self.buyer_misses: list[tuple[int, asyncio.Future[pricing.Buyer | None]]] = []
         self.claim_from: dict[int, int] = {}  # SKU → the highest key id sold here (a hint)
         self.background: set[asyncio.Task[None]] = set()
         # group commit; its batches hold at most half the pool, so a burst never opens
@@ -230,7 +230,8 @@ class PurchaseLane:
             return sold_out
         if out["keys"]:
             self.claim_from[sku.id] = max(self.claim_from.get(sku.id, 0), max(out["keys"]))
-        self._after(out["outbox_id"], sku.id)
+        if inventory.low_stock_due(sku.id):
+            self._spawn(_check_low_stock(sku.id))
         order = OrderOut.model_validate(out["order"])
         order.keys = [
             DeliveredKeyOut(
@@ -244,18 +245,36 @@ class PurchaseLane:
         return order.model_dump_json().encode()
 
     async def _buyer(self, user_id: int) -> pricing.Buyer | None:
-        """The buyer as pricing sees them (kept; the purchase checks it is still so)."""
-        async with db.get_engine().connect() as conn:
-            pg = (await conn.get_raw_connection()).driver_connection
-            assert pg is not None
-            row = await pg.fetchrow(catalog.BUYER_SQL, user_id)
-        if row is None:
-            return None
-        buyer = pricing.Buyer(UserKind(row["kind"]), row["member_level"], row["reseller_tier"])
-        if len(self.buyers) >= _CACHE_MAX:
+        """The buyer as pricing sees them (kept; the purchase checks it is still so). Misses
+        that arrive together are read together (a sale's first second is all misses)."""
+        future: asyncio.Future[pricing.Buyer | None] = asyncio.get_running_loop().create_future()
+        self.buyer_misses.append((user_id, future))
+        if len(self.buyer_misses) == 1:
+            self._spawn(self._read_buyers())
+        return await future
+
+    async def _read_buyers(self) -> None:
+        await asyncio.sleep(0)  # let the misses of this moment queue up
+        misses, self.buyer_misses = self.buyer_misses, []
+        try:
+            async with db.get_engine().connect() as conn:
+                pg = (await conn.get_raw_connection()).driver_connection
+                assert pg is not None
+                rows = await pg.fetch(catalog.BUYERS_SQL, sorted({u for u, _ in misses}))
+        except Exception as exc:
+            for _, future in misses:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        if len(self.buyers) + len(rows) >= _CACHE_MAX:
             self.buyers.clear()
-        self.buyers[user_id] = buyer
-        return buyer
+        for row in rows:
+            self.buyers[row["id"]] = pricing.Buyer(
+                UserKind(row["kind"]), row["member_level"], row["reseller_tier"]
+            )
+        for user_id, future in misses:
+            if not future.done():
+                future.set_result(self.buyers.get(user_id))
 
     async def _refused(self, no: purchase.Refused, sku_id: int, owner: int) -> None:
         if no.code == "stale":  # prices or the buyer's level changed: read them again
@@ -289,12 +308,6 @@ class PurchaseLane:
         finally:
             del self.loading[sku_id]
         return snap
-
-    def _after(self, outbox_id: int, sku_id: int) -> None:
-        """After the statement committed: push the notice job, check the low-stock alert."""
-        self._spawn(outbox.relay([(outbox_id, purchase.NOTIFY_TASK, None)], via="after_commit"))
-        if inventory.low_stock_due(sku_id):
-            self._spawn(_check_low_stock(sku_id))
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         async def run() -> None:

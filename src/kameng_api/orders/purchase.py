@@ -172,7 +172,7 @@ class Batches:
         self.max_active = max_active
         self.active = 0
         self.queue: list[tuple[int, str, asyncio.Future[dict[str, Any]]]] = []
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
 
     async def submit(self, buyer_id: int, payload: str) -> dict[str, Any]:
         """The purchase's result: the function's answer, or ``{"error": …, "detail": …}``.
@@ -202,7 +202,8 @@ class Batches:
                 pg = (await conn.get_raw_connection()).driver_connection
                 assert pg is not None
                 raw = await pg.fetchval(MANY_SQL, "[" + ",".join(p for _, p, _ in batch) + "]")
-            results = json.loads(raw, parse_float=Decimal)
+            out = json.loads(raw, parse_float=Decimal)
+            results = out["results"]
         except BaseException as exc:
             for _, _, future in batch:
                 if not future.done():
@@ -213,3 +214,9 @@ class Batches:
         for (_, _, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+        if out["outbox_id"] is not None:  # the batch's one notice job, committed: push it
+            task = asyncio.create_task(
+                outbox.relay([(int(out["outbox_id"]), out["task"], None)], via="after_commit")
+            )
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
