@@ -116,9 +116,23 @@ class Mail:
     notice_body: str
 
 
-async def delivery_mail(session: AsyncSession, order_id: int) -> Mail | None:
+async def preload_for_mail(
+    session: AsyncSession, order_ids: list[int]
+) -> dict[int, list[orders.DeliveredKey]]:
+    """Load a batch's orders and buyers into the session (``delivery_mail`` then reads them
+    without a query each) and return their card keys."""
+    found = list((await session.execute(select(Order).where(Order.id.in_(order_ids)))).scalars())
+    await identity.get_users(session, sorted({o.buyer_id for o in found}))
+    return await orders.delivered_keys_many(
+        session, [o.id for o in found if o.delivery_type == "card_key"]
+    )
+
+
+async def delivery_mail(
+    session: AsyncSession, order_id: int, keys: list[orders.DeliveredKey] | None = None
+) -> Mail | None:
     """What the buyer is told about an order's delivery (mail with the goods; the in-app
-    notice without secrets). None: nothing to tell."""
+    notice without secrets). None: nothing to tell. ``keys``: preloaded card keys."""
     order = await session.get(Order, order_id)
     if order is None:
         return None
@@ -127,7 +141,9 @@ async def delivery_mail(session: AsyncSession, order_id: int) -> Mail | None:
     if order.status in ("delivered", "partially_delivered"):
         lines = [head, ""]
         if order.delivery_type == "card_key":
-            for i, k in enumerate(await orders.delivered_keys(session, order), 1):
+            if keys is None:
+                keys = await orders.delivered_keys(session, order)
+            for i, k in enumerate(keys, 1):
                 lines.append(
                     f"{i}. 卡号 {k.card_no}  卡密 {k.secret}"
                     if k.card_no

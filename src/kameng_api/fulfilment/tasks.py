@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.core.periodic import periodic
 from kameng_api.fulfilment import service
 from kameng_api.notifications.tasks import send_mail
-from kameng_api.orders.service import DELIVER_TASK, NOTIFY_TASK
+from kameng_api.orders.service import DELIVER_TASK, NOTIFY_TASK, DeliveredKey
 from kameng_api.outbox import service as outbox
 from kameng_api.outbox.jobs import JobMeta, outbox_job
 
@@ -37,9 +37,12 @@ async def notify(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) 
         await _notify_one(session, int(payload["order_id"]), f"outbox-{meta.outbox_id}")
         return
     order_ids = [int(i) for i in payload["order_ids"]]
+    keys = await service.preload_for_mail(session, order_ids)
     for n, order_id in enumerate(order_ids):
         try:
-            await _notify_one(session, order_id, f"outbox-{meta.outbox_id}-{order_id}")
+            await _notify_one(
+                session, order_id, f"outbox-{meta.outbox_id}-{order_id}", keys.get(order_id)
+            )
         except Exception:
             log.warning("batch notice: order %s and the rest go one by one", order_id)
             for rest in order_ids[n:]:
@@ -47,8 +50,13 @@ async def notify(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) 
             return
 
 
-async def _notify_one(session: AsyncSession, order_id: int, message_id: str) -> None:
-    mail = await service.delivery_mail(session, order_id)
+async def _notify_one(
+    session: AsyncSession,
+    order_id: int,
+    message_id: str,
+    keys: list[DeliveredKey] | None = None,
+) -> None:
+    mail = await service.delivery_mail(session, order_id, keys)
     if mail is None:
         return
     if mail.to:

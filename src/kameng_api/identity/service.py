@@ -114,6 +114,11 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+async def get_users(session: AsyncSession, user_ids: list[int]) -> list[User]:
+    """Many users in one query (loaded into the session: ``get_user`` then reads them)."""
+    return list((await session.execute(select(User).where(User.id.in_(user_ids)))).scalars())
+
+
 def requires_mfa_enrollment(user: User, permissions: frozenset[str]) -> bool:
     load_catalogue()
     return (
