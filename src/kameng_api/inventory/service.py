@@ -717,7 +717,7 @@ def low_stock_due(sku_id: int) -> bool:
 
 # ---- the sold-out gate --------------------------------------------------------------------
 # When a claim finds no key, the SKU is flagged sold out in Redis; buyers of a flagged SKU are
-# answered ``sold_out`` before any database work (orders/gate.py). The flag only ever follows
+# answered ``sold_out`` before any database work (orders/lane.py). The flag only ever follows
 # the database saying "none left"; adding stock clears it after commit, and every fold run
 # (5 s) clears any flag whose SKU has keys again (an import that committed between a claim
 # finding none and its flag). It also expires by itself. A short expiry would send every

@@ -1,17 +1,18 @@
 """A balance purchase of card keys in one database call: ``kameng_purchase(jsonb)``.
 
-The function (migration ``5b1f0c7d2a91``) claims the keys with ``FOR UPDATE SKIP LOCKED``,
-charges the wallet (one conditional update: never below zero; the entry and its lines,
-booked once per order), records the order as delivered with its three timeline rows and its
-keys, adds to one of the SKU's stock slots, and writes the notice job and the operation-log
-entry — in one round trip instead of some twenty. A refusal raises and leaves nothing
-behind in the caller's savepoint; ``Refused`` says which. What needs Python stays here: the
-price (the pricing function), the buyer input, the order number, and the job's relay.
+The function (migrations ``5b1f0c7d2a91``, ``7c3e9a41d0b2``, ``9a4d2f6e1c37``) claims the keys
+with ``FOR UPDATE SKIP LOCKED``, charges the wallet (one conditional update: never below
+zero; the entry and its lines, booked once per order), records the order as delivered with
+its three timeline rows and its keys, adds to one of the SKU's stock slots, and writes the
+notice job and the operation-log entry — in one round trip instead of some twenty. A refusal
+raises and leaves nothing behind in the caller's savepoint; ``Refused`` says which. What
+needs Python stays here: the price (the pricing function), the buyer input, the order
+number, and the job's relay.
 
-Two callers: ``orders.service`` (the route, inside its transaction) and the purchase lane
-(``orders/lane.py``, one statement on its own), which also hands over what it read from its
-caches so the function can check them: the session, the buyer's price level, the catalogue
-version, and the ``Idempotency-Key``.
+Two callers: ``orders.service`` (the route, inside its transaction: ``buy``) and the
+purchase lane (``orders/lane.py``, through ``Batches``: many purchases per transaction),
+which also hands over what it read from its caches so the function can check them: the
+session, the buyer's price level, the catalogue version, and the ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.catalog.pricing import Buyer
+from kameng_api.core import db
 from kameng_api.core.actor import RequestMeta, UserKind
 from kameng_api.outbox import service as outbox
 
-CALL_SQL = "SELECT kameng_purchase(CAST($1 AS jsonb))::text"
 _CALL = text("SELECT kameng_purchase(CAST(:p AS jsonb))")
 _PREFIX = "kameng:"
 NOTIFY_TASK = "fulfilment:notify"  # the buyer's mail and in-app notice
@@ -195,8 +196,6 @@ class Batches:
             self.active -= 1
 
     async def _run(self, batch: list[tuple[int, str, asyncio.Future[dict[str, Any]]]]) -> None:
-        from kameng_api.core import db  # local: db imports settings only, but keep it lazy
-
         try:
             async with db.get_engine().connect() as conn:
                 pg = (await conn.get_raw_connection()).driver_connection

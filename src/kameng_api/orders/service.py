@@ -1,10 +1,11 @@
 """Order rules: create (price on the server, buyer input checked, limits enforced), pay by
 balance, deliver card keys exactly once, the timeline, and reading orders.
 
-Paying by balance is one transaction: claim the keys (``inventory.allocate``, sold out →
-nothing happened), charge the wallet (booked once per order), record the keys in
+Card keys paid by balance are one database call (``orders/purchase.py``): claim the keys
+(sold out → nothing happened), charge the wallet (booked once per order), record the keys in
 ``order_keys`` and mark the order delivered. Any refusal rolls all of it back, so a buyer is
-never charged without keys and a key never leaves stock without an order.
+never charged without keys and a key never leaves stock without an order. (The purchase lane,
+``orders/lane.py``, makes the same call for the flash-sale case before routing.)
 
 Other goods leave through the outbox: a paid direct-recharge order becomes ``delivering`` and
 writes a ``fulfilment:deliver`` job in the same transaction (fulfilment/ talks to the
@@ -209,9 +210,8 @@ async def create_order(
             reason="下单",
         )
     )
-    keys: list[int] = []
     if data.pay_method == "balance":
-        keys = await _pay_by_balance(session, order, actor)
+        await _pay_by_balance(session, order, actor)
     else:
         order.pay_method = data.pay_method  # the caller starts the gateway payment
     await audit.record(
@@ -227,7 +227,7 @@ async def create_order(
             "status": order.status,
         },
     )
-    return order, keys
+    return order, []
 
 
 async def _buy_card_keys(
@@ -291,12 +291,9 @@ def refusal(no: purchase.Refused, limit: int | None) -> Exception:
     return no
 
 
-async def _pay_by_balance(session: AsyncSession, order: Order, actor: Actor) -> list[int]:
-    keys: list[int] = []
-    if order.delivery_type == "card_key":  # claim first: sold out → no charge, no order
-        keys = await inventory.allocate(
-            session, order.sku_id, order.product_id, order.quantity, order.id
-        )
+async def _pay_by_balance(session: AsyncSession, order: Order, actor: Actor) -> None:
+    """Goods that do not come from our stock (direct recharge, manual), paid by balance;
+    card keys go through ``_buy_card_keys``."""
     await wallet.charge(
         session,
         order.buyer_id,
@@ -308,11 +305,7 @@ async def _pay_by_balance(session: AsyncSession, order: Order, actor: Actor) -> 
     order.pay_method = "balance"
     order.paid_at = clock.now()
     await _move(session, order, "paid", actor.user_id, "余额支付")
-    if keys:
-        await _deliver_keys(session, order, keys, actor.user_id)
-    else:
-        await _start_delivery(session, order, actor.user_id)
-    return keys
+    await _start_delivery(session, order, actor.user_id)
 
 
 async def _start_delivery(session: AsyncSession, order: Order, actor_id: int | None) -> None:
