@@ -272,3 +272,31 @@ async def test_a_signed_out_session_cannot_buy_through_the_lane(
         await session.execute(text("SELECT count(*) FROM orders WHERE sku_id = :s"), {"s": sku_id})
     ).scalar()
     assert count == 1
+
+
+async def test_one_buyer_racing_themselves_is_charged_only_what_they_have(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Twenty purchases at once by one buyer with money for eight: the batches hold the same
+    wallet several times; each purchase the balance cannot cover is rolled back alone."""
+    import asyncio
+
+    _, sku_id, secrets = await _shop(client, 20, price="5.00")
+    account = await _buyer(session, money="40")
+    h = await login(client, account)
+    bought = _lane("bought")
+    answers = await asyncio.gather(
+        *(client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()}) for _ in range(20))
+    )
+    codes = sorted(
+        str(r.status_code) if r.status_code == 201 else r.json()["code"] for r in answers
+    )
+    assert codes == ["201"] * 8 + ["insufficient_balance"] * 12
+    assert _lane("bought") == bought + 8  # the lane sold; the refusals went to the route
+    got = [k["secret"] for r in answers if r.status_code == 201 for k in r.json()["keys"]]
+    assert len(set(got)) == 8
+    assert set(got) <= set(secrets)
+    assert await wallet.balance(session, account.user.id) == Decimal("0.0000")
+    stock = (await inventory.stock_for_skus(session, [sku_id]))[sku_id]
+    assert (stock.available, stock.sold) == (12, 8)
+    assert (await wallet.trial_balance(session)).total == 0
