@@ -38,7 +38,6 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable
-from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -54,12 +53,10 @@ from kameng_api.core.context import request_id_var
 from kameng_api.core.errors import AppError, problem_response
 from kameng_api.core.metrics import PURCHASE_LANE, SOLD_OUT_AT_GATE
 from kameng_api.inventory import service as inventory
-from kameng_api.inventory.models import STOCK_SLOTS
 from kameng_api.orders import idempotency, purchase
 from kameng_api.orders.schemas import DeliveredKeyOut, OrderOut
-from kameng_api.orders.service import check_buyer_input, new_order_no
+from kameng_api.orders.service import card_key_request, check_buyer_input
 from kameng_api.settings import get_settings
-from kameng_api.wallet import service as wallet
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +71,7 @@ class _Parsed(SimpleNamespace):
     kind: UserKind
     key: str
     body: dict[str, Any]
+    user_agent: str | None
     lane: bool  # a purchase the lane may try (else only the gate applies)
 
 
@@ -164,11 +162,10 @@ class PurchaseLane:
             buyer_input = check_buyer_input(product.buyer_fields, body["buyer_input"])
         except AppError:
             return None
-        headers = dict(scope["headers"])
         client = scope.get("client")
         meta = RequestMeta(
             ip=client[0] if client else None,
-            user_agent=headers.get(b"user-agent", b"").decode("latin-1") or None,
+            user_agent=req.user_agent,
             request_id=request_id_var.get(),
         )
         sold_out = _sold_out()
@@ -178,26 +175,16 @@ class PurchaseLane:
                 buyer = await self._buyer(req.owner)
                 if buyer is None:
                     return None
-            quote = pricing.quote(snap.prices, buyer, qty)
             args = purchase.payload(
-                purchase.Request(
-                    buyer_id=req.owner,
-                    buyer_kind=req.kind,
-                    meta=meta,
-                    order_no=new_order_no(now),
-                    sku_id=sku.id,
-                    product_id=product.id,
-                    product_name=product.name,
-                    sku_name=sku.name,
-                    quantity=qty,
-                    unit_price=quote.unit_price,
-                    total=wallet.check_amount(quote.total),
-                    price_rule=quote.rule,
-                    buyer_input=buyer_input,
-                    expires_at=now + timedelta(seconds=get_settings().order_pay_timeout_s),
-                    looping=product.looping_keys,
-                    per_user_limit=product.per_user_limit,
-                    stock_slots=STOCK_SLOTS,
+                card_key_request(
+                    req.owner,
+                    req.kind,
+                    meta,
+                    sku,
+                    product,
+                    qty,
+                    pricing.quote(snap.prices, buyer, qty),
+                    buyer_input,
                     claim_from=self.claim_from.get(sku.id, 0),
                 ),
                 purchase.LaneChecks(
@@ -366,4 +353,12 @@ def _parse(scope: Scope, raw: bytes) -> _Parsed | None:
     )
     body = {"sku_id": data["sku_id"], "quantity": qty, "pay_method": "balance"}
     body["buyer_input"] = buyer_input
-    return _Parsed(owner=owner, session_id=session_id, kind=kind, key=key, body=body, lane=lane)
+    return _Parsed(
+        owner=owner,
+        session_id=session_id,
+        kind=kind,
+        key=key,
+        body=body,
+        user_agent=headers.get(b"user-agent", b"").decode("latin-1") or None,
+        lane=lane,
+    )

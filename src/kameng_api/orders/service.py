@@ -29,7 +29,7 @@ from kameng_api.audit import service as audit
 from kameng_api.catalog import service as catalog
 from kameng_api.catalog.models import Product, Sku
 from kameng_api.catalog.pricing import Quote
-from kameng_api.core.actor import Actor
+from kameng_api.core.actor import Actor, RequestMeta, UserKind
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, FieldProblem, NotFound
 from kameng_api.core.security import decrypt_field, encrypt_field
@@ -241,28 +241,18 @@ async def _buy_card_keys(
 ) -> tuple[Order, list[int]]:
     """Card keys paid by balance: claim, charge, deliver, in one database call
     (``orders/purchase.py``; the same rows as the step-by-step path)."""
-    now = clock.now()
     try:
         order_id, keys = await purchase.buy(
             session,
-            purchase.Request(
-                buyer_id=actor.user_id,
-                buyer_kind=actor.kind,
-                meta=actor.meta,
-                order_no=new_order_no(now),
-                sku_id=sku.id,
-                product_id=product.id,
-                product_name=product.name,
-                sku_name=sku.name,
-                quantity=data.quantity,
-                unit_price=quote.unit_price,
-                total=wallet.check_amount(quote.total),
-                price_rule=quote.rule,
-                buyer_input=buyer_input,
-                expires_at=now + timedelta(seconds=get_settings().order_pay_timeout_s),
-                looping=product.looping_keys,
-                per_user_limit=product.per_user_limit,
-                stock_slots=STOCK_SLOTS,
+            card_key_request(
+                actor.user_id,
+                actor.kind,
+                actor.meta,
+                sku,
+                product,
+                data.quantity,
+                quote,
+                buyer_input,
             ),
         )
     except purchase.Refused as no:
@@ -273,6 +263,43 @@ async def _buy_card_keys(
     order = await session.get(Order, order_id)
     assert order is not None
     return order, keys
+
+
+def card_key_request(
+    buyer_id: int,
+    buyer_kind: UserKind,
+    meta: RequestMeta,
+    sku: Sku,
+    product: Product,
+    quantity: int,
+    quote: Quote,
+    buyer_input: dict[str, str],
+    *,
+    claim_from: int = 0,
+) -> purchase.Request:
+    """What ``kameng_purchase`` needs for a balance purchase of card keys (the route's and the
+    purchase lane's)."""
+    now = clock.now()
+    return purchase.Request(
+        buyer_id=buyer_id,
+        buyer_kind=buyer_kind,
+        meta=meta,
+        order_no=new_order_no(now),
+        sku_id=sku.id,
+        product_id=product.id,
+        product_name=product.name,
+        sku_name=sku.name,
+        quantity=quantity,
+        unit_price=quote.unit_price,
+        total=wallet.check_amount(quote.total),
+        price_rule=quote.rule,
+        buyer_input=buyer_input,
+        expires_at=now + timedelta(seconds=get_settings().order_pay_timeout_s),
+        looping=product.looping_keys,
+        per_user_limit=product.per_user_limit,
+        stock_slots=STOCK_SLOTS,
+        claim_from=claim_from,
+    )
 
 
 def refusal(no: purchase.Refused, limit: int | None) -> Exception:
