@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -220,8 +221,49 @@ async def sample_waits(dsn: str, stop: asyncio.Event) -> dict[str, int]:
     return dict(sorted(seen.items(), key=lambda kv: -kv[1])[:15])
 
 
+async def cpu_by_role(procs: list[subprocess.Popen[bytes]], pg: Any) -> dict[str, float]:
+    """CPU seconds used so far by each part of the system: the API processes, the worker,
+    the PostgreSQL backends serving each (by ``application_name``) and its own processes
+    (autovacuum, WAL writer …), Redis, and this load generator — where the 2 cores go."""
+    import psutil
+
+    roles = {procs[0].pid: "api", procs[1].pid: "worker"} if len(procs) >= 2 else {}
+    apps = {
+        r["pid"]: r["application_name"] or r["backend_type"]
+        for r in await pg.fetch("SELECT pid, application_name, backend_type FROM pg_stat_activity")
+    }
+    out: dict[str, float] = {}
+    for proc in psutil.process_iter(["name", "ppid", "cmdline"]):
+        try:
+            name = proc.info["name"] or ""
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if proc.pid == os.getpid():
+                role = "load_generator"
+            elif proc.pid in roles:
+                role = roles[proc.pid]
+            elif proc.info["ppid"] in roles:
+                role = roles[proc.info["ppid"]]
+            elif name.startswith("postgres") or "postgres:" in cmd:
+                app = apps.get(proc.pid, "other")
+                role = "pg:" + (app.removeprefix("kameng-") if app.startswith("kameng") else app)
+            elif "redis" in name:
+                role = "redis"
+            else:
+                continue
+            t = proc.cpu_times()
+            out[role] = out.get(role, 0.0) + t.user + t.system
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
 async def run_sale(
-    base: str, sku_id: int, tokens: list[str], tail_s: float, waits_dsn: str | None = None
+    base: str,
+    sku_id: int,
+    tokens: list[str],
+    tail_s: float,
+    cpu: Callable[[], Awaitable[dict[str, float]]],
+    waits_dsn: str | None = None,
 ) -> dict[str, Any]:
     purchases: list[float] = []  # latency of each successful purchase (s)
     sold_out_at: list[float] = []  # when each sold_out answer arrived
@@ -249,6 +291,7 @@ async def run_sale(
                 sold_out_at.append(t1)
                 if not first_sold_out:
                     first_sold_out.append(t1)
+                    cpu_marks.append(await cpu())
                 if t1 - first_sold_out[0] > tail_s:
                     return
             else:
@@ -257,8 +300,10 @@ async def run_sale(
 
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_waits(waits_dsn, stop)) if waits_dsn else None
+    cpu_marks = [await cpu()]
     start = time.perf_counter()
     await asyncio.gather(*(buyer(t) for t in tokens))
+    cpu_marks.append(await cpu())
     stop.set()
     if sampler is not None:
         for k, n in (await sampler).items():
@@ -268,7 +313,16 @@ async def run_sale(
     tail = [t for t in sold_out_at if t >= max(tail_start, last_purchase[0])]
     tail_span = (max(tail) - max(tail_start, last_purchase[0])) if tail else 0.0
     lat = sorted(purchases)
+
+    def per(a: dict[str, float], b: dict[str, float], n: int) -> dict[str, float]:
+        if not n:
+            return {}
+        used = {k: (b[k] - a.get(k, 0.0)) * 1000 / n for k in sorted(b)}
+        return {k: round(v, 3) for k, v in used.items() if v >= 0.001}
+
     return {
+        "cpu_ms_per_purchase": per(cpu_marks[0], cpu_marks[1], len(purchases)),
+        "cpu_ms_per_sold_out": per(cpu_marks[1], cpu_marks[-1], len(sold_out_at)),
         "sold": len(purchases),
         "sell_s": sell_s,
         "purchases_per_s": len(purchases) / sell_s if sell_s > 0 else 0.0,
@@ -277,6 +331,24 @@ async def run_sale(
         "sold_out_per_s": len(tail) / tail_span if tail_span > 0 else 0.0,
         "other_answers": other,
     }
+
+
+async def sale_with_cpu(
+    base: str,
+    sku_id: int,
+    tokens: list[str],
+    tail_s: float,
+    procs: list[subprocess.Popen[bytes]],
+    dsn: str,
+    waits: bool,
+) -> dict[str, Any]:
+    pg = await asyncpg.connect(dsn)
+    try:
+        return await run_sale(
+            base, sku_id, tokens, tail_s, lambda: cpu_by_role(procs, pg), dsn if waits else None
+        )
+    finally:
+        await pg.close()
 
 
 async def run_paced(
@@ -521,8 +593,20 @@ def main() -> None:
                 flush=True,
             )
         print(f"{args.buyers} buyers race for {args.keys:,} keys over HTTP …", flush=True)
-        sale = asyncio.run(run_sale(base, sku_id, tokens, args.tail_s, dsn if args.waits else None))
+        sale = asyncio.run(sale_with_cpu(base, sku_id, tokens, args.tail_s, procs, dsn, args.waits))
         oversold, duplicates = asyncio.run(check_db(dsn, stock))
+        lane = [  # how the purchase lane answered (one API process's counters)
+            line
+            for line in httpx.get(f"{base}/metrics", timeout=5).text.splitlines()
+            if line.startswith(
+                (
+                    "kameng_purchase_lane_total",
+                    "kameng_sold_out_at_gate_total",
+                    "kameng_purchase_batch_size_count",
+                    "kameng_purchase_batch_size_sum",
+                )
+            )
+        ]
         for p in procs:
             p.terminate()
         for p in procs:
@@ -535,6 +619,9 @@ def main() -> None:
             f"oversold {oversold}, duplicates {duplicates}; other answers {sale['other_answers']}",
             flush=True,
         )
+        print(f"  purchase lane: {'; '.join(lane)}", flush=True)
+        print(f"  CPU ms per purchase: {sale['cpu_ms_per_purchase']}", flush=True)
+        print(f"  CPU ms per sold-out answer: {sale['cpu_ms_per_sold_out']}", flush=True)
         print(f"reference: naive SQL in pgbench for {args.naive_s} s …", flush=True)
         naive = asyncio.run(naive_tps(dsn, libpq, args.buyers, args.naive_s))
         print(f"  naive purchase transaction: {naive:,.0f} tps", flush=True)

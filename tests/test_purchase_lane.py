@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.audit.models import AuditLog
-from kameng_api.core.metrics import PURCHASE_LANE
+from kameng_api.core.metrics import PURCHASE_BATCH, PURCHASE_LANE
 from kameng_api.inventory import service as inventory
 from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
 from kameng_api.wallet import service as wallet
@@ -23,6 +23,12 @@ from tests.test_orders import API, _buyer, _idem, _shop
 
 def _lane(outcome: str) -> float:
     return float(PURCHASE_LANE.labels(outcome)._value.get())
+
+
+def _batches() -> tuple[float, float]:
+    """Group commits so far, and the purchases they held."""
+    samples = {s.name: s.value for m in PURCHASE_BATCH.collect() for s in m.samples}
+    return samples["kameng_purchase_batch_size_count"], samples["kameng_purchase_batch_size_sum"]
 
 
 async def _rows(session: AsyncSession, order_no: str) -> dict[str, Any]:
@@ -298,4 +304,69 @@ async def test_one_buyer_racing_themselves_is_charged_only_what_they_have(
     assert await wallet.balance(session, account.user.id) == Decimal("0.0000")
     stock = (await inventory.stock_for_skus(session, [sku_id]))[sku_id]
     assert (stock.available, stock.sold) == (12, 8)
+    assert (await wallet.trial_balance(session)).total == 0
+
+
+async def test_a_crowded_batch_sells_each_key_once_and_charges_each_buyer_right(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Purchases arriving together go to the database as one batch, done set-wise: several
+    buyers and quantities, a buyer twice, a buyer who cannot pay, more keys asked for than
+    there are. Whatever order the batch takes them in, a key is sold once, every order
+    has all its keys, and every wallet is charged exactly its orders."""
+    import asyncio
+
+    _, sku_id, secrets = await _shop(client, 10, price="5.00")
+    rich = [await _buyer(session, money="100") for _ in range(4)]
+    poor = await _buyer(session, money="4")
+    big = await _buyer(session, money="100")
+    heads = {a.user.id: await login(client, a) for a in [*rich, poor, big]}
+    wants = [(a, 2) for a in rich] + [(rich[0], 1), (poor, 1), (big, 3)]  # 12 keys asked for
+    bought, (batches, in_batches) = _lane("bought"), _batches()
+    answers = await asyncio.gather(
+        *(
+            client.post(
+                API, json={"sku_id": sku_id, "quantity": q}, headers={**heads[a.user.id], **_idem()}
+            )
+            for a, q in wants
+        )
+    )
+    got: list[str] = []
+    spent: dict[int, Decimal] = {}
+    for (account, qty), r in zip(wants, answers, strict=True):
+        if r.status_code == 201:
+            order = r.json()
+            assert len(order["keys"]) == qty == order["delivered_qty"]
+            got += [k["secret"] for k in order["keys"]]
+            spent[account.user.id] = spent.get(account.user.id, Decimal(0)) + Decimal(
+                order["total"]
+            )
+        else:
+            expected = "insufficient_balance" if account is poor else "sold_out"
+            assert r.json()["code"] == expected, r.text
+    assert len(got) == len(set(got))
+    assert set(got) <= set(secrets)
+    assert len(got) >= 9  # 12 asked of 10: at most one key can be left when a 2 or 3 misses
+    assert _lane("bought") > bought  # the lane sold (the batch's set-wise part)
+    after, in_after = _batches()
+    assert in_after - in_batches == len(wants)
+    assert after - batches < len(wants)  # they went to the database together
+    assert poor.user.id not in spent
+    for account in [*rich, poor, big]:
+        assert await wallet.balance(session, account.user.id) == Decimal(
+            "4" if account is poor else "100"
+        ) - spent.get(account.user.id, Decimal(0))
+    stock = (await inventory.stock_for_skus(session, [sku_id]))[sku_id]
+    assert (stock.available, stock.sold) == (10 - len(got), len(got))
+    sold = (
+        await session.execute(
+            text(
+                "SELECT count(*) FROM inventory_keys k JOIN order_keys ok ON ok.key_id = k.id"
+                " JOIN orders o ON o.id = ok.order_id AND o.id = k.order_id"
+                " WHERE k.sku_id = :s AND k.state = 'sold'"
+            ),
+            {"s": sku_id},
+        )
+    ).scalar()
+    assert sold == len(got)
     assert (await wallet.trial_balance(session)).total == 0

@@ -96,7 +96,7 @@ async def _seed() -> list[str]:
     from kameng_api import demo
     from kameng_api.core import db
 
-    db.init_engine(pool_size=1, max_overflow=0)
+    db.init_engine(role="kameng-cli", pool_size=1, max_overflow=0)
     try:
         async with db.unit_of_work() as session:
             return await demo.seed_demo(session)
@@ -122,7 +122,7 @@ async def _create_admin(email: str, password: str, name: str) -> int:
     from kameng_api.identity import service as identity
     from kameng_api.rbac import service as rbac
 
-    db.init_engine(pool_size=1, max_overflow=0)
+    db.init_engine(role="kameng-cli", pool_size=1, max_overflow=0)
     try:
         async with db.unit_of_work() as session:
             user = await identity.create_user(

@@ -50,7 +50,7 @@ def _operation_id(route: APIRoute) -> str:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    db.init_engine()
+    db.init_engine(role="kameng-api")
     yield
     await close_queue()
     await db.dispose_engine()

@@ -74,7 +74,7 @@ def build_worker(settings: Settings) -> Worker:
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     import_task_modules()
-    db.init_engine(settings)
+    db.init_engine(settings, role="kameng-worker")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

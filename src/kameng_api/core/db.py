@@ -47,7 +47,9 @@ _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
-def make_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
+def make_engine(settings: Settings, role: str = "kameng", **overrides: Any) -> AsyncEngine:
+    """``role`` names the process's connections in ``pg_stat_activity`` (application_name):
+    kameng-api, kameng-worker, kameng-cli."""
     if not settings.database_url:
         raise RuntimeError("database_url is not configured (run through `kameng run`, or set it)")
     kwargs: dict[str, Any] = {
@@ -55,6 +57,7 @@ def make_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout_s,
         "echo": settings.db_echo,
+        "connect_args": {"server_settings": {"application_name": role}},
     }
     kwargs.update(overrides)
     engine = create_async_engine(settings.database_url, **kwargs)
@@ -85,10 +88,12 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError("the pooled connection is gone") from exc
 
 
-def init_engine(settings: Settings | None = None, **overrides: Any) -> AsyncEngine:
+def init_engine(
+    settings: Settings | None = None, role: str = "kameng", **overrides: Any
+) -> AsyncEngine:
     global _engine, _sessionmaker
     if _engine is None:
-        _engine = make_engine(settings or get_settings(), **overrides)
+        _engine = make_engine(settings or get_settings(), role, **overrides)
         _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
     return _engine
 

@@ -21,6 +21,11 @@ SOLD_OUT_AT_GATE = Counter(
     "kameng_sold_out_at_gate_total",
     "Purchases answered sold_out by the Redis gate, before any database work",
 )
+PURCHASE_BATCH = Histogram(
+    "kameng_purchase_batch_size",
+    "Purchases per group commit of the purchase lane (one transaction each)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 PURCHASE_LANE = Counter(
     "kameng_purchase_lane_total",
     "Purchases the lane answered in one statement (bought, sold_out) or handed to the route",

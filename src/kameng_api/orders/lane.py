@@ -86,8 +86,8 @@ class PurchaseLane:
         self.buyer_misses: list[tuple[int, asyncio.Future[pricing.Buyer | None]]] = []
         self.claim_from: dict[int, int] = {}  # SKU → the highest key id sold here (a hint)
         self.background: set[asyncio.Task[None]] = set()
-        # group commit; its batches hold at most half the pool, so a burst never opens
-        # overflow connections (closed again right after: a new backend per purchase)
+        # group commit: a few batches in flight (a setting), so a burst never opens
+        # overflow connections and the batches grow instead of multiplying
         self.batches: purchase.Batches | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -198,7 +198,7 @@ class PurchaseLane:
                 ),
             )
             if self.batches is None:
-                self.batches = purchase.Batches(max(1, get_settings().db_pool_size // 2))
+                self.batches = purchase.Batches(get_settings().purchase_batches_in_flight)
             out = await self.batches.submit(req.owner, args)
         except AppError:
             return None  # e.g. bad_amount: the route explains

@@ -10,7 +10,9 @@ needs Python stays here: the price (the pricing function), the buyer input, the 
 number, and the job's relay.
 
 Two callers: ``orders.service`` (the route, inside its transaction: ``buy``) and the
-purchase lane (``orders/lane.py``, through ``Batches``: many purchases per transaction),
+purchase lane (``orders/lane.py``, through ``Batches``: many purchases per transaction, in
+``kameng_purchase_many`` — migration ``b3d81f5a7c20`` — which does the common case for the
+whole batch at once and calls ``kameng_purchase`` for the rest),
 which also hands over what it read from its caches so the function can check them: the
 session, the buyer's price level, the catalogue version, and the ``Idempotency-Key``.
 """
@@ -31,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.catalog.pricing import Buyer
 from kameng_api.core import db
 from kameng_api.core.actor import RequestMeta, UserKind
+from kameng_api.core.metrics import PURCHASE_BATCH
 from kameng_api.outbox import service as outbox
 
 _CALL = text("SELECT kameng_purchase(CAST(:p AS jsonb))")
@@ -164,10 +167,11 @@ BATCH_MAX = 64
 class Batches:
     """Group commit for the lane: purchases that arrive while earlier batches run go to the
     database together — ``kameng_purchase_many``, one transaction and one WAL flush for up
-    to ``BATCH_MAX`` buyers, each in its own subtransaction (one refusal does not fail the
-    others). Nothing waits on a timer: alone, a purchase goes at once; under load the queue
-    grows while ``max_active`` batches are in the database, and the next batch takes it all.
-    A batch is sorted by buyer, so concurrent batches lock wallet rows in the same order."""
+    to ``BATCH_MAX`` buyers, done set-wise (one statement per table for the batch; one
+    refusal does not fail the others). Nothing waits on a timer: alone, a purchase goes at
+    once; under load the queue grows while ``max_active`` batches are in the database, and
+    the next batch takes it all. The function locks a batch's wallets in id order, so
+    concurrent batches never wait on each other in a circle."""
 
     def __init__(self, max_active: int) -> None:
         self.max_active = max_active
@@ -196,6 +200,7 @@ class Batches:
             self.active -= 1
 
     async def _run(self, batch: list[tuple[int, str, asyncio.Future[dict[str, Any]]]]) -> None:
+        PURCHASE_BATCH.observe(len(batch))
         try:
             async with db.get_engine().connect() as conn:
                 pg = (await conn.get_raw_connection()).driver_connection
