@@ -504,7 +504,7 @@ def main() -> None:
     parser.add_argument(
         "--paced-rate",
         type=float,
-        default=400,
+        default=1000,
         help="first, purchases at this fixed rate (latency at a given load); 0: skip",
     )
     parser.add_argument("--paced-s", type=float, default=10.0)

@@ -13,7 +13,7 @@ from kameng_api.core.context import audit_trail_var, request_id_var
 from kameng_api.core.errors import ErrorCode, problem_response
 from kameng_api.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
-_SAFE_RID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -49,7 +49,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if _SAFE_RID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request_id_var.set(rid)
         audit_trail_var.set({})
         started = time.perf_counter()

@@ -36,12 +36,12 @@ import asyncio
 import base64
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable
 from types import SimpleNamespace
 from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kameng_api.catalog import pricing
@@ -50,8 +50,9 @@ from kameng_api.core import db, security
 from kameng_api.core.actor import RequestMeta, UserKind
 from kameng_api.core.clock import clock
 from kameng_api.core.context import request_id_var
-from kameng_api.core.errors import AppError, problem_response
-from kameng_api.core.metrics import PURCHASE_LANE, SOLD_OUT_AT_GATE
+from kameng_api.core.errors import PROBLEM_JSON, AppError, problem_response
+from kameng_api.core.metrics import HTTP_LATENCY, HTTP_REQUESTS, PURCHASE_LANE, SOLD_OUT_AT_GATE
+from kameng_api.core.middleware import SAFE_REQUEST_ID, SECURITY_HEADERS
 from kameng_api.inventory import service as inventory
 from kameng_api.orders import idempotency, purchase
 from kameng_api.orders.schemas import DeliveredKeyOut, OrderOut
@@ -76,10 +77,14 @@ class _Parsed(SimpleNamespace):
 
 
 class PurchaseLane:
-    def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, path: str, *, max_bytes: int, cors: bool) -> None:
+        self.app = app  # everything else: the middleware, the routes
         self.path = path
-        self.route = SimpleNamespace(path=path)  # what the access metrics label answers with
+        self.max_bytes = max_bytes  # the body size limit
+        self.cors = cors  # CORS is configured: a cross-origin call goes the long way
+        self.gate = idempotency.Gate()
+        self.answered = {s: HTTP_REQUESTS.labels("POST", path, str(s)) for s in (201, 409)}
+        self.latency = HTTP_LATENCY.labels("POST", path)
         self.snapshots: dict[int, catalog.SaleSnapshot] = {}
         self.loading: dict[int, asyncio.Future[catalog.SaleSnapshot | None]] = {}
         self.buyers: dict[int, pricing.Buyer] = {}
@@ -94,62 +99,90 @@ class PurchaseLane:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
         messages: list[Message] = []
         raw = b""
-        while True:  # the body is small (the size limit outside bounds it)
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            raw += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        req = _parse(scope, raw)
-        if req is not None:
-            if await idempotency.first_use_and_flagged(
-                req.owner, SCOPE, req.key, inventory.sold_out_key(req.body["sku_id"])
+        # what the layers around the routes do (CORS, the size limit) they do for the rest
+        if (
+            declared.isdigit()
+            and int(declared) <= self.max_bytes
+            and not (self.cors and b"origin" in headers)
+        ):
+            while True:  # small: its declared length is within the limit
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":
+                    break
+                raw += message.get("body", b"")
+                if not message.get("more_body", False) or len(raw) > self.max_bytes:
+                    break
+            if len(raw) <= self.max_bytes and await self._answer(
+                scope, headers, raw, send, started
             ):
-                SOLD_OUT_AT_GATE.inc()
-                scope["route"] = self.route
-                await _sold_out()(scope, receive, send)
                 return
-            if req.lane:
-                answer = await self._buy(scope, req)
-                PURCHASE_LANE.labels(
-                    "handed_over"
-                    if answer is None
-                    else "sold_out"
-                    if isinstance(answer, JSONResponse)
-                    else "bought"
-                ).inc()
-                if isinstance(answer, JSONResponse):  # sold out, told by the database
-                    scope["route"] = self.route
-                    await answer(scope, receive, send)
-                    return
-                if answer is not None:
-                    scope["route"] = self.route
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 201,
-                            "headers": [
-                                (b"content-type", b"application/json"),
-                                (b"content-length", str(len(answer)).encode()),
-                            ],
-                        }
-                    )
-                    await send({"type": "http.response.body", "body": answer})
-                    return
 
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
 
+    async def _answer(
+        self, scope: Scope, headers: dict[bytes, bytes], raw: bytes, send: Send, started: float
+    ) -> bool:
+        """Answer the request here, or False: the routes answer it."""
+        req = _parse(headers, raw)
+        if req is None:
+            return False
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id_var.set(rid)
+        if await self.gate.first_use_and_flagged(
+            req.owner, SCOPE, req.key, inventory.sold_out_key(req.body["sku_id"])
+        ):
+            SOLD_OUT_AT_GATE.inc()
+            await self._send(send, 409, _PROBLEM, _sold_out_body(rid), rid, started)
+            return True
+        if not req.lane:
+            return False
+        answer = await self._buy(scope, req, rid)
+        PURCHASE_LANE.labels(
+            "handed_over" if answer is None else "sold_out" if answer is SOLD_OUT else "bought"
+        ).inc()
+        if answer is None:
+            return False
+        if answer is SOLD_OUT:  # told by the database
+            await self._send(send, 409, _PROBLEM, _sold_out_body(rid), rid, started)
+        else:
+            await self._send(send, 201, b"application/json", answer, rid, started)
+        return True
+
+    async def _send(
+        self, send: Send, status: int, media_type: bytes, body: bytes, rid: str, started: float
+    ) -> None:
+        """The answer, with what the request-context layer adds to every answer (the request
+        id, the security headers), and counted as it counts."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", media_type),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", rid.encode()),
+                    *SECURITY_HEADERS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        self.answered[status].inc()
+        self.latency.observe(time.perf_counter() - started)
+
     # ---- the purchase ----------------------------------------------------------------------
 
-    async def _buy(self, scope: Scope, req: _Parsed) -> bytes | JSONResponse | None:
-        """The 201 body, a sold-out answer, or None: the route answers."""
+    async def _buy(self, scope: Scope, req: _Parsed, rid: str) -> bytes | None:
+        """The 201 body, ``SOLD_OUT``, or None: the route answers."""
         body = req.body
         snap = await self._snapshot(body["sku_id"])
         now = clock.now()
@@ -164,11 +197,8 @@ class PurchaseLane:
             return None
         client = scope.get("client")
         meta = RequestMeta(
-            ip=client[0] if client else None,
-            user_agent=req.user_agent,
-            request_id=request_id_var.get(),
+            ip=client[0] if client else None, user_agent=req.user_agent, request_id=rid
         )
-        sold_out = _sold_out()
         try:
             buyer = self.buyers.get(req.owner)
             if buyer is None:
@@ -194,7 +224,7 @@ class PurchaseLane:
                     idempotency_scope=SCOPE,
                     idempotency_key=req.key,
                     request_hash=idempotency.request_hash(body),
-                    sold_out_answer=json.loads(bytes(sold_out.body)),
+                    sold_out_answer=json.loads(_sold_out_body(rid)),
                 ),
             )
             if self.batches is None:
@@ -214,7 +244,7 @@ class PurchaseLane:
             return None
         if out.get("refused") == "sold_out":
             await inventory.mark_sold_out(sku.id)  # the gate answers the next buyers
-            return sold_out
+            return SOLD_OUT
         if out["keys"]:
             self.claim_from[sku.id] = max(self.claim_from.get(sku.id, 0), max(out["keys"]))
         if inventory.low_stock_due(sku.id):
@@ -308,10 +338,28 @@ class PurchaseLane:
         task.add_done_callback(self.background.discard)
 
 
-def _sold_out() -> JSONResponse:
-    return problem_response(
-        status=409, code="sold_out", title="Sold out", detail="已售罄 (sold out)"
-    )
+_PROBLEM = PROBLEM_JSON.encode()
+SOLD_OUT = b"sold_out"  # _buy's answer when the database found no key
+# the problem+json body, rendered once; only its request id differs between answers
+
+
+def _sold_out_template() -> tuple[bytes, bytes]:
+    token = request_id_var.set("REQUEST-ID")
+    try:
+        body = problem_response(
+            status=409, code="sold_out", title="Sold out", detail="已售罄 (sold out)"
+        ).body
+    finally:
+        request_id_var.reset(token)
+    head, _, tail = bytes(body).partition(b"REQUEST-ID")
+    return head, tail
+
+
+_SOLD_OUT_PARTS = _sold_out_template()
+
+
+def _sold_out_body(rid: str) -> bytes:
+    return rid.encode().join(_SOLD_OUT_PARTS)
 
 
 async def _check_low_stock(sku_id: int) -> None:
@@ -323,9 +371,8 @@ def _b64(text: str) -> bytes:
     return base64.b64decode(text)
 
 
-def _parse(scope: Scope, raw: bytes) -> _Parsed | None:
+def _parse(headers: dict[bytes, bytes], raw: bytes) -> _Parsed | None:
     """The caller and the purchase, or None when the route must judge the request."""
-    headers = dict(scope["headers"])
     scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
     key = headers.get(b"idempotency-key", b"").decode("latin-1")
     if scheme.lower() != "bearer" or not token or not 8 <= len(key) <= 128:
