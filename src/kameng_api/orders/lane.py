@@ -2,24 +2,26 @@
 flash-sale case — a balance purchase of card keys — with one Redis command for a SKU that
 sold out a moment ago, and one database statement for a purchase.
 
-Pure ASGI middleware inside the request-id/metrics and body-size layers. It answers only
-two things itself; everything else goes on, body intact, to the route, which is the
-reference and answers every other case (validation errors, refusals, retries, other payment
-methods and products):
+Pure ASGI, in front of every middleware layer (``main.KamengApp`` calls it first): it does
+itself what those layers do for its two answers — the request id, the security headers,
+the access metrics, the body size limit (a larger body, or a cross-origin call when CORS is
+configured, goes the long way). It answers only two things; everything else goes on, body
+intact, to the middleware and the route, which is the reference and answers every other
+case (validation errors, refusals, retries, other payment methods and products):
 
 1. **The sold-out gate.** When a claim finds no key, ``inventory.mark_sold_out`` raises a
    flag in Redis (cleared when keys come back, see inventory/service.py). While it is up, a
    purchase of that SKU with an ``Idempotency-Key`` never seen before is answered 409
-   ``sold_out`` after one Redis command (``idempotency.first_use_and_flagged``). A retry of
-   a purchase that went through is never gated: its key is marked.
+   ``sold_out`` after one Redis check (``idempotency.Gate``: the checks of one moment go in
+   one command). A retry of a purchase that went through is never gated: its key is marked.
 2. **The purchase.** The SKU, its product and prices come from a per-process snapshot and
    the buyer's price level from a per-process cache; the price is computed by the pricing
-   function and the buyer input checked here, as the route does. Then one statement,
-   ``kameng_purchase`` (orders/purchase.py), checks what the caches and the token claimed —
-   the session is live, the buyer's level and the catalogue version are unchanged, the
-   Idempotency-Key is new — and does the whole purchase, storing the key's answer. Any
-   refusal or mismatch leaves nothing behind and the request goes to the route, which then
-   does it all the long way (and answers, and stores, the refusal).
+   function and the buyer input checked here, as the route does. Then the batch's one
+   statement, ``kameng_purchase_many`` (orders/purchase.py), checks what the caches and the
+   token claimed — the session is live, the buyer's level and the catalogue version are
+   unchanged, the Idempotency-Key is new — and does the whole purchase, storing the key's
+   answer. Any refusal or mismatch leaves nothing behind and the request goes to the route,
+   which then does it all the long way (and answers, and stores, the refusal).
 
 Who may be answered here: a caller with a valid access token (signature, audience, issuer,
 expiry, type — the same check as every route). A purchase is answered only after the
