@@ -7,7 +7,7 @@ duplicate, the request gets 409 at once instead of waiting; then a stored answer
 in the same transaction as the order it describes. Card secrets are never stored here: a
 replay re-reads them from the order. Answers are kept at least 24 hours.
 
-The flash-sale gate (``first_use_and_flagged``) answers ``sold_out`` before any of this —
+The flash-sale gate (``Gate``) answers ``sold_out`` before any of this —
 but only to a key never seen before (a Redis ``SET NX`` marker, kept longer than the stored
 answers): a retry of a purchase that went through always reaches its stored answer. A gate
 refusal is not stored; its retry is simply asked again (it had no effect to repeat).
@@ -55,25 +55,6 @@ def _seen_ttl_s() -> int:
     return get_settings().idempotency_keep_s + 3600  # longer than stored answers are kept
 
 
-_FIRST_USE_AND_FLAGGED = """
-local first = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
-if first and redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
-return 0
-"""
-# Redis names a script by its SHA-1 (an identifier here, not a security measure)
-_SCRIPT_SHA = hashlib.sha1(_FIRST_USE_AND_FLAGGED.encode(), usedforsecurity=False).hexdigest()
-
-
-async def first_use_and_flagged(owner_id: int, scope: str, key: str, flag: str) -> bool:
-    """One Redis command: mark the key as used (``SET NX``) and read ``flag``. True only for
-    a new key while the flag is up. Redis away → False (the database decides)."""
-    args = (f"idem:seen:{scope}:{owner_id}:{key}", flag, str(_seen_ttl_s()))
-    try:
-        return bool(await _eval(_FIRST_USE_AND_FLAGGED, _SCRIPT_SHA, 2, args))
-    except Exception:  # the gate is only a shortcut
-        return False
-
-
 async def _eval(script: str, sha: str, n_keys: int, args: tuple[str, ...] | list[str]) -> Any:
     queue = get_queue()
     try:  # EVALSHA directly: redis-py's Script wrapper costs more than the command
@@ -95,9 +76,11 @@ _MANY_SHA = hashlib.sha1(_MANY.encode(), usedforsecurity=False).hexdigest()
 
 
 class Gate:
-    """``first_use_and_flagged`` for many requests in one Redis command: checks that arrive
-    while one is in flight go together in the next (during a sale the gate answers
-    thousands of buyers a second; one command each cost more than the rest of the answer)."""
+    """The flash-sale gate's check: mark the key as used (``SET NX``) and read the SKU's
+    sold-out ``flag`` — true only for a new key while the flag is up; Redis away → False
+    (the database decides). Checks that arrive while one command is in flight go together
+    in the next (during a sale the gate answers thousands of buyers a second; a command
+    each cost more than the rest of the answer)."""
 
     def __init__(self) -> None:
         self.queue: list[tuple[str, str, asyncio.Future[bool]]] = []
