@@ -84,14 +84,13 @@ class Gate:
 
     def __init__(self) -> None:
         self.queue: list[tuple[str, str, asyncio.Future[bool]]] = []
-        self.running = False
+        self.running: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
 
     async def first_use_and_flagged(self, owner_id: int, scope: str, key: str, flag: str) -> bool:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.queue.append((f"idem:seen:{scope}:{owner_id}:{key}", flag, future))
-        if not self.running:
-            self.running = True
-            asyncio.get_running_loop().create_task(self._drain())
+        if self.running is None:
+            self.running = asyncio.get_running_loop().create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
@@ -107,7 +106,7 @@ class Gate:
                     if not future.done():
                         future.set_result(bool(gated))
         finally:
-            self.running = False
+            self.running = None
 
 
 def request_hash(body: dict[str, Any]) -> str:
