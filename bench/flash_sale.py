@@ -561,18 +561,20 @@ def main() -> None:
         print(f"seeding {stock:,} keys and {args.buyers} buyers …", flush=True)
         sku_id, tokens = asyncio.run(seeded())
         port = free_port()
+        # the services' logs (warnings and errors), for a run that went wrong
+        logs = {r: (ROOT / "var" / "bench" / f"{r}.log").open("wb") for r in ("api", "worker")}
         kameng = str(ROOT / ".venv" / "bin" / "kameng")
         procs.append(
             subprocess.Popen(
                 [kameng, "serve", "--port", str(port), "--workers", str(args.api_workers)],
                 env=env,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=logs["api"],
             )
         )
         procs.append(
             subprocess.Popen(
-                [kameng, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                [kameng, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=logs["worker"]
             )
         )
         base = f"http://127.0.0.1:{port}"

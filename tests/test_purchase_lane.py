@@ -12,6 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.audit.models import AuditLog
+from kameng_api.catalog import service as catalog
+from kameng_api.core.clock import clock
 from kameng_api.core.metrics import PURCHASE_BATCH, PURCHASE_LANE
 from kameng_api.inventory import service as inventory
 from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
@@ -258,6 +260,26 @@ async def test_a_price_change_or_a_new_level_is_never_missed(
     await session.commit()
     r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
     assert (r.json()["total"], r.json()["price_rule"]) == ("7.0000", "member:1")
+
+
+async def test_the_schedule_job_changing_nothing_keeps_the_lane_s_snapshot(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The schedule job runs every 15 s; a run that lists or unlists nothing must not make
+    every kept catalogue stale (each purchase in flight would go the long way at once)."""
+    _, sku_id, _ = await _shop(client, 5)
+    h = await login(client, await _buyer(session))
+    assert (await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})).is_success
+    version = (await session.execute(text("SELECT version FROM catalog_version"))).scalar_one()
+    assert await catalog.apply_schedules(session, clock.now()) == ([], [])
+    await session.commit()
+    assert (
+        await session.execute(text("SELECT version FROM catalog_version"))
+    ).scalar_one() == version
+    handed, bought = _lane("handed_over"), _lane("bought")
+    r = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert r.status_code == 201
+    assert (_lane("handed_over"), _lane("bought")) == (handed, bought + 1)
 
 
 async def test_a_signed_out_session_cannot_buy_through_the_lane(
