@@ -5,6 +5,7 @@ orders are paid. Each test has its own database and Redis (real commits)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -116,6 +117,8 @@ async def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
             return rid in sim.requests
 
         await wait_for(submitted, 30, interval_s=0.02)
+        # background work yields the cores to the API's answers (KAMENG_WORKER_NICE)
+        assert os.getpriority(os.PRIO_PROCESS, first.pid) == 19
         first.send_signal(signal.SIGKILL)  # the supplier is topping up; we never hear back
         first.wait(5)
         sim.mode = "success"

@@ -22,7 +22,7 @@ from kameng_api.audit import service as audit_service
 from kameng_api.audit.router import router as audit_router
 from kameng_api.catalog.router import router as catalog_router
 from kameng_api.catalog.router import shop_router
-from kameng_api.core import db
+from kameng_api.core import db, memory
 from kameng_api.core.errors import install_error_handlers, set_rejection_recorder
 from kameng_api.core.logging import configure_logging
 from kameng_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -183,4 +183,6 @@ def app_factory() -> KamengApp:
     """Entry point for uvicorn's ``--factory``."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(settings)
+    app = create_app(settings)
+    memory.settle_gc()  # a served process: what it loaded stays for good
+    return app

@@ -196,6 +196,13 @@ class Settings(BaseSettings):
         default=5, ge=1, description="How often a worker reports itself alive to Redis."
     )
     worker_max_jobs: int = Field(default=20, ge=1, description="Concurrent jobs per worker.")
+    worker_nice: int = Field(
+        default=19,
+        ge=0,
+        le=19,
+        description="CPU priority the worker lowers itself by (nice). On a machine it shares "
+        "with the API, buyers are answered first and mails and notices catch up in idle time.",
+    )
     seed_demo: bool = Field(default=True, description="`kameng run` seeds the demo shop once.")
 
     @model_validator(mode="after")

@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 
 from arq.worker import Worker
 
-from kameng_api.core import db, periodic
+from kameng_api.core import db, memory, periodic
 from kameng_api.core.redis import close_queue, redis_settings
 from kameng_api.outbox import service as outbox
 from kameng_api.outbox.jobs import MAX_TIMEOUT_S, arq_functions
@@ -73,7 +74,10 @@ def build_worker(settings: Settings) -> Worker:
 
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
+    if settings.worker_nice:  # background work yields the cores to the API's answers
+        os.nice(settings.worker_nice)
     import_task_modules()
+    memory.settle_gc()
     db.init_engine(settings, role="kameng-worker")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

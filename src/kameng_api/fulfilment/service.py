@@ -18,11 +18,12 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.core.clock import clock
 from kameng_api.identity import service as identity
+from kameng_api.identity.models import User
 from kameng_api.notifications import service as notifications
 from kameng_api.orders import service as orders
 from kameng_api.orders.models import Order
@@ -116,33 +117,49 @@ class Mail:
     notice_body: str
 
 
-async def preload_for_mail(
-    session: AsyncSession, order_ids: list[int]
-) -> dict[int, list[orders.DeliveredKey]]:
-    """Load a batch's orders and buyers into the session (``delivery_mail`` then reads them
-    without a query each) and return their card keys."""
-    found = list((await session.execute(select(Order).where(Order.id.in_(order_ids)))).scalars())
-    await identity.get_users(session, sorted({o.buyer_id for o in found}))
-    return await orders.delivered_keys_many(
-        session, [o.id for o in found if o.delivery_type == "card_key"]
+async def batch_mails(session: AsyncSession, order_ids: list[int]) -> list[tuple[int, Mail]]:
+    """What each of a batch's buyers is told, in ``order_ids``' order (orders with nothing to
+    tell left out): orders, buyers and card keys in three queries."""
+    found = {
+        o.id: o
+        for o in (await session.execute(select(Order).where(Order.id.in_(order_ids)))).scalars()
+    }
+    buyers = {
+        u.id: u
+        for u in await identity.get_users(session, sorted({o.buyer_id for o in found.values()}))
+    }
+    keys = await orders.delivered_keys_many(
+        session, [o.id for o in found.values() if o.delivery_type == "card_key"]
     )
+    out = []
+    for order_id in order_ids:
+        order = found.get(order_id)
+        mail = (
+            None if order is None else _mail(order, buyers[order.buyer_id], keys.get(order_id, []))
+        )
+        if mail is not None:
+            out.append((order_id, mail))
+    return out
 
 
-async def delivery_mail(
-    session: AsyncSession, order_id: int, keys: list[orders.DeliveredKey] | None = None
-) -> Mail | None:
+async def delivery_mail(session: AsyncSession, order_id: int) -> Mail | None:
     """What the buyer is told about an order's delivery (mail with the goods; the in-app
-    notice without secrets). None: nothing to tell. ``keys``: preloaded card keys."""
+    notice without secrets). None: nothing to tell."""
     order = await session.get(Order, order_id)
     if order is None:
         return None
     buyer = await identity.get_user(session, order.buyer_id)
+    keys = []
+    if order.delivery_type == "card_key" and order.status in ("delivered", "partially_delivered"):
+        keys = await orders.delivered_keys(session, order)
+    return _mail(order, buyer, keys)
+
+
+def _mail(order: Order, buyer: User, keys: list[orders.DeliveredKey]) -> Mail | None:
     head = f"订单 {order.order_no}：{order.product_name} · {order.sku_name} × {order.quantity}"
     if order.status in ("delivered", "partially_delivered"):
         lines = [head, ""]
         if order.delivery_type == "card_key":
-            if keys is None:
-                keys = await orders.delivered_keys(session, order)
             for i, k in enumerate(keys, 1):
                 lines.append(
                     f"{i}. 卡号 {k.card_no}  卡密 {k.secret}"
@@ -177,9 +194,16 @@ async def delivery_mail(
     return None
 
 
-async def record_notified(session: AsyncSession, order_id: int, mail: Mail) -> None:
-    """The buyer was told: the in-app notice, and when."""
-    await notifications.notify(session, mail.user_id, "order", mail.notice_title, mail.notice_body)
-    order = await session.get(Order, order_id)  # loaded by delivery_mail: no query
-    if order is not None:
-        order.notified_at = clock.now()
+async def record_notified(session: AsyncSession, told: list[tuple[int, Mail]]) -> None:
+    """These buyers were told: their in-app notices, and when (one statement each)."""
+    if not told:
+        return
+    await notifications.notify_many(
+        session, [(m.user_id, "order", m.notice_title, m.notice_body) for _, m in told]
+    )
+    await session.execute(
+        update(Order)
+        .where(Order.id.in_([order_id for order_id, _ in told]))
+        .values(notified_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.core.clock import clock
@@ -23,6 +23,14 @@ async def notify(session: AsyncSession, user_id: int, kind: str, title: str, bod
     session.add(n)
     await session.flush()
     return n
+
+
+async def notify_many(session: AsyncSession, notices: list[tuple[int, str, str, str]]) -> None:
+    """Many notices (user id, kind, title, body) in one statement."""
+    await session.execute(
+        insert(Notice),
+        [{"user_id": u, "kind": k, "title": t, "body": b} for u, k, t, b in notices],
+    )
 
 
 async def list_notices(session: AsyncSession, user_id: int, limit: int = 50) -> Sequence[Notice]:
