@@ -4,10 +4,13 @@ a stale price or a dead session, and hand everything it is unsure of to the rout
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +19,7 @@ from kameng_api.catalog import service as catalog
 from kameng_api.core.clock import clock
 from kameng_api.core.metrics import PURCHASE_BATCH, PURCHASE_LANE
 from kameng_api.inventory import service as inventory
+from kameng_api.orders import service as orders_service
 from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
 from kameng_api.wallet import service as wallet
 from kameng_api.wallet.models import Entry, Line
@@ -282,6 +286,32 @@ async def test_the_schedule_job_changing_nothing_keeps_the_lane_s_snapshot(
     assert (_lane("handed_over"), _lane("bought")) == (handed, bought + 1)
 
 
+async def test_an_order_number_already_taken_goes_to_the_route_not_the_whole_batch(
+    client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, sku_id, _ = await _shop(client, 10)
+    heads = [await login(client, await _buyer(session)) for _ in range(6)]
+    first = await client.post(API, json={"sku_id": sku_id}, headers={**heads[0], **_idem()})
+    taken = first.json()["order_no"]
+    real, drawn = orders_service.new_order_no, []
+
+    def draw(now: datetime) -> str:  # the lane's sixth number is one already taken
+        drawn.append(now)
+        return taken if len(drawn) == 6 else real(now)
+
+    monkeypatch.setattr(orders_service, "new_order_no", draw)
+    handed, bought, (batches, _) = _lane("handed_over"), _lane("bought"), _batches()
+    answers = await asyncio.gather(
+        *(client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()}) for h in heads)
+    )
+    assert [r.status_code for r in answers] == [201] * 6
+    assert len({r.json()["order_no"] for r in answers} | {taken}) == 7
+    assert _batches()[0] - batches < 6  # some went together
+    # only the purchase with the taken number went the long way, not its batch
+    assert (_lane("handed_over"), _lane("bought")) == (handed + 1, bought + 5)
+    assert len(drawn) == 7  # the route drew a new number
+
+
 async def test_a_signed_out_session_cannot_buy_through_the_lane(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
@@ -306,7 +336,6 @@ async def test_one_buyer_racing_themselves_is_charged_only_what_they_have(
 ) -> None:
     """Twenty purchases at once by one buyer with money for eight: the batches hold the same
     wallet several times; each purchase the balance cannot cover is rolled back alone."""
-    import asyncio
 
     _, sku_id, secrets = await _shop(client, 20, price="5.00")
     account = await _buyer(session, money="40")

@@ -63,6 +63,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         log_config=None,
+        access_log=False,  # no access lines (core/logging.py); the metrics count requests
         server_header=False,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -145,7 +146,14 @@ def _field_key(key_id: str) -> bytes:
 def field_cipher(key_id: str | None = None) -> tuple[str, AESGCM]:
     """``(key id, cipher)`` for bulk encryption (new data: the current key id)."""
     kid = key_id or get_settings().field_key_id
-    return kid, AESGCM(_field_key(kid))
+    return kid, _cipher(_field_key(kid))
+
+
+@functools.lru_cache(maxsize=32)
+def _cipher(key: bytes) -> AESGCM:
+    """One cipher object per key (keyed by the key itself: a rotation is never missed);
+    setting one up cost more than decrypting a card key with it."""
+    return AESGCM(key)
 
 
 def dedupe_key() -> bytes:

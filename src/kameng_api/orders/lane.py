@@ -251,8 +251,7 @@ class PurchaseLane:
             self.claim_from[sku.id] = max(self.claim_from.get(sku.id, 0), max(out["keys"]))
         if inventory.low_stock_due(sku.id):
             self._spawn(_check_low_stock(sku.id))
-        order = OrderOut.model_validate(out["order"])
-        order.keys = [
+        keys = [
             DeliveredKeyOut(
                 card_no=k["card_no"],
                 secret=inventory.decrypt_secret_parts(
@@ -261,7 +260,7 @@ class PurchaseLane:
             )
             for k in out["secrets"]
         ]
-        return order.model_dump_json().encode()
+        return OrderOut.model_validate({**out["order"], "keys": keys}).model_dump_json().encode()
 
     async def _buyer(self, user_id: int) -> pricing.Buyer | None:
         """The buyer as pricing sees them (kept; the purchase checks it is still so). Misses

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -162,6 +163,16 @@ def refusal_of(message: str | None, detail: str | None) -> Refused | None:
 
 MANY_SQL = "SELECT kameng_purchase_many(CAST($1 AS jsonb))::text"
 BATCH_MAX = 64
+_TAKEN = re.compile(r"Key \(order_no\)=\((\d+)\) already exists")
+
+
+def _order_no_taken(exc: BaseException) -> str | None:
+    """The order number a batch failed on because an order (or another purchase of the batch)
+    already had it — rare (``orders.service.new_order_no``) — else None."""
+    if getattr(exc, "constraint_name", None) != "uq_orders_order_no":
+        return None
+    found = _TAKEN.search(getattr(exc, "detail", None) or "")
+    return found.group(1) if found else None
 
 
 class Batches:
@@ -209,6 +220,15 @@ class Batches:
             out = json.loads(raw, parse_float=Decimal)
             results = out["results"]
         except BaseException as exc:
+            taken = _order_no_taken(exc)
+            rest = [b for b in batch if taken is None or f'"order_no": "{taken}"' not in b[1]]
+            if rest and len(rest) < len(batch):  # only the purchase with that number fails
+                kept = {id(future) for _, _, future in rest}
+                for _, _, future in batch:
+                    if id(future) not in kept and not future.done():
+                        future.set_exception(exc)
+                await self._run(rest)
+                return
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
