@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
+import uvloop  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from kameng_api import migrate  # noqa: E402
@@ -384,6 +385,7 @@ async def run_paced(
     for t in tokens:
         idle.put_nowait((Conn(host, int(port)), f"authorization: Bearer {t}\r\n"))
     lat: list[float] = []
+    moments: dict[int, list[float]] = {}  # quarter second of the due time → latencies
     answers: dict[str, int] = {}
 
     async def connect(conn: Conn) -> None:  # connections are open before the clock starts
@@ -403,6 +405,7 @@ async def run_paced(
         answers[code] = answers.get(code, 0) + 1
         if status == 201 and due >= start + warmup_s:
             lat.append(time.perf_counter() - due)
+            moments.setdefault(int((due - start) * 4), []).append(lat[-1])
 
     start = time.perf_counter() + 0.05
     n = int(rate * seconds)
@@ -416,11 +419,17 @@ async def run_paced(
     await asyncio.gather(*tasks)
     took = time.perf_counter() - start - warmup_s
     lat.sort()
+    # the slowest quarter seconds: a stall (a pause, a periodic job) shows as one or two
+    worst = sorted(moments.items(), key=lambda m: -max(m[1]))[:3]
     return {
         "rate": round(len(lat) / took) if took > 0 else 0,
         "p50_ms": statistics.median(lat) * 1000 if lat else 0.0,
         "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0,
         "answers": answers,
+        "slowest": ", ".join(
+            f"{q / 4:.2f} s: median {statistics.median(v) * 1000:.0f} / max {max(v) * 1000:.0f} ms"
+            for q, v in worst
+        ),
     }
 
 
@@ -551,6 +560,8 @@ def main() -> None:
     # the load generator's own collector pauses would count as the service's latency (it
     # runs for two minutes: what cycles it leaves can wait)
     gc.disable()
+    # the load generator on uvloop too (it shares the cores with the service)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     speed = cpu_check_ms()
     print(f"machine check: {speed:.0f} ms for a fixed loop (lower is faster)", flush=True)
 
@@ -636,6 +647,7 @@ def main() -> None:
                 f"p99 {paced['p99_ms']:.1f} ms; answers {paced['answers']}",
                 flush=True,
             )
+            print(f"  slowest quarter seconds (from the start): {paced['slowest']}", flush=True)
         print(f"{args.buyers} buyers race for {args.keys:,} keys over HTTP …", flush=True)
         sale = asyncio.run(sale_with_cpu(base, sku_id, tokens, args.tail_s, procs, dsn, args.waits))
         oversold, duplicates = asyncio.run(check_db(dsn, stock))

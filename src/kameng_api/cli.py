@@ -11,9 +11,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -68,6 +68,17 @@ def serve(
     )
 
 
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is there (it comes with uvicorn's standard extras; the API
+    processes use it too): less CPU per socket read and write than asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - a platform without it
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 @app.command()
 def worker() -> None:
     """Run the arq worker (background jobs and the outbox sweeper)."""
@@ -77,7 +88,7 @@ def worker() -> None:
     settings = _settings()
     _require_urls(settings)
     configure_logging(settings.log_level, settings.log_json)
-    asyncio.run(run_worker(settings))
+    _run_fast(run_worker(settings))
 
 
 @app.command()
