@@ -169,6 +169,12 @@ class Settings(BaseSettings):
         "process. Purchases arriving meanwhile wait and go together in the next one: on few "
         "cores one batch at a time is fastest (a batch of 30 costs little more than one).",
     )
+    purchase_batch_stretch_ms: float = Field(
+        default=15,
+        gt=0,
+        description="When the purchase lane's batch in flight has run longer than this, one "
+        "more batch takes the purchases waiting (they are not held up by a slow commit).",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (JSON list). Empty: same-origin."
     )

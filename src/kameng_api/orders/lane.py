@@ -230,7 +230,10 @@ class PurchaseLane:
                 ),
             )
             if self.batches is None:
-                self.batches = purchase.Batches(get_settings().purchase_batches_in_flight)
+                settings = get_settings()
+                self.batches = purchase.Batches(
+                    settings.purchase_batches_in_flight, settings.purchase_batch_stretch_ms / 1000
+                )
             out = await self.batches.submit(req.owner, args)
         except AppError:
             return None  # e.g. bad_amount: the route explains

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -181,34 +182,55 @@ class Batches:
     to ``BATCH_MAX`` buyers, done set-wise (one statement per table for the batch; one
     refusal does not fail the others). Nothing waits on a timer: alone, a purchase goes at
     once; under load the queue grows while ``max_active`` batches are in the database, and
-    the next batch takes it all. The function locks a batch's wallets in id order, so
-    concurrent batches never wait on each other in a circle."""
+    the next batch takes it all. When the batch in flight has run longer than ``stretch_s``
+    (a commit waiting on the disk, a busy moment), one more batch takes those waiting, so a
+    purchase is not held up by a slow batch it is not part of. The function locks a batch's
+    wallets in id order, so concurrent batches never wait on each other in a circle."""
 
-    def __init__(self, max_active: int) -> None:
+    def __init__(self, max_active: int, stretch_s: float = 0.015) -> None:
         self.max_active = max_active
+        self.stretch_s = stretch_s
         self.active = 0
         self.queue: list[tuple[int, str, asyncio.Future[dict[str, Any]]]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.since = 0.0  # when the batch in flight went to the database
+        self.extra = False  # one more batch is in flight because that one ran long
 
     async def submit(self, buyer_id: int, payload: str) -> dict[str, Any]:
         """The purchase's result: the function's answer, or ``{"error": …, "detail": …}``.
         Raises when the whole batch failed (the database is away …)."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self.queue.append((buyer_id, payload, future))
         if self.active < self.max_active:
             self.active += 1
-            task = asyncio.create_task(self._drain())
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._spawn(self._drain())
+        elif not self.extra and loop.time() - self.since > self.stretch_s:
+            self.extra = True  # the batch in flight runs long: those waiting go now
+            self._spawn(self._one_more())
         return await future
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _drain(self) -> None:
         try:
             while self.queue:
                 batch, self.queue = self.queue[:BATCH_MAX], self.queue[BATCH_MAX:]
+                self.since = asyncio.get_running_loop().time()
                 await self._run(sorted(batch, key=lambda b: b[0]))
         finally:
             self.active -= 1
+
+    async def _one_more(self) -> None:
+        try:
+            batch, self.queue = self.queue[:BATCH_MAX], self.queue[BATCH_MAX:]
+            if batch:
+                await self._run(sorted(batch, key=lambda b: b[0]))
+        finally:
+            self.extra = False
 
     async def _run(self, batch: list[tuple[int, str, asyncio.Future[dict[str, Any]]]]) -> None:
         PURCHASE_BATCH.observe(len(batch))
