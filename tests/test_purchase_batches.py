@@ -32,9 +32,9 @@ class Timed(Batches):
 
 
 async def test_purchases_arriving_during_a_quick_batch_go_together_in_the_next() -> None:
-    batches = Timed({1: 0.005}, stretch_s=0.050)
+    batches = Timed({1: 0.050}, stretch_s=0.500)
     first = asyncio.create_task(batches.submit(1, "{}"))
-    await asyncio.sleep(0.001)
+    await asyncio.sleep(0.010)  # buyer 1's batch is in the database
     rest = [asyncio.create_task(batches.submit(b, "{}")) for b in (4, 2, 3)]
     answers = await asyncio.gather(first, *rest)
     assert [a["buyer"] for a in answers] == [1, 4, 2, 3]  # each gets its own answer
@@ -43,13 +43,14 @@ async def test_purchases_arriving_during_a_quick_batch_go_together_in_the_next()
 
 
 async def test_a_batch_running_long_lets_one_more_take_those_waiting() -> None:
-    batches = Timed({1: 0.300}, stretch_s=0.020)  # the first batch hangs on its commit
+    batches = Timed({1: 1.0}, stretch_s=0.100)  # the first batch hangs on its commit
     slow = asyncio.create_task(batches.submit(1, "{}"))
-    await asyncio.sleep(0.005)
+    await asyncio.sleep(0.010)
     early = asyncio.create_task(batches.submit(2, "{}"))  # within the stretch: it waits
-    await asyncio.sleep(0.030)
+    await asyncio.sleep(0.200)
+    assert batches.ran == [[1]]
     late = [asyncio.create_task(batches.submit(b, "{}")) for b in (3, 4)]
-    done, _ = await asyncio.wait([early, *late], timeout=0.150)
+    done, _ = await asyncio.wait([early, *late], timeout=0.500)
     assert {t.result()["buyer"] for t in done} == {2, 3, 4}  # not held up by buyer 1's batch
     assert not slow.done()
     # buyer 3 found the batch in flight past its stretch: the one extra batch took all three

@@ -204,6 +204,7 @@ class Batches:
         self.queue.append((buyer_id, payload, future))
         if self.active < self.max_active:
             self.active += 1
+            self.since = loop.time()  # before the drain runs: the next arrival waits for it
             self._spawn(self._drain())
         elif not self.extra and loop.time() - self.since > self.stretch_s:
             self.extra = True  # the batch in flight runs long: those waiting go now
