@@ -584,6 +584,9 @@ def main() -> None:
     dsn = base_url.set(drivername="postgresql", database=DB_NAME).render_as_string(False)
     libpq = dsn
     procs: list[subprocess.Popen[bytes]] = []
+    # the services' logs (warnings and errors), for a run that went wrong
+    (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+    logs = {r: (ROOT / "var" / "bench" / f"{r}.log").open("wb") for r in ("api", "worker")}
     try:
         asyncio.run(admin_exec(admin, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
         asyncio.run(admin_exec(admin, f'CREATE DATABASE "{DB_NAME}"'))
@@ -614,8 +617,6 @@ def main() -> None:
         # keys are imported well before a sale: autovacuum has seen them by then
         asyncio.run(admin_exec(dsn, "VACUUM ANALYZE"))
         port = free_port()
-        # the services' logs (warnings and errors), for a run that went wrong
-        logs = {r: (ROOT / "var" / "bench" / f"{r}.log").open("wb") for r in ("api", "worker")}
         kameng = str(ROOT / ".venv" / "bin" / "kameng")
         procs.append(
             subprocess.Popen(
@@ -691,6 +692,8 @@ def main() -> None:
     finally:
         for p in procs:
             p.kill()
+        for log_file in logs.values():
+            log_file.close()
         if redis is not None:
             redis.stop()
         if pg is not None:

@@ -244,7 +244,7 @@ class Batches:
             results = out["results"]
         except BaseException as exc:
             taken = _order_no_taken(exc)
-            rest = [b for b in batch if taken is None or f'"order_no": "{taken}"' not in b[1]]
+            rest = [b for b in batch if taken is None or json.loads(b[1])["order_no"] != taken]
             if rest and len(rest) < len(batch):  # only the purchase with that number fails
                 kept = {id(future) for _, _, future in rest}
                 for _, _, future in batch:
