@@ -57,7 +57,7 @@ from kameng_api.core.metrics import HTTP_LATENCY, HTTP_REQUESTS, PURCHASE_LANE, 
 from kameng_api.core.middleware import SAFE_REQUEST_ID, SECURITY_HEADERS
 from kameng_api.inventory import service as inventory
 from kameng_api.orders import idempotency, purchase
-from kameng_api.orders.schemas import DeliveredKeyOut, OrderOut
+from kameng_api.orders.schemas import DeliveredKeyOut
 from kameng_api.orders.service import card_key_request, check_buyer_input
 from kameng_api.settings import get_settings
 
@@ -207,18 +207,19 @@ class PurchaseLane:
                 buyer = await self._buyer(req.owner)
                 if buyer is None:
                     return None
+            order = card_key_request(
+                req.owner,
+                req.kind,
+                meta,
+                sku,
+                product,
+                qty,
+                pricing.quote(snap.prices, buyer, qty),
+                buyer_input,
+                claim_from=self.claim_from.get(sku.id, 0),
+            )
             args = purchase.payload(
-                card_key_request(
-                    req.owner,
-                    req.kind,
-                    meta,
-                    sku,
-                    product,
-                    qty,
-                    pricing.quote(snap.prices, buyer, qty),
-                    buyer_input,
-                    claim_from=self.claim_from.get(sku.id, 0),
-                ),
+                order,
                 purchase.LaneChecks(
                     session_id=req.session_id,
                     buyer=buyer,
@@ -226,7 +227,7 @@ class PurchaseLane:
                     idempotency_scope=SCOPE,
                     idempotency_key=req.key,
                     request_hash=idempotency.request_hash(body),
-                    sold_out_answer=json.loads(_sold_out_body(rid)),
+                    sold_out_answer=_sold_out_body(rid).decode(),
                 ),
             )
             if self.batches is None:
@@ -263,7 +264,7 @@ class PurchaseLane:
             )
             for k in out["secrets"]
         ]
-        return OrderOut.model_validate({**out["order"], "keys": keys}).model_dump_json().encode()
+        return purchase.delivered(order, out, keys)
 
     async def _buyer(self, user_id: int) -> pricing.Buyer | None:
         """The buyer as pricing sees them (kept; the purchase checks it is still so). Misses

@@ -17,7 +17,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
-    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -62,10 +61,11 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     order_no: Mapped[str] = mapped_column(String(32))
-    buyer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
-    # no foreign keys to the catalogue: the order keeps its own copy of what was bought, and a
-    # key-share lock on the one product row every order of a sale points at costs (migration
-    # e7a3c1f4b962); products and SKUs are never deleted
+    # no foreign keys to the buyer or the catalogue: the order keeps its own copy of what was
+    # bought, a key-share lock on the one product row every order of a sale points at costs,
+    # and so does each check (migrations e7a3c1f4b962, f3b9d2a61c48); users, products and
+    # SKUs are never deleted
+    buyer_id: Mapped[int] = mapped_column(BigInteger)
     product_id: Mapped[int] = mapped_column(BigInteger)
     sku_id: Mapped[int] = mapped_column(BigInteger)
     product_name: Mapped[str] = mapped_column(String(128))
@@ -101,7 +101,9 @@ class OrderEvent(Base):
     __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id", ondelete="CASCADE"))
+    # written only with its order's change, and orders are never deleted: no foreign-key
+    # check per row (migration f3b9d2a61c48)
+    order_id: Mapped[int] = mapped_column(BigInteger)
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
     actor_id: Mapped[int | None] = mapped_column(BigInteger)  # like the operation log: no FK
@@ -114,9 +116,7 @@ class OrderKey(Base):
 
     __tablename__ = "order_keys"
 
-    order_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
-    )
+    order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # no FK, as above
     key_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # inventory_keys.id
     seq: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 

@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,7 @@ from kameng_api.catalog.pricing import Buyer
 from kameng_api.core import db
 from kameng_api.core.actor import RequestMeta, UserKind
 from kameng_api.core.metrics import PURCHASE_BATCH
+from kameng_api.orders.schemas import DeliveredKeyOut, OrderOut
 from kameng_api.outbox import service as outbox
 
 _CALL = text("SELECT kameng_purchase(CAST(:p AS jsonb))")
@@ -87,7 +88,7 @@ class LaneChecks:
     idempotency_scope: str
     idempotency_key: str
     request_hash: str
-    sold_out_answer: dict[str, Any]  # none left: answered (409) and stored, not raised
+    sold_out_answer: str  # none left: answered (409) and stored, not raised (JSON text)
 
 
 def payload(req: Request, lane: LaneChecks | None = None) -> str:
@@ -129,9 +130,45 @@ def payload(req: Request, lane: LaneChecks | None = None) -> str:
                 "hash": lane.request_hash,
             },
             with_secrets=True,
-            sold_out_answer=lane.sold_out_answer,
         )
+        # the stored sold-out answer goes in as it is (JSON already)
+        return f'{json.dumps(p)[:-1]}, "sold_out_answer": {lane.sold_out_answer}}}'
     return json.dumps(p)
+
+
+def delivered(req: Request, result: dict[str, Any], keys: list[DeliveredKeyOut]) -> bytes:
+    """The answer to a lane purchase (the JSON of ``OrderOut``): the order as the function
+    wrote it — from what was sent, with the id and the time it sent back (``order_id``,
+    ``at``) — and its keys, as ``GET /orders/{order_no}`` shows it."""
+    at = datetime.fromisoformat(result["at"]).astimezone(UTC)
+    return (
+        OrderOut(
+            id=result["order_id"],
+            order_no=req.order_no,
+            status="delivered",
+            product_id=req.product_id,
+            sku_id=req.sku_id,
+            product_name=req.product_name,
+            sku_name=req.sku_name,
+            delivery_type="card_key",
+            quantity=req.quantity,
+            unit_price=req.unit_price,
+            total=req.total,
+            price_rule=req.price_rule,
+            pay_method="balance",
+            buyer_input=req.buyer_input,
+            delivered_qty=req.quantity,
+            awaiting_stock=False,
+            refunded_total=Decimal(0),
+            created_at=at,
+            expires_at=req.expires_at,
+            paid_at=at,
+            delivered_at=at,
+            keys=keys,
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 async def buy(session: AsyncSession, req: Request) -> tuple[int, list[int]]:
@@ -260,6 +297,7 @@ class Batches:
             return
         for (_, _, future), result in zip(batch, results, strict=True):
             if not future.done():
+                result["at"] = out["at"]  # the transaction's time: the orders' times
                 future.set_result(result)
         if out["outbox_id"] is not None:  # the batch's one notice job, committed: push it
             task = asyncio.create_task(
