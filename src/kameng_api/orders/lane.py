@@ -57,6 +57,7 @@ from kameng_api.core.metrics import HTTP_LATENCY, HTTP_REQUESTS, PURCHASE_LANE, 
 from kameng_api.core.middleware import SAFE_REQUEST_ID, SECURITY_HEADERS
 from kameng_api.inventory import service as inventory
 from kameng_api.orders import idempotency, purchase
+from kameng_api.orders.schemas import DeliveredKeyOut
 from kameng_api.orders.service import card_key_request, check_buyer_input
 from kameng_api.settings import get_settings
 
@@ -255,10 +256,10 @@ class PurchaseLane:
         if inventory.low_stock_due(sku.id):
             self._spawn(_check_low_stock(sku.id))
         keys = [
-            (
-                k["card_no"],
-                inventory.decrypt_secret_parts(
-                    k["key_id"], _b64(k["ct"]), bytes.fromhex(k["digest"].replace("-", ""))
+            DeliveredKeyOut(
+                card_no=k["card_no"],
+                secret=inventory.decrypt_secret_parts(
+                    k["key_id"], _b64(k["ct"]), uuid.UUID(k["digest"]).bytes
                 ),
             )
             for k in out["secrets"]

@@ -36,7 +36,7 @@ from kameng_api.catalog.pricing import Buyer
 from kameng_api.core import db
 from kameng_api.core.actor import RequestMeta, UserKind
 from kameng_api.core.metrics import PURCHASE_BATCH
-from kameng_api.core.money import quantize
+from kameng_api.orders.schemas import DeliveredKeyOut, OrderOut
 from kameng_api.outbox import service as outbox
 
 _CALL = text("SELECT kameng_purchase(CAST(:p AS jsonb))")
@@ -136,51 +136,39 @@ def payload(req: Request, lane: LaneChecks | None = None) -> str:
     return json.dumps(p)
 
 
-def delivered(req: Request, result: dict[str, Any], keys: list[tuple[str | None, str]]) -> bytes:
-    """The answer to a lane purchase: the JSON of ``OrderOut`` for the order as the function
+def delivered(req: Request, result: dict[str, Any], keys: list[DeliveredKeyOut]) -> bytes:
+    """The answer to a lane purchase (the JSON of ``OrderOut``): the order as the function
     wrote it — from what was sent, with the id and the time it sent back (``order_id``,
-    ``at``) — and its keys (card number, secret), as ``GET /orders/{order_no}`` shows it.
-    Written out here, not through the model (that cost more than the rest of the answer);
-    ``tests/test_purchase_lane.py`` holds it to the model's output byte for byte."""
-    at = _utc_text(datetime.fromisoformat(result["at"]))
-    return json.dumps(
-        {
-            "id": result["order_id"],
-            "order_no": req.order_no,
-            "status": "delivered",
-            "product_id": req.product_id,
-            "sku_id": req.sku_id,
-            "product_name": req.product_name,
-            "sku_name": req.sku_name,
-            "delivery_type": "card_key",
-            "quantity": req.quantity,
-            "unit_price": format(quantize(req.unit_price), "f"),
-            "total": format(quantize(req.total), "f"),
-            "price_rule": req.price_rule,
-            "pay_method": "balance",
-            "buyer_input": req.buyer_input,
-            "delivered_qty": req.quantity,
-            "awaiting_stock": False,
-            "refunded_total": _ZERO,
-            "created_at": at,
-            "expires_at": _utc_text(req.expires_at),
-            "paid_at": at,
-            "delivered_at": at,
-            "keys": [{"card_no": card_no, "secret": secret} for card_no, secret in keys],
-            "pay_url": None,
-            "delivery_content": None,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
-
-
-_ZERO = format(quantize(Decimal(0)), "f")
-
-
-def _utc_text(moment: datetime) -> str:
-    """A time as pydantic writes it: ISO 8601 in UTC with ``Z``."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    ``at``) — and its keys, as ``GET /orders/{order_no}`` shows it."""
+    at = datetime.fromisoformat(result["at"]).astimezone(UTC)
+    return (
+        OrderOut(
+            id=result["order_id"],
+            order_no=req.order_no,
+            status="delivered",
+            product_id=req.product_id,
+            sku_id=req.sku_id,
+            product_name=req.product_name,
+            sku_name=req.sku_name,
+            delivery_type="card_key",
+            quantity=req.quantity,
+            unit_price=req.unit_price,
+            total=req.total,
+            price_rule=req.price_rule,
+            pay_method="balance",
+            buyer_input=req.buyer_input,
+            delivered_qty=req.quantity,
+            awaiting_stock=False,
+            refunded_total=Decimal(0),
+            created_at=at,
+            expires_at=req.expires_at,
+            paid_at=at,
+            delivered_at=at,
+            keys=keys,
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 async def buy(session: AsyncSession, req: Request) -> tuple[int, list[int]]:
