@@ -109,10 +109,22 @@ test.describe.serial('inventory: the card-key import wizard and the stock pages'
     await page.getByTestId('reveal-close').click();
 
     // 导出: the plaintext CSV of the available keys, downloaded by the browser
-    const downloading = page.waitForEvent('download');
+    // (a sensitive action: the 2FA dialog comes first when the last confirmation is not fresh;
+    // an error shows in the dialog — either fails here with what the page shows)
+    const downloading = page.waitForEvent('download', { timeout: 60_000 });
     await page.getByTestId('export-keys').click();
+    await expect(page.getByTestId('export-scope')).toBeVisible();
     await page.getByTestId('export-modal-reason').fill('e2e export');
     await page.getByTestId('export-modal-confirm').click();
+    const exportedNotice = page.locator('.ant-message').getByText('已导出');
+    const exportError = page.getByTestId('export-modal-error');
+    await expect(stepUp.or(exportedNotice).or(exportError)).toBeVisible();
+    if (await stepUp.isVisible()) {
+      await stepUp.fill(await adminCode());
+      await page.getByTestId('step-up-confirm').click();
+    }
+    await expect(exportedNotice.or(exportError)).toBeVisible();
+    await expect(exportError).toHaveCount(0);
     const download = await downloading;
     expect(download.suggestedFilename()).toMatch(new RegExp(`^keys-sku${skuId}-available-.*\\.csv$`));
     const exported = readFileSync(await download.path(), 'utf8');

@@ -72,7 +72,9 @@ export function saveBlob(blob: Blob, name: string): void {
   document.body.appendChild(link);
   link.click();
   link.remove();
+  // freed late: a busy browser may start reading the blob seconds after the click (FileSaver.js
+  // waits 40 s for the same reason)
   setTimeout(() => {
     URL.revokeObjectURL(url);
-  }, 1_000);
+  }, 40_000);
 }
