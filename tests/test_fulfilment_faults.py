@@ -119,6 +119,7 @@ async def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
         await wait_for(submitted, 30, interval_s=0.02)
         # background work yields the cores to the API's answers (KAMENG_WORKER_NICE)
         assert os.getpriority(os.PRIO_PROCESS, first.pid) == 19
+        assert os.sched_getscheduler(first.pid) == os.SCHED_IDLE  # KAMENG_WORKER_IDLE_CLASS
         first.send_signal(signal.SIGKILL)  # the supplier is topping up; we never hear back
         first.wait(5)
         sim.mode = "success"

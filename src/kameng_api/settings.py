@@ -209,6 +209,11 @@ class Settings(BaseSettings):
         description="CPU priority the worker lowers itself by (nice). On a machine it shares "
         "with the API, buyers are answered first and mails and notices catch up in idle time.",
     )
+    worker_idle_class: bool = Field(
+        default=True,
+        description="Also run the worker in Linux's idle scheduling class (SCHED_IDLE): it "
+        "takes a core only when no API process wants it and never preempts one.",
+    )
     seed_demo: bool = Field(default=True, description="`kameng run` seeds the demo shop once.")
 
     @model_validator(mode="after")

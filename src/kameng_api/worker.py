@@ -72,10 +72,22 @@ def build_worker(settings: Settings) -> Worker:
     )
 
 
+def yield_cores(settings: Settings) -> None:
+    """Background work yields the cores to the API's answers: nice, and on Linux the idle
+    scheduling class (the worker runs only when no other task of its group wants a core,
+    and never preempts one). Threads started later (the executor's) inherit both."""
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)
+    if settings.worker_idle_class and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:  # not allowed here (a container's seccomp): nice alone
+            log.info("worker: the idle scheduling class is not available here")
+
+
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
-    if settings.worker_nice:  # background work yields the cores to the API's answers
-        os.nice(settings.worker_nice)
+    yield_cores(settings)
     import_task_modules()
     memory.settle_gc()
     db.init_engine(settings, role="kameng-worker")
