@@ -44,8 +44,12 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # uvicorn installs its own handlers; route them through ours.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "arq"):
+    for name in ("uvicorn", "uvicorn.error", "arq"):
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # no access lines (the metrics count requests): a logger with no handler at all, so
+    # uvicorn does not even format their fields for each answer (it asks hasHandlers())
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False

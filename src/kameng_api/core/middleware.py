@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,6 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kameng_api.core.context import audit_trail_var, request_id_var
 from kameng_api.core.errors import ErrorCode, problem_response
 from kameng_api.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+
+def new_request_id() -> str:
+    """32 random hex digits (``os.urandom``: a quarter of what ``uuid4().hex`` costs, and it
+    runs for every answer)."""
+    return os.urandom(16).hex()
+
 
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -49,7 +56,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if SAFE_REQUEST_ID.match(incoming) else new_request_id()
         request_id_var.set(rid)
         audit_trail_var.set({})
         started = time.perf_counter()

@@ -54,7 +54,7 @@ from kameng_api.core.clock import clock
 from kameng_api.core.context import request_id_var
 from kameng_api.core.errors import PROBLEM_JSON, AppError, problem_response
 from kameng_api.core.metrics import HTTP_LATENCY, HTTP_REQUESTS, PURCHASE_LANE, SOLD_OUT_AT_GATE
-from kameng_api.core.middleware import SAFE_REQUEST_ID, SECURITY_HEADERS
+from kameng_api.core.middleware import SAFE_REQUEST_ID, SECURITY_HEADERS, new_request_id
 from kameng_api.inventory import service as inventory
 from kameng_api.orders import idempotency, purchase
 from kameng_api.orders.schemas import DeliveredKeyOut
@@ -138,7 +138,7 @@ class PurchaseLane:
         if req is None:
             return False
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if SAFE_REQUEST_ID.match(incoming) else new_request_id()
         request_id_var.set(rid)
         if await self.gate.first_use_and_flagged(
             req.owner, SCOPE, req.key, inventory.sold_out_key(req.body["sku_id"])
