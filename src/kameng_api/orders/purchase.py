@@ -13,10 +13,10 @@ Two callers: ``orders.service`` (the route, inside its transaction: ``buy``) and
 purchase lane (``orders/lane.py``, through ``Batches``: many purchases per transaction, in
 ``kameng_purchase_many`` — migrations ``b3d81f5a7c20``, ``f3b9d2a61c48``,
 ``a8c5e2f91d47`` — which does the common case for the whole batch at once and calls
-``kameng_purchase`` for the rest, and
-answers each purchase with its order id, keys and the transaction's time: ``delivered``),
-which also hands over what it read from its caches so the function can check them: the
-session, the buyer's price level, the catalogue version, and the ``Idempotency-Key``.
+``kameng_purchase`` for the rest, and answers each purchase with its order id, keys and
+the transaction's time: ``delivered``), which also hands over what it read from its caches
+so the function can check them: the session, the buyer's price level, the catalogue
+version, and the ``Idempotency-Key``.
 """
 
 from __future__ import annotations
