@@ -101,3 +101,29 @@ async def test_cors_only_for_configured_origins(monkeypatch: pytest.MonkeyPatch)
         bad = await c.get("/healthz", headers={"origin": "https://evil.example"})
     assert ok.headers["access-control-allow-origin"] == "https://shop.example"
     assert "access-control-allow-origin" not in bad.headers
+
+
+async def test_uvicorn_writes_no_access_lines_and_prepares_none() -> None:
+    """`kameng serve` logs no access lines (the metrics count requests): uvicorn decides per
+    connection from ``hasHandlers()`` whether to format one for every answer, so after our
+    logging set-up its protocol must see no access log at all."""
+    import logging
+
+    import uvicorn
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.server import ServerState
+
+    from kameng_api.core.logging import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        config = uvicorn.Config(app=lambda *_: None, log_config=None, access_log=False)
+        config.load()
+        configure_logging("INFO", json_lines=True)  # as the API process does at start-up
+        protocol = HttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+        assert protocol.access_log is False
+        assert logging.getLogger("uvicorn.error").hasHandlers()  # server errors still logged
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
