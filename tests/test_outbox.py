@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kameng_api.core import db
 from kameng_api.core import redis as core_redis
@@ -196,3 +197,46 @@ async def test_failing_job_is_retried_then_marked_failed(wired: dict[str, str]) 
     assert row.failed_at is not None
     assert row.done_at is None
     assert row.last_error == "ValueError: upstream said no"
+
+
+async def test_mails_wait_while_a_sale_is_hot_and_go_once_it_cools(wired: dict[str, str]) -> None:
+    """Rows the after-commit relay left for the sweeper, as the lane leaves a hot sale's
+    notices: while the hold is up the sweeper pushes all but the holdable ones (those at most
+    ``notice_hold_max_s``), and once it lapses, those too."""
+    from kameng_api.orders.service import NOTIFY_TASK
+    from kameng_api.worker import import_task_modules
+
+    import_task_modules()
+    assert registry[NOTIFY_TASK].holdable
+    assert not registry["system:probe"].holdable
+    ids: dict[str, int] = {}
+    async with db.unit_of_work() as s:
+        for name, task, age_s in (
+            ("notice", NOTIFY_TASK, 10),
+            ("probe", "system:probe", 10),
+            ("notice held too long", NOTIFY_TASK, 120),  # notice_hold_max_s is 60
+        ):
+            msg = OutboxMessage(
+                task=task,
+                payload={"order_ids": []},
+                created_at=func.now() - timedelta(seconds=age_s),
+            )
+            s.add(msg)
+            await s.flush()
+            ids[name] = msg.id
+    queue = core_redis.get_queue()
+
+    async def pushed() -> set[str]:
+        return {n for n, i in ids.items() if await queue.exists(f"arq:job:{outbox.job_id(i)}")}
+
+    await outbox.hold()
+    assert await outbox.holding()
+    await outbox.sweep()
+    assert await pushed() == {"probe", "notice held too long"}
+    row = await _outbox_row(ids["notice"])
+    assert row is not None
+    assert row.enqueued_at is None
+    await asyncio.sleep(outbox.HOLD_TTL_S + 0.2)  # no hot moment since: the hold lapses
+    assert not await outbox.holding()
+    await outbox.sweep()
+    assert await pushed() == set(ids)

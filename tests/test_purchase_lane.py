@@ -422,3 +422,87 @@ async def test_a_crowded_batch_sells_each_key_once_and_charges_each_buyer_right(
     ).scalar()
     assert sold == len(got)
     assert (await wallet.trial_balance(session)).total == 0
+
+
+async def test_a_hot_sale_s_mails_wait_until_it_cools_and_then_go(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """At ``notice_hold_rate`` purchases a second the lane leaves each batch's notice job for
+    the sweeper and raises the hold: no job reaches the queue while the sale is hot, so the
+    worker leaves the cores to it. Once the sale cools the sweeper pushes the job, and the
+    buyer is told as ever."""
+    import asyncio
+
+    from kameng_api.core import redis as core_redis
+    from kameng_api.core.metrics import OUTBOX_HELD
+    from kameng_api.orders.service import NOTIFY_TASK
+    from kameng_api.outbox import service as outbox
+    from kameng_api.outbox.jobs import registry, run_outbox_job
+    from kameng_api.outbox.models import OutboxMessage
+    from tests.support.procs import settings_env, wait_for
+
+    _, sku_id, _ = await _shop(client, 2, price="1.00")
+    buyers = [await _buyer(session) for _ in range(2)]
+    queue = core_redis.get_queue()
+
+    async def buy(account: Any) -> int:
+        """The purchase's notice job (its outbox id)."""
+        r = await client.post(
+            API, json={"sku_id": sku_id}, headers={**await login(client, account), **_idem()}
+        )
+        assert r.status_code == 201, r.text
+        order_id = (
+            await session.execute(select(Order.id).where(Order.order_no == r.json()["order_no"]))
+        ).scalar_one()
+        return int(
+            (
+                await session.execute(
+                    select(OutboxMessage.id).where(
+                        OutboxMessage.task == NOTIFY_TASK,
+                        OutboxMessage.payload["order_ids"].contains([order_id]),
+                    )
+                )
+            ).scalar_one()
+        )
+
+    async def queued(outbox_id: int) -> bool:
+        return bool(await queue.exists(f"arq:job:{outbox.job_id(outbox_id)}"))
+
+    # a quiet shop: the job goes to the queue at once
+    quiet = await buy(buyers[0])
+    await wait_for(lambda: queued(quiet), 5, interval_s=0.05)
+    assert not await outbox.holding()
+
+    held = OUTBOX_HELD._value.get()
+    with settings_env(KAMENG_NOTICE_HOLD_RATE="1"):  # one purchase a second is hot here
+        hot = await buy(buyers[1])
+        await wait_for(outbox.holding, 5, interval_s=0.05)
+        assert OUTBOX_HELD._value.get() == held + 1
+        await asyncio.sleep(0.3)
+        assert not await queued(hot)
+        # the sweeper leaves it while the sale is hot, past the relay's grace period too
+        await session.execute(
+            text("UPDATE outbox_messages SET created_at = now() - interval '10 s' WHERE id = :i"),
+            {"i": hot},
+        )
+        await session.commit()
+        await outbox.sweep()
+        assert not await queued(hot)
+        # the sale cools: the hold lapses and the sweeper pushes the job
+        await wait_for(lambda: _not(outbox.holding()), outbox.HOLD_TTL_S + 2, interval_s=0.1)
+        await outbox.sweep()
+        assert await queued(hot)
+    assert await run_outbox_job(registry[NOTIFY_TASK], hot) == "done"
+    told = (
+        await session.execute(
+            text(
+                "SELECT notified_at IS NOT NULL FROM orders WHERE buyer_id = :b",
+            ),
+            {"b": buyers[1].user.id},
+        )
+    ).scalar_one()
+    assert told
+
+
+async def _not(probe: Any) -> bool:
+    return not await probe

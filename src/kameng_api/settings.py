@@ -214,6 +214,18 @@ class Settings(BaseSettings):
         description="Also run the worker in Linux's idle scheduling class (SCHED_IDLE): it "
         "takes a core only when no API process wants it and never preempts one.",
     )
+    notice_hold_rate: int = Field(
+        default=100,
+        ge=0,
+        description="Purchases a second (in one API process) from which a sale counts as hot: "
+        "its buyers' mails and notices wait until it cools, so the worker leaves the cores to "
+        "the sale (0: never wait). Buyers get their keys in the answer either way.",
+    )
+    notice_hold_max_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="The longest a mail or notice waits for a hot sale to cool.",
+    )
     seed_demo: bool = Field(default=True, description="`kameng run` seeds the demo shop once.")
 
     @model_validator(mode="after")

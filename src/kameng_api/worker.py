@@ -48,7 +48,9 @@ async def sweeper_loop(settings: Settings, stop: asyncio.Event) -> None:
     last_run: dict[str, float] = {}
     while not stop.is_set():
         try:
-            await outbox.sweep()
+            for _ in range(20):  # a full page is followed by the next: a hot sale's notices
+                if await outbox.sweep() < outbox.SWEEP_PAGE:
+                    break
             async with db.unit_of_work() as session:
                 await outbox.stats(session)
         except Exception as exc:

@@ -17,6 +17,10 @@ JOBS = Counter("kameng_jobs_total", "Background jobs run, by task and outcome", 
 OUTBOX_PENDING = Gauge("kameng_outbox_pending", "Outbox rows not yet done")
 OUTBOX_LAG = Gauge("kameng_outbox_lag_seconds", "Age of the oldest outbox row not yet done")
 OUTBOX_RELAYED = Counter("kameng_outbox_relayed_total", "Outbox rows pushed to the queue", ["via"])
+OUTBOX_HELD = Counter(
+    "kameng_outbox_held_total",
+    "Outbox rows of mails and notices left for the sweeper while a sale was hot",
+)
 SOLD_OUT_AT_GATE = Counter(
     "kameng_sold_out_at_gate_total",
     "Purchases answered sold_out by the Redis gate, before any database work",

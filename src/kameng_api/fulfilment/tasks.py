@@ -29,7 +29,7 @@ async def deliver(session: AsyncSession, payload: dict[str, Any], meta: JobMeta)
     )
 
 
-@outbox_job(NOTIFY_TASK, timeout_s=15, max_tries=6)
+@outbox_job(NOTIFY_TASK, timeout_s=15, max_tries=6, holdable=True)
 async def notify(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) -> None:
     """One order's buyer (``order_id``), or a purchase batch's (``order_ids``, from the lane:
     read in three queries, mailed over one connection, recorded in two statements). In a

@@ -37,9 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.catalog.pricing import Buyer
 from kameng_api.core import db
 from kameng_api.core.actor import RequestMeta, UserKind
-from kameng_api.core.metrics import PURCHASE_BATCH
+from kameng_api.core.metrics import OUTBOX_HELD, PURCHASE_BATCH
 from kameng_api.orders.schemas import DeliveredKeyOut, OrderOut
 from kameng_api.outbox import service as outbox
+from kameng_api.settings import get_settings
 
 _CALL = text("SELECT kameng_purchase(CAST(:p AS jsonb))")
 _PREFIX = "kameng:"
@@ -234,6 +235,9 @@ class Batches:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.since = 0.0  # when the batch in flight went to the database
         self.extra = False  # one more batch is in flight because that one ran long
+        # purchases made in this second and the one before; when the hold was last raised
+        self.second_at, self.this_second, self.last_second = 0.0, 0, 0
+        self.held_at = float("-inf")
 
     async def submit(self, buyer_id: int, payload: str) -> dict[str, Any]:
         """The purchase's result: the function's answer, or ``{"error": …, "detail": …}``.
@@ -250,7 +254,7 @@ class Batches:
             self._spawn(self._one_more())
         return await future
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -301,9 +305,30 @@ class Batches:
             if not future.done():
                 result["at"] = out["at"]  # the transaction's time: the orders' times
                 future.set_result(result)
-        if out["outbox_id"] is not None:  # the batch's one notice job, committed: push it
-            task = asyncio.create_task(
+        if out["outbox_id"] is None:
+            return
+        # the batch's one notice job, committed: push it — unless the sale is hot, when it
+        # waits for the sweeper until the sale cools (its task is holdable: fulfilment/tasks.py)
+        if self._hot(sum(1 for r in results if "order_id" in r)):
+            OUTBOX_HELD.inc()
+            now = asyncio.get_running_loop().time()
+            if now - self.held_at >= outbox.HOLD_TTL_S / 4:  # keep the flag up
+                self.held_at = now
+                self._spawn(outbox.hold())
+        else:
+            self._spawn(
                 outbox.relay([(int(out["outbox_id"]), out["task"], None)], via="after_commit")
             )
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+
+    def _hot(self, bought: int) -> bool:
+        """Whether the sale is hot: ``notice_hold_rate`` purchases or more made here in this
+        second or the one before (0: never)."""
+        rate = get_settings().notice_hold_rate
+        if not rate:
+            return False
+        now = asyncio.get_running_loop().time()
+        if now - self.second_at >= 1.0:
+            self.last_second = self.this_second if now - self.second_at < 2.0 else 0
+            self.second_at, self.this_second = now, 0
+        self.this_second += bought
+        return max(self.this_second, self.last_second) >= rate

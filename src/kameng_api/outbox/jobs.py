@@ -42,6 +42,7 @@ class JobSpec:
     handler: Handler
     timeout_s: float
     max_tries: int
+    holdable: bool = False  # may wait while a sale is hot (outbox.service.hold)
 
 
 registry: dict[str, JobSpec] = {}
@@ -52,16 +53,18 @@ MAX_TIMEOUT_S = 15.0
 
 
 def outbox_job(
-    name: str, *, timeout_s: float = 10.0, max_tries: int = 8
+    name: str, *, timeout_s: float = 10.0, max_tries: int = 8, holdable: bool = False
 ) -> Callable[[Handler], Handler]:
-    """Register ``handler`` as the outbox task ``name`` (e.g. ``"fulfilment:deliver"``)."""
+    """Register ``handler`` as the outbox task ``name`` (e.g. ``"fulfilment:deliver"``).
+    ``holdable``: its rows may wait while a sale is hot (``outbox.service.hold``) — work a
+    buyer does not wait for, such as a mail."""
     if timeout_s > MAX_TIMEOUT_S:
         raise ValueError(f"{name}: timeout {timeout_s}s exceeds {MAX_TIMEOUT_S}s; split the work")
 
     def register(handler: Handler) -> Handler:
         if name in registry:
             raise ValueError(f"outbox task {name!r} registered twice")
-        registry[name] = JobSpec(name, handler, timeout_s, max_tries)
+        registry[name] = JobSpec(name, handler, timeout_s, max_tries, holdable)
         return handler
 
     return register

@@ -1,4 +1,5 @@
-"""Write work into the outbox, relay it to arq, sweep what the relay missed."""
+"""Write work into the outbox, relay it to arq, sweep what the relay missed; hold what can
+wait (mails, notices) while a sale is hot."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from arq.connections import ArqRedis
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, false, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kameng_api.core import db
@@ -21,8 +22,36 @@ from kameng_api.settings import get_settings
 log = logging.getLogger("kameng.outbox")
 
 
+HOLD_TTL_S = 2.0  # the flag outlives the last hot moment by this much
+SWEEP_PAGE = 500  # rows per sweep; a full page is followed by another at once
+
+
+def hold_key() -> str:
+    """Up while a sale is hot: holdable rows wait (one per queue, like the jobs)."""
+    return f"kameng:outbox:hold:{get_settings().queue_name}"
+
+
 def job_id(outbox_id: int) -> str:
     return f"outbox:{outbox_id}"
+
+
+async def hold(queue: ArqRedis | None = None) -> None:
+    """A sale is hot: holdable rows (``outbox_job(holdable=True)``: mails, notices) wait for
+    the next ``HOLD_TTL_S`` — the caller leaves them unrelayed and the sweeper leaves them
+    alone while the flag is up, for at most ``notice_hold_max_s``. Raises nothing: without
+    Redis nothing is relayed anyway, and the sweeper pushes the rows later."""
+    try:
+        await (queue or get_queue()).set(hold_key(), b"1", px=int(HOLD_TTL_S * 1000))
+    except Exception as exc:
+        log.warning("could not raise the outbox hold", extra={"error": repr(exc)})
+
+
+async def holding(queue: ArqRedis | None = None) -> bool:
+    """Whether holdable rows wait now (False when Redis cannot say)."""
+    try:
+        return bool(await (queue or get_queue()).exists(hold_key()))
+    except Exception:
+        return False
 
 
 async def enqueue(
@@ -125,14 +154,23 @@ async def sweep(
     *,
     queue: ArqRedis | None = None,
     maker: async_sessionmaker[AsyncSession] | None = None,
-    limit: int = 500,
+    limit: int = SWEEP_PAGE,
 ) -> int:
     """Push open rows the after-commit relay missed (older than the grace period) and rows
-    pushed long ago that are still not done (job lost, e.g. Redis lost its data)."""
+    pushed long ago that are still not done (job lost, e.g. Redis lost its data). While the
+    hold is up, holdable rows younger than ``notice_hold_max_s`` stay (``hold``)."""
+    from kameng_api.outbox.jobs import registry  # local: jobs imports this module
+
     settings = get_settings()
     now = clock.now()
     grace = now - timedelta(seconds=settings.outbox_relay_grace_s)
     stale = now - timedelta(seconds=settings.outbox_requeue_after_s)
+    held = [name for name, spec in registry.items() if spec.holdable]
+    waiting: ColumnElement[bool] = false()
+    if held and await holding(queue):
+        waiting = OutboxMessage.task.in_(held) & (
+            OutboxMessage.created_at > now - timedelta(seconds=settings.notice_hold_max_s)
+        )
     async with db.unit_of_work(maker) as session:
         rows = (
             await session.execute(
@@ -144,6 +182,7 @@ async def sweep(
                         (OutboxMessage.enqueued_at.is_(None) & (OutboxMessage.created_at < grace))
                         | (OutboxMessage.enqueued_at < stale)
                     ),
+                    ~waiting,
                 )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
