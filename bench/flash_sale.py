@@ -658,6 +658,10 @@ def main() -> None:
                 flush=True,
             )
             print(f"  slowest quarter seconds (from the start): {paced['slowest']}", flush=True)
+            # the paced buyers' mails and notices waited for the sale to cool: they are sent
+            # now, before the reference runs, so it does not share the cores with them
+            told_s, untold = asyncio.run(notices_done(dsn))
+            print(f"  paced buyers told {told_s:.1f} s later; {untold} orders untold", flush=True)
         # the reference, measured right before the race and again right after it: this
         # machine's cores change speed within a minute, and the mean of the two brackets it
         print(f"reference: naive SQL in pgbench for {args.naive_s} s …", flush=True)
