@@ -240,3 +240,57 @@ async def test_mails_wait_while_a_sale_is_hot_and_go_once_it_cools(wired: dict[s
     assert not await outbox.holding()
     await outbox.sweep()
     assert await pushed() == set(ids)
+
+
+async def test_notices_swept_together_go_as_one_job_of_at_most_100_orders(
+    wired: dict[str, str],
+) -> None:
+    """Never-pushed notice rows of batches, swept together (as when a hot sale cools), become
+    one job per 100 orders; the rows they replace are done (a job for one of them does
+    nothing), and rows of another shape, a later time or already pushed go as they are."""
+    from kameng_api.orders.service import NOTIFY_TASK
+    from kameng_api.worker import import_task_modules
+
+    import_task_modules()
+    assert registry[NOTIFY_TASK].merge_max == 100
+    ids: dict[str, int] = {}
+    async with db.unit_of_work() as s:
+        for name, task, payload, extra in (
+            ("60", NOTIFY_TASK, {"order_ids": list(range(1, 61))}, {}),
+            ("one order", NOTIFY_TASK, {"order_id": 500}, {}),
+            ("30", NOTIFY_TASK, {"order_ids": list(range(61, 91))}, {}),
+            ("probe", "system:probe", {"order_ids": [1]}, {}),
+            ("20", NOTIFY_TASK, {"order_ids": list(range(91, 111))}, {}),  # 110 > 100
+            ("pushed long ago", NOTIFY_TASK, {"order_ids": [200]},
+             {"enqueued_at": func.now() - timedelta(hours=1)}),
+            ("later", NOTIFY_TASK, {"order_ids": [300]},
+             {"available_at": func.now() + timedelta(hours=1)}),
+        ):  # fmt: skip
+            msg = OutboxMessage(
+                task=task, payload=payload, created_at=func.now() - timedelta(seconds=30), **extra
+            )
+            s.add(msg)
+            await s.flush()
+            ids[name] = msg.id
+    queue = core_redis.get_queue()
+    await outbox.sweep()
+    async with db.unit_of_work() as s:
+        [merged] = (
+            await s.execute(select(OutboxMessage).where(OutboxMessage.id > max(ids.values())))
+        ).scalars()
+    assert merged.task == NOTIFY_TASK
+    assert merged.payload == {"order_ids": list(range(1, 91))}
+    jobs = {n for n, i in ids.items() if await queue.exists(f"arq:job:{outbox.job_id(i)}")}
+    assert jobs == {"one order", "probe", "20", "pushed long ago", "later"}
+    assert await queue.exists(f"arq:job:{outbox.job_id(merged.id)}")
+    for name in ("60", "30"):
+        row = await _outbox_row(ids[name])
+        assert row is not None
+        assert row.done_at is not None
+        assert await run_outbox_job(registry[NOTIFY_TASK], ids[name]) == (
+            "skipped: already done or failed"
+        )
+    for name in ("20", "one order", "later"):
+        row = await _outbox_row(ids[name])
+        assert row is not None
+        assert row.done_at is None

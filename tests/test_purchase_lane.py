@@ -24,6 +24,7 @@ from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
 from kameng_api.wallet import service as wallet
 from kameng_api.wallet.models import Entry, Line
 from tests.support.factories import login, make_user
+from tests.test_accounts_mail import Inbox, inbox  # noqa: F401  (the local SMTP server)
 from tests.test_orders import API, _buyer, _idem, _shop
 
 
@@ -425,12 +426,14 @@ async def test_a_crowded_batch_sells_each_key_once_and_charges_each_buyer_right(
 
 
 async def test_a_hot_sale_s_mails_wait_until_it_cools_and_then_go(
-    client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    inbox: tuple[Inbox, int],  # noqa: F811
 ) -> None:
     """At ``notice_hold_rate`` purchases a second the lane leaves each batch's notice job for
     the sweeper and raises the hold: no job reaches the queue while the sale is hot, so the
-    worker leaves the cores to it. Once the sale cools the sweeper pushes the job, and the
-    buyer is told as ever."""
+    worker leaves the cores to it. Once the sale cools the sweeper pushes the held batches'
+    notices as one job, and every buyer is told once, as ever."""
     import asyncio
 
     from kameng_api.core import redis as core_redis
@@ -441,12 +444,13 @@ async def test_a_hot_sale_s_mails_wait_until_it_cools_and_then_go(
     from kameng_api.outbox.models import OutboxMessage
     from tests.support.procs import settings_env, wait_for
 
-    _, sku_id, _ = await _shop(client, 2, price="1.00")
-    buyers = [await _buyer(session) for _ in range(2)]
+    box, port = inbox
+    _, sku_id, secrets = await _shop(client, 3, price="1.00")
+    buyers = [await _buyer(session) for _ in range(3)]
     queue = core_redis.get_queue()
 
-    async def buy(account: Any) -> int:
-        """The purchase's notice job (its outbox id)."""
+    async def buy(account: Any) -> tuple[int, int]:
+        """The purchase's order id and its notice job (outbox id)."""
         r = await client.post(
             API, json={"sku_id": sku_id}, headers={**await login(client, account), **_idem()}
         )
@@ -454,54 +458,75 @@ async def test_a_hot_sale_s_mails_wait_until_it_cools_and_then_go(
         order_id = (
             await session.execute(select(Order.id).where(Order.order_no == r.json()["order_no"]))
         ).scalar_one()
-        return int(
-            (
-                await session.execute(
-                    select(OutboxMessage.id).where(
-                        OutboxMessage.task == NOTIFY_TASK,
-                        OutboxMessage.payload["order_ids"].contains([order_id]),
-                    )
+        job = (
+            await session.execute(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.task == NOTIFY_TASK,
+                    OutboxMessage.payload["order_ids"].contains([order_id]),
                 )
-            ).scalar_one()
-        )
+            )
+        ).scalar_one()
+        return order_id, int(job)
 
     async def queued(outbox_id: int) -> bool:
         return bool(await queue.exists(f"arq:job:{outbox.job_id(outbox_id)}"))
 
     # a quiet shop: the job goes to the queue at once
-    quiet = await buy(buyers[0])
+    _, quiet = await buy(buyers[0])
     await wait_for(lambda: queued(quiet), 5, interval_s=0.05)
     assert not await outbox.holding()
+    with settings_env(KAMENG_SMTP_HOST="127.0.0.1", KAMENG_SMTP_PORT=str(port)):
+        assert await run_outbox_job(registry[NOTIFY_TASK], quiet) == "done"  # as a worker would
 
     held = OUTBOX_HELD._value.get()
     with settings_env(KAMENG_NOTICE_HOLD_RATE="1"):  # one purchase a second is hot here
-        hot = await buy(buyers[1])
+        (order_1, hot_1), (order_2, hot_2) = [await buy(b) for b in buyers[1:]]
+        assert hot_1 != hot_2  # one after the other: two batches, two notice jobs
         await wait_for(outbox.holding, 5, interval_s=0.05)
-        assert OUTBOX_HELD._value.get() == held + 1
+        assert OUTBOX_HELD._value.get() == held + 2
         await asyncio.sleep(0.3)
-        assert not await queued(hot)
-        # the sweeper leaves it while the sale is hot, past the relay's grace period too
+        assert not await queued(hot_1)
+        assert not await queued(hot_2)
+        # the sweeper leaves them while the sale is hot, past the relay's grace period too
         await session.execute(
-            text("UPDATE outbox_messages SET created_at = now() - interval '10 s' WHERE id = :i"),
-            {"i": hot},
+            text(
+                "UPDATE outbox_messages SET created_at = now() - interval '10 s'"
+                " WHERE id IN (:a, :b)"
+            ),
+            {"a": hot_1, "b": hot_2},
         )
         await session.commit()
         await outbox.sweep()
-        assert not await queued(hot)
-        # the sale cools: the hold lapses and the sweeper pushes the job
+        assert not await queued(hot_1)
+        assert not await queued(hot_2)
+        # the sale cools: the hold lapses and the sweeper pushes both batches as one job
         await wait_for(lambda: _not(outbox.holding()), outbox.HOLD_TTL_S + 2, interval_s=0.1)
         await outbox.sweep()
-        assert await queued(hot)
-    assert await run_outbox_job(registry[NOTIFY_TASK], hot) == "done"
-    told = (
+    assert not await queued(hot_1)
+    assert not await queued(hot_2)
+    merged = (
         await session.execute(
-            text(
-                "SELECT notified_at IS NOT NULL FROM orders WHERE buyer_id = :b",
-            ),
-            {"b": buyers[1].user.id},
+            select(OutboxMessage).where(OutboxMessage.task == NOTIFY_TASK, OutboxMessage.id > hot_2)
         )
     ).scalar_one()
-    assert told
+    assert merged.payload == {"order_ids": [order_1, order_2]}
+    assert await queued(merged.id)
+    with settings_env(KAMENG_SMTP_HOST="127.0.0.1", KAMENG_SMTP_PORT=str(port)):
+        assert await run_outbox_job(registry[NOTIFY_TASK], merged.id) == "done"
+        # the rows it replaced are done: a job pushed for one of them does nothing
+        assert await run_outbox_job(registry[NOTIFY_TASK], hot_1) == (
+            "skipped: already done or failed"
+        )
+    for account, order_id in ((buyers[1], order_1), (buyers[2], order_2)):
+        [mail] = box.for_(account.user.email)
+        assert mail["Message-ID"] == f"<outbox-{merged.id}-{order_id}@kameng>"
+        assert sum(s in box.text(mail) for s in secrets) == 1  # the buyer's own key
+        told = (
+            await session.execute(
+                text("SELECT notified_at IS NOT NULL FROM orders WHERE id = :o"), {"o": order_id}
+            )
+        ).scalar_one()
+        assert told
 
 
 async def _not(probe: Any) -> bool:

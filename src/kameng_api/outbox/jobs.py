@@ -43,6 +43,10 @@ class JobSpec:
     timeout_s: float
     max_tries: int
     holdable: bool = False  # may wait while a sale is hot (outbox.service.hold)
+    # rows whose payload is only ``{merge_key: [...]}`` may be swept as one job, up to
+    # ``merge_max`` items (outbox.service.sweep)
+    merge_key: str | None = None
+    merge_max: int = 0
 
 
 registry: dict[str, JobSpec] = {}
@@ -53,18 +57,26 @@ MAX_TIMEOUT_S = 15.0
 
 
 def outbox_job(
-    name: str, *, timeout_s: float = 10.0, max_tries: int = 8, holdable: bool = False
+    name: str,
+    *,
+    timeout_s: float = 10.0,
+    max_tries: int = 8,
+    holdable: bool = False,
+    merge: tuple[str, int] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` as the outbox task ``name`` (e.g. ``"fulfilment:deliver"``).
     ``holdable``: its rows may wait while a sale is hot (``outbox.service.hold``) — work a
-    buyer does not wait for, such as a mail."""
+    buyer does not wait for, such as a mail. ``merge=(key, most)``: rows whose payload is
+    only ``{key: [...]}``, swept together, become one job of up to ``most`` items (the
+    handler must take any such list)."""
     if timeout_s > MAX_TIMEOUT_S:
         raise ValueError(f"{name}: timeout {timeout_s}s exceeds {MAX_TIMEOUT_S}s; split the work")
 
     def register(handler: Handler) -> Handler:
         if name in registry:
             raise ValueError(f"outbox task {name!r} registered twice")
-        registry[name] = JobSpec(name, handler, timeout_s, max_tries, holdable)
+        key, most = merge or (None, 0)
+        registry[name] = JobSpec(name, handler, timeout_s, max_tries, holdable, key, most)
         return handler
 
     return register

@@ -4,12 +4,13 @@ wait (mails, notices) while a sale is hot."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from arq.connections import ArqRedis
-from sqlalchemy import ColumnElement, false, func, select, text, update
+from sqlalchemy import ColumnElement, Row, false, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kameng_api.core import db
@@ -158,7 +159,8 @@ async def sweep(
 ) -> int:
     """Push open rows the after-commit relay missed (older than the grace period) and rows
     pushed long ago that are still not done (job lost, e.g. Redis lost its data). While the
-    hold is up, holdable rows younger than ``notice_hold_max_s`` stay (``hold``)."""
+    hold is up, holdable rows younger than ``notice_hold_max_s`` stay (``hold``); when they
+    go, rows of a mergeable task go as few jobs (``_merged``)."""
     from kameng_api.outbox.jobs import registry  # local: jobs imports this module
 
     settings = get_settings()
@@ -174,7 +176,13 @@ async def sweep(
     async with db.unit_of_work(maker) as session:
         rows = (
             await session.execute(
-                select(OutboxMessage.id, OutboxMessage.task, OutboxMessage.available_at)
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.task,
+                    OutboxMessage.available_at,
+                    OutboxMessage.enqueued_at,
+                    OutboxMessage.payload,
+                )
                 .where(
                     OutboxMessage.done_at.is_(None),
                     OutboxMessage.failed_at.is_(None),
@@ -189,9 +197,53 @@ async def sweep(
                 .with_for_update(skip_locked=True)
             )
         ).all()
-    return await relay(
-        [(r.id, r.task, r.available_at) for r in rows], via="sweeper", queue=queue, maker=maker
-    )
+        push = await _merged(session, rows, now)
+    return await relay(push, via="sweeper", queue=queue, maker=maker)
+
+
+async def _merged(
+    session: AsyncSession, rows: Sequence[Row[Any]], now: datetime
+) -> list[tuple[int, str, datetime | None]]:
+    """The rows to push, with those of a mergeable task (``outbox_job(merge=…)``) that were
+    never pushed combined: one new row per ``merge_max`` items, the rows it replaces marked
+    done in the same transaction (locked: a job pushed for one of them after all finds it
+    done and does nothing)."""
+    from kameng_api.outbox.jobs import registry
+
+    push: list[tuple[int, str, datetime | None]] = []
+    chunks: dict[str, list[tuple[list[int], list[Any]]]] = {}  # task → [(row ids, items)]
+    for r in rows:
+        spec = registry.get(r.task)
+        key = spec.merge_key if spec else None
+        items = r.payload.get(key) if key and list(r.payload) == [key] else None
+        if (
+            spec is None
+            or not isinstance(items, list)
+            or r.enqueued_at is not None
+            or (r.available_at is not None and r.available_at > now)
+        ):
+            push.append((r.id, r.task, r.available_at))
+            continue
+        task_chunks = chunks.setdefault(r.task, [])
+        if not task_chunks or len(task_chunks[-1][1]) + len(items) > spec.merge_max:
+            task_chunks.append(([], []))
+        task_chunks[-1][0].append(r.id)
+        task_chunks[-1][1].extend(items)
+    for task, task_chunks in chunks.items():
+        key = registry[task].merge_key
+        for ids, items in task_chunks:
+            if len(ids) == 1:
+                push.append((ids[0], task, None))
+                continue
+            merged = OutboxMessage(task=task, payload={key: items})
+            session.add(merged)
+            await session.flush()
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(done_at=now)
+            )
+            log.info("outbox rows merged", extra={"task": task, "rows": ids, "into": merged.id})
+            push.append((merged.id, task, None))
+    return push
 
 
 @dataclass(frozen=True)
