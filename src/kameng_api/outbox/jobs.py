@@ -43,10 +43,9 @@ class JobSpec:
     timeout_s: float
     max_tries: int
     holdable: bool = False  # may wait while a sale is hot (outbox.service.hold)
-    # rows whose payload is only ``{merge_key: [...]}`` may be swept as one job, up to
-    # ``merge_max`` items (outbox.service.sweep)
-    merge_key: str | None = None
-    merge_max: int = 0
+    # (key, most): rows whose payload is only ``{key: [...]}`` may be swept as one job of up
+    # to ``most`` items (outbox.service.sweep)
+    merge: tuple[str, int] | None = None
 
 
 registry: dict[str, JobSpec] = {}
@@ -75,8 +74,7 @@ def outbox_job(
     def register(handler: Handler) -> Handler:
         if name in registry:
             raise ValueError(f"outbox task {name!r} registered twice")
-        key, most = merge or (None, 0)
-        registry[name] = JobSpec(name, handler, timeout_s, max_tries, holdable, key, most)
+        registry[name] = JobSpec(name, handler, timeout_s, max_tries, holdable, merge)
         return handler
 
     return register

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq.connections import ArqRedis
 from sqlalchemy import ColumnElement, Row, false, func, select, text, update
@@ -19,6 +19,9 @@ from kameng_api.core.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_RELAYED
 from kameng_api.core.redis import get_queue
 from kameng_api.outbox.models import OutboxMessage
 from kameng_api.settings import get_settings
+
+if TYPE_CHECKING:
+    from kameng_api.outbox.jobs import JobSpec
 
 log = logging.getLogger("kameng.outbox")
 
@@ -160,7 +163,8 @@ async def sweep(
     """Push open rows the after-commit relay missed (older than the grace period) and rows
     pushed long ago that are still not done (job lost, e.g. Redis lost its data). While the
     hold is up, holdable rows younger than ``notice_hold_max_s`` stay (``hold``); when they
-    go, rows of a mergeable task go as few jobs (``_merged``)."""
+    go, rows of a mergeable task go as few jobs (``_merged``). Returns how many rows it took
+    (0 when none could be pushed): a full page means more may wait."""
     from kameng_api.outbox.jobs import registry  # local: jobs imports this module
 
     settings = get_settings()
@@ -197,40 +201,39 @@ async def sweep(
                 .with_for_update(skip_locked=True)
             )
         ).all()
-        push = await _merged(session, rows, now)
-    return await relay(push, via="sweeper", queue=queue, maker=maker)
+        push = await _merged(session, rows, now, registry)
+    pushed = await relay(push, via="sweeper", queue=queue, maker=maker)
+    return len(rows) if pushed else 0
 
 
 async def _merged(
-    session: AsyncSession, rows: Sequence[Row[Any]], now: datetime
+    session: AsyncSession, rows: Sequence[Row[Any]], now: datetime, registry: dict[str, JobSpec]
 ) -> list[tuple[int, str, datetime | None]]:
     """The rows to push, with those of a mergeable task (``outbox_job(merge=…)``) that were
-    never pushed combined: one new row per ``merge_max`` items, the rows it replaces marked
+    never pushed combined: one new row per ``most`` items, the rows it replaces marked
     done in the same transaction (locked: a job pushed for one of them after all finds it
     done and does nothing)."""
-    from kameng_api.outbox.jobs import registry
-
     push: list[tuple[int, str, datetime | None]] = []
-    chunks: dict[str, list[tuple[list[int], list[Any]]]] = {}  # task → [(row ids, items)]
+    chunks: dict[tuple[str, str], list[tuple[list[int], list[Any]]]] = {}  # [(ids, items)]
     for r in rows:
         spec = registry.get(r.task)
-        key = spec.merge_key if spec else None
-        items = r.payload.get(key) if key and list(r.payload) == [key] else None
+        merge = spec.merge if spec else None
+        items = r.payload.get(merge[0]) if merge and list(r.payload) == [merge[0]] else None
         if (
-            spec is None
+            merge is None
             or not isinstance(items, list)
             or r.enqueued_at is not None
             or (r.available_at is not None and r.available_at > now)
         ):
             push.append((r.id, r.task, r.available_at))
             continue
-        task_chunks = chunks.setdefault(r.task, [])
-        if not task_chunks or len(task_chunks[-1][1]) + len(items) > spec.merge_max:
+        key, most = merge
+        task_chunks = chunks.setdefault((r.task, key), [])
+        if not task_chunks or len(task_chunks[-1][1]) + len(items) > most:
             task_chunks.append(([], []))
         task_chunks[-1][0].append(r.id)
         task_chunks[-1][1].extend(items)
-    for task, task_chunks in chunks.items():
-        key = registry[task].merge_key
+    for (task, key), task_chunks in chunks.items():
         for ids, items in task_chunks:
             if len(ids) == 1:
                 push.append((ids[0], task, None))
