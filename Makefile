@@ -9,7 +9,7 @@ NPM := npm --prefix frontend
 PY_PATHS := src tests migrations $(wildcard bench)
 SPA_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
 
-.PHONY: help run test lint fmt typecheck test-backend test-frontend e2e openapi client lock bench clean
+.PHONY: help run test lint fmt typecheck test-backend test-frontend e2e fuzz openapi client lock bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ test-frontend: frontend/node_modules/.installed ## SPA: tsc, ESLint, Vitest, gen
 e2e: $(VENV)/.installed frontend/dist/index.html ## Playwright in Debian's Chromium against a real `kameng run`
 	bash scripts/ensure-chromium.sh
 	$(NPM) run e2e
+
+fuzz: $(VENV)/.installed ## the contract fuzzer (schemathesis, all checks) with 10x the examples of `make test`
+	KAMENG_FUZZ_EXAMPLES=$${KAMENG_FUZZ_EXAMPLES:-250} $(BIN)/pytest tests/test_contract_fuzz.py -q -s
 
 # ---- generated files ------------------------------------------------------------------------
 openapi: $(VENV)/.installed ## write openapi/openapi.json and regenerate the SPA client

@@ -358,6 +358,38 @@ async def test_the_sold_out_gate_answers_fast_but_never_hides_a_retry(
     assert (r.status_code, r.json()["code"]) == (401, "invalid_token")
 
 
+async def test_a_refusal_at_the_gate_is_the_keys_answer_even_once_stock_is_back(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A reseller's retry logic relies on it: a key refused ``sold_out`` stays refused for
+    the same request, and another request under that key is ``idempotency_key_reused`` —
+    at the gate, through the route, and after a restock alike."""
+    _, sku_id, _ = await _shop(client, 1)
+    h = await login(client, await _buyer(session))
+    await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})  # the last key
+    await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})  # flag goes up
+    key = _idem()
+    refused = await client.post(API, json={"sku_id": sku_id}, headers={**h, **key})
+    assert (refused.status_code, refused.json()["code"]) == (409, "sold_out")
+    other = await client.post(API, json={"sku_id": sku_id, "quantity": 2}, headers={**h, **key})
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+    admin = await login(client, await make_user(roles=("operator",)))
+    r = await client.post(
+        "/api/v1/inventory/imports",
+        data={"sku_id": str(sku_id), "text": "BACK-0001\nBACK-0002", "format": "secret"},
+        headers=admin,
+    )
+    await client.post(f"/api/v1/inventory/imports/{r.json()['id']}/confirm", headers=admin)
+    again = await client.post(API, json={"sku_id": sku_id}, headers={**h, **key})
+    assert (again.status_code, again.json()["code"]) == (409, "sold_out")  # it did not buy
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post(API, json={"sku_id": sku_id, "quantity": 2}, headers={**h, **key})
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+    bought = await client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()})
+    assert bought.status_code == 201  # a new key buys
+
+
 async def test_idempotency_answers_are_kept_a_day_then_purged(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:

@@ -179,7 +179,9 @@ async def test_staff_adjustment_needs_step_up_a_reason_and_is_audited(
     r = await client.post(
         f"{API}/adjustments", json={"user_id": uid, "amount": "0", "reason": "零元调整"}, headers=fh
     )
-    assert (r.status_code, r.json()["code"]) == (422, "bad_amount")
+    # the schema says an adjustment is not zero: refused as the field's validation error
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    assert [e["loc"][-1] for e in r.json()["errors"]] == ["amount"]
     r = await client.post(f"{API}/adjustments", json={"user_id": uid, "amount": "1"}, headers=fh)
     assert r.status_code == 422  # no reason
     r = await client.post(

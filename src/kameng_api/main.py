@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _iter_routes_with_context
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
-from kameng_api import __version__
+from kameng_api import __version__, contract
 from kameng_api.audit import service as audit_service
 from kameng_api.audit.router import router as audit_router
 from kameng_api.catalog.router import router as catalog_router
 from kameng_api.catalog.router import shop_router
 from kameng_api.core import db, memory
-from kameng_api.core.errors import install_error_handlers, set_rejection_recorder
+from kameng_api.core.errors import (
+    install_error_handlers,
+    set_allowed_methods,
+    set_rejection_recorder,
+)
 from kameng_api.core.logging import configure_logging
-from kameng_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from kameng_api.core.middleware import (
+    BodySizeLimitMiddleware,
+    NulGuardMiddleware,
+    RequestContextMiddleware,
+)
 from kameng_api.core.redis import close_queue
 from kameng_api.identity.router import auth_router, login_log_router, me_router, users_router
 from kameng_api.inventory.router import router as inventory_router
@@ -86,11 +97,34 @@ class KamengApp(FastAPI):
 
     lane: PurchaseLane | None = None
 
+    _contract_of: int | None = None  # id of the document normalized last
+
+    def openapi(self) -> dict[str, Any]:
+        doc = super().openapi()  # cached by FastAPI until the routes change
+        if self._contract_of != id(doc):
+            contract.normalized(self, doc)
+            self._contract_of = id(doc)
+        return doc
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.lane is not None:
             await self.lane(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+
+def _allowed_methods(app: FastAPI) -> Callable[[str], list[str]]:
+    """path → every method its routes answer (documented ones), for a 405's ``Allow``."""
+    table: list[tuple[re.Pattern[str], frozenset[str]]] = []
+    for route, ctx in _iter_routes_with_context(app.routes):
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            regex, _, _ = compile_path(ctx.path if ctx is not None else route.path)
+            table.append((regex, frozenset(route.methods or ())))
+
+    def allowed(path: str) -> list[str]:
+        return sorted({m for regex, methods in table if regex.match(path) for m in methods})
+
+    return allowed
 
 
 def create_app(settings: Settings | None = None) -> KamengApp:
@@ -100,7 +134,9 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         title="kameng API",
         version=__version__,
         description="Back office and API of the kameng 卡盟 platform. Every error is "
-        "`application/problem+json` (RFC 9457) with a stable `code`.",
+        "`application/problem+json` (RFC 9457) with a stable `code`. No text the API accepts "
+        "(path, query, headers, JSON or form bodies) may contain the NUL character U+0000: "
+        "such a request is refused with 422 `validation_failed`.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
         docs_url="/api/docs",
@@ -130,6 +166,7 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         api.include_router(r)
     app.include_router(ops_router)
     app.include_router(api)
+    set_allowed_methods(_allowed_methods(app))
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -158,6 +195,7 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         cors=bool(settings.cors_origins),
     )
     # added last = outermost
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,

@@ -116,10 +116,42 @@ class Settings(BaseSettings):
     recharge_poll_s: int = Field(
         default=15, ge=1, description="How often a processing direct recharge is asked about."
     )
+    payment_poll_every_s: float = Field(
+        default=30,
+        gt=0,
+        description="How often the gateway is asked about pending payments (a notice may be "
+        "lost, e.g. while the database was away).",
+    )
+    payment_poll_first_s: int = Field(
+        default=30,
+        ge=0,
+        description="A pending payment is first asked about this long after it was made; "
+        "then after 30 s, 60 s, 120 s … at most every 15 minutes, for a day.",
+    )
     supplier_simulator: bool = Field(
         default=False,
         description="Demo only: the API hosts a simulated direct-recharge supplier at "
         "/supplier-sim. `kameng run` turns it on when no supplier is set.",
+    )
+    outbound_allow_loopback: bool = Field(
+        default=False,
+        description="Development/test only: lets outbound calls (callbacks, suppliers, "
+        "webhooks) reach 127.0.0.0/8 and ::1, e.g. local simulators. Never private or "
+        "metadata addresses; ignored in production.",
+    )
+    outbound_connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="Connect timeout of one outbound call (callbacks, …)."
+    )
+    outbound_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Total time one outbound call may take: resolving, connecting, sending and "
+        "reading the whole answer.",
+    )
+    outbound_max_response_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest answer body an outbound call reads (bytes); a larger one fails.",
     )
     epay_gateway_url: str | None = Field(
         default=None,

@@ -73,7 +73,9 @@ export function StepUpModal() {
     setBusy(true);
     setError(null);
     try {
-      const body = recovery ? { recovery_code: values.recovery_code?.trim() } : { code: values.code?.trim() };
+      const body = recovery
+        ? { recovery_code: values.recovery_code?.trim() ?? '' }
+        : { code: values.code?.trim() ?? '' };
       await unwrap(authStepUp({ body, throwOnError: true }));
       void queryClient.invalidateQueries({ queryKey: meKeys.profile() });
       finish(true);

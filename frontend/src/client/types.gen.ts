@@ -660,16 +660,6 @@ export type ForceLogoutOut = {
 };
 
 /**
- * HTTPValidationError
- */
-export type HttpValidationError = {
-    /**
-     * Detail
-     */
-    detail?: Array<ValidationError>;
-};
-
-/**
  * ImportOptionsOut
  */
 export type ImportOptionsOut = {
@@ -1117,10 +1107,11 @@ export type LoginIn = {
     refresh_transport?: 'cookie' | 'body';
 };
 
-/**
- * LoginSecondFactorIn
- */
-export type LoginSecondFactorIn = {
+export type LoginSecondFactorIn = ({
+    code: string;
+} | {
+    recovery_code: string;
+}) & {
     /**
      * Code
      *
@@ -2157,10 +2148,11 @@ export type RoleUpdateIn = {
     permissions?: Array<string>;
 };
 
-/**
- * SecondFactorIn
- */
-export type SecondFactorIn = {
+export type SecondFactorIn = ({
+    code: string;
+} | {
+    recovery_code: string;
+}) & {
     /**
      * Code
      *
@@ -2823,34 +2815,6 @@ export type UserUpdateIn = {
 };
 
 /**
- * ValidationError
- */
-export type ValidationError = {
-    /**
-     * Context
-     */
-    ctx?: {
-        [key: string]: unknown;
-    };
-    /**
-     * Input
-     */
-    input?: unknown;
-    /**
-     * Location
-     */
-    loc: Array<string | number>;
-    /**
-     * Message
-     */
-    msg: string;
-    /**
-     * Error Type
-     */
-    type: string;
-};
-
-/**
  * VerifyEmailIn
  */
 export type VerifyEmailIn = {
@@ -2994,9 +2958,13 @@ export type OrdersListErrors = {
      */
     403: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersListError = OrdersListErrors[keyof OrdersListErrors];
@@ -3036,9 +3004,13 @@ export type OrdersGetErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersGetError = OrdersGetErrors[keyof OrdersGetErrors];
@@ -3066,6 +3038,10 @@ export type OrdersConfirmPaidData = {
 
 export type OrdersConfirmPaidErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -3082,9 +3058,17 @@ export type OrdersConfirmPaidErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersConfirmPaidError = OrdersConfirmPaidErrors[keyof OrdersConfirmPaidErrors];
@@ -3112,6 +3096,10 @@ export type OrdersDeliverData = {
 
 export type OrdersDeliverErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -3128,9 +3116,17 @@ export type OrdersDeliverErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersDeliverError = OrdersDeliverErrors[keyof OrdersDeliverErrors];
@@ -3158,6 +3154,10 @@ export type OrdersRedeliverData = {
 
 export type OrdersRedeliverErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -3174,9 +3174,17 @@ export type OrdersRedeliverErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersRedeliverError = OrdersRedeliverErrors[keyof OrdersRedeliverErrors];
@@ -3204,6 +3212,10 @@ export type OrdersRefundData = {
 
 export type OrdersRefundErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -3220,9 +3232,17 @@ export type OrdersRefundErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersRefundError = OrdersRefundErrors[keyof OrdersRefundErrors];
@@ -3266,9 +3286,13 @@ export type OrdersResendErrors = {
      */
     409: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersResendError = OrdersResendErrors[keyof OrdersResendErrors];
@@ -3339,6 +3363,10 @@ export type AuditListErrors = {
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuditListError = AuditListErrors[keyof AuditListErrors];
@@ -3401,6 +3429,10 @@ export type AuditExportErrors = {
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuditExportError = AuditExportErrors[keyof AuditExportErrors];
@@ -3421,6 +3453,10 @@ export type AuthLoginData = {
 
 export type AuthLoginErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -3429,6 +3465,10 @@ export type AuthLoginErrors = {
      */
     403: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
@@ -3436,6 +3476,10 @@ export type AuthLoginErrors = {
      * Too Many Requests
      */
     429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthLoginError = AuthLoginErrors[keyof AuthLoginErrors];
@@ -3468,6 +3512,10 @@ export type AuthLogin2FaErrors = {
      */
     401: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
@@ -3475,6 +3523,10 @@ export type AuthLogin2FaErrors = {
      * Too Many Requests
      */
     429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthLogin2FaError = AuthLogin2FaErrors[keyof AuthLogin2FaErrors];
@@ -3500,6 +3552,10 @@ export type AuthLogoutErrors = {
      * Unauthorized
      */
     401: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthLogoutError = AuthLogoutErrors[keyof AuthLogoutErrors];
@@ -3522,9 +3578,21 @@ export type AuthRequestPasswordResetData = {
 
 export type AuthRequestPasswordResetErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthRequestPasswordResetError = AuthRequestPasswordResetErrors[keyof AuthRequestPasswordResetErrors];
@@ -3549,9 +3617,17 @@ export type AuthResetPasswordErrors = {
      */
     400: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthResetPasswordError = AuthResetPasswordErrors[keyof AuthResetPasswordErrors];
@@ -3577,13 +3653,25 @@ export type AuthRefreshData = {
 
 export type AuthRefreshErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthRefreshError = AuthRefreshErrors[keyof AuthRefreshErrors];
@@ -3606,13 +3694,25 @@ export type AuthRegisterData = {
 
 export type AuthRegisterErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Conflict
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthRegisterError = AuthRegisterErrors[keyof AuthRegisterErrors];
@@ -3647,9 +3747,17 @@ export type AuthStepUpErrors = {
      */
     403: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthStepUpError = AuthStepUpErrors[keyof AuthStepUpErrors];
@@ -3676,9 +3784,17 @@ export type AuthVerifyEmailErrors = {
      */
     400: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthVerifyEmailError = AuthVerifyEmailErrors[keyof AuthVerifyEmailErrors];
@@ -3701,9 +3817,21 @@ export type AuthResendVerificationData = {
 
 export type AuthResendVerificationErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type AuthResendVerificationError = AuthResendVerificationErrors[keyof AuthResendVerificationErrors];
@@ -3731,6 +3859,10 @@ export type CatalogListCategoriesErrors = {
      * Forbidden
      */
     403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogListCategoriesError = CatalogListCategoriesErrors[keyof CatalogListCategoriesErrors];
@@ -3755,6 +3887,10 @@ export type CatalogCreateCategoryData = {
 
 export type CatalogCreateCategoryErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -3767,9 +3903,17 @@ export type CatalogCreateCategoryErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogCreateCategoryError = CatalogCreateCategoryErrors[keyof CatalogCreateCategoryErrors];
@@ -3813,9 +3957,13 @@ export type CatalogDeleteCategoryErrors = {
      */
     409: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogDeleteCategoryError = CatalogDeleteCategoryErrors[keyof CatalogDeleteCategoryErrors];
@@ -3843,6 +3991,10 @@ export type CatalogUpdateCategoryData = {
 
 export type CatalogUpdateCategoryErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -3859,9 +4011,17 @@ export type CatalogUpdateCategoryErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogUpdateCategoryError = CatalogUpdateCategoryErrors[keyof CatalogUpdateCategoryErrors];
@@ -3884,6 +4044,10 @@ export type CatalogPriceCheckData = {
 
 export type CatalogPriceCheckErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -3892,9 +4056,17 @@ export type CatalogPriceCheckErrors = {
      */
     403: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogPriceCheckError = CatalogPriceCheckErrors[keyof CatalogPriceCheckErrors];
@@ -3953,6 +4125,10 @@ export type CatalogListProductsErrors = {
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogListProductsError = CatalogListProductsErrors[keyof CatalogListProductsErrors];
@@ -3975,6 +4151,10 @@ export type CatalogCreateProductData = {
 
 export type CatalogCreateProductErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -3987,9 +4167,17 @@ export type CatalogCreateProductErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogCreateProductError = CatalogCreateProductErrors[keyof CatalogCreateProductErrors];
@@ -4012,6 +4200,10 @@ export type CatalogBulkStatusData = {
 
 export type CatalogBulkStatusErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -4020,9 +4212,17 @@ export type CatalogBulkStatusErrors = {
      */
     403: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogBulkStatusError = CatalogBulkStatusErrors[keyof CatalogBulkStatusErrors];
@@ -4062,9 +4262,13 @@ export type CatalogGetProductErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogGetProductError = CatalogGetProductErrors[keyof CatalogGetProductErrors];
@@ -4092,6 +4296,10 @@ export type CatalogUpdateProductData = {
 
 export type CatalogUpdateProductErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -4108,9 +4316,17 @@ export type CatalogUpdateProductErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type CatalogUpdateProductError = CatalogUpdateProductErrors[keyof CatalogUpdateProductErrors];
@@ -4165,6 +4381,10 @@ export type InventoryListImportsErrors = {
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryListImportsError = InventoryListImportsErrors[keyof InventoryListImportsErrors];
@@ -4187,6 +4407,10 @@ export type InventoryStageImportData = {
 
 export type InventoryStageImportErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -4206,6 +4430,10 @@ export type InventoryStageImportErrors = {
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryStageImportError = InventoryStageImportErrors[keyof InventoryStageImportErrors];
@@ -4245,9 +4473,13 @@ export type InventoryGetImportErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryGetImportError = InventoryGetImportErrors[keyof InventoryGetImportErrors];
@@ -4294,6 +4526,10 @@ export type InventoryConfirmImportErrors = {
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryConfirmImportError = InventoryConfirmImportErrors[keyof InventoryConfirmImportErrors];
@@ -4337,9 +4573,13 @@ export type InventoryDiscardImportErrors = {
      */
     409: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryDiscardImportError = InventoryDiscardImportErrors[keyof InventoryDiscardImportErrors];
@@ -4383,9 +4623,13 @@ export type InventoryRevalidateImportErrors = {
      */
     409: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryRevalidateImportError = InventoryRevalidateImportErrors[keyof InventoryRevalidateImportErrors];
@@ -4413,6 +4657,10 @@ export type InventoryVoidImportData = {
 
 export type InventoryVoidImportErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -4429,9 +4677,17 @@ export type InventoryVoidImportErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryVoidImportError = InventoryVoidImportErrors[keyof InventoryVoidImportErrors];
@@ -4483,9 +4739,17 @@ export type InventoryListKeysErrors = {
      */
     403: Problem;
     /**
+     * Not Found
+     */
+    404: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryListKeysError = InventoryListKeysErrors[keyof InventoryListKeysErrors];
@@ -4508,6 +4772,10 @@ export type InventoryExportKeysData = {
 
 export type InventoryExportKeysErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -4520,9 +4788,17 @@ export type InventoryExportKeysErrors = {
      */
     404: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryExportKeysError = InventoryExportKeysErrors[keyof InventoryExportKeysErrors];
@@ -4543,6 +4819,10 @@ export type InventoryVoidKeysData = {
 
 export type InventoryVoidKeysErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -4551,9 +4831,17 @@ export type InventoryVoidKeysErrors = {
      */
     403: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryVoidKeysError = InventoryVoidKeysErrors[keyof InventoryVoidKeysErrors];
@@ -4581,6 +4869,10 @@ export type InventoryRevealKeyData = {
 
 export type InventoryRevealKeyErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -4593,9 +4885,17 @@ export type InventoryRevealKeyErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Request Entity Too Large
      */
-    422: HttpValidationError;
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryRevealKeyError = InventoryRevealKeyErrors[keyof InventoryRevealKeyErrors];
@@ -4635,9 +4935,13 @@ export type InventoryProductStockErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryProductStockError = InventoryProductStockErrors[keyof InventoryProductStockErrors];
@@ -4667,6 +4971,10 @@ export type InventoryImportTargetsErrors = {
      * Forbidden
      */
     403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type InventoryImportTargetsError = InventoryImportTargetsErrors[keyof InventoryImportTargetsErrors];
@@ -4728,9 +5036,13 @@ export type UsersLoginEventsErrors = {
      */
     403: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type UsersLoginEventsError = UsersLoginEventsErrors[keyof UsersLoginEventsErrors];
@@ -4756,6 +5068,10 @@ export type MeGetErrors = {
      * Unauthorized
      */
     401: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeGetError = MeGetErrors[keyof MeGetErrors];
@@ -4794,9 +5110,17 @@ export type MeDisable2FaErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeDisable2FaError = MeDisable2FaErrors[keyof MeDisable2FaErrors];
@@ -4831,9 +5155,17 @@ export type MeEnable2FaErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeEnable2FaError = MeEnable2FaErrors[keyof MeEnable2FaErrors];
@@ -4867,6 +5199,10 @@ export type MeRegenerateRecoveryCodesErrors = {
      * Conflict
      */
     409: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeRegenerateRecoveryCodesError = MeRegenerateRecoveryCodesErrors[keyof MeRegenerateRecoveryCodesErrors];
@@ -4896,6 +5232,10 @@ export type MeStart2FaErrors = {
      * Conflict
      */
     409: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeStart2FaError = MeStart2FaErrors[keyof MeStart2FaErrors];
@@ -4931,9 +5271,13 @@ export type MeListLoginEventsErrors = {
      */
     401: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeListLoginEventsError = MeListLoginEventsErrors[keyof MeListLoginEventsErrors];
@@ -4959,6 +5303,10 @@ export type MeListNoticesErrors = {
      * Unauthorized
      */
     401: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeListNoticesError = MeListNoticesErrors[keyof MeListNoticesErrors];
@@ -4996,9 +5344,13 @@ export type MeReadNoticeErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeReadNoticeError = MeReadNoticeErrors[keyof MeReadNoticeErrors];
@@ -5029,9 +5381,17 @@ export type MeChangePasswordErrors = {
      */
     401: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeChangePasswordError = MeChangePasswordErrors[keyof MeChangePasswordErrors];
@@ -5057,6 +5417,10 @@ export type MeListSessionsErrors = {
      * Unauthorized
      */
     401: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeListSessionsError = MeListSessionsErrors[keyof MeListSessionsErrors];
@@ -5094,9 +5458,13 @@ export type MeRevokeSessionErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type MeRevokeSessionError = MeRevokeSessionErrors[keyof MeRevokeSessionErrors];
@@ -5136,9 +5504,17 @@ export type OrdersListMineErrors = {
      */
     401: Problem;
     /**
-     * Validation Error
+     * Forbidden
      */
-    422: HttpValidationError;
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersListMineError = OrdersListMineErrors[keyof OrdersListMineErrors];
@@ -5169,9 +5545,17 @@ export type OrdersCreateData = {
 
 export type OrdersCreateErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
     /**
      * Not Found
      */
@@ -5181,9 +5565,17 @@ export type OrdersCreateErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersCreateError = OrdersCreateErrors[keyof OrdersCreateErrors];
@@ -5215,13 +5607,21 @@ export type OrdersGetMineErrors = {
      */
     401: Problem;
     /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
      * Not Found
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type OrdersGetMineError = OrdersGetMineErrors[keyof OrdersGetMineErrors];
@@ -5246,12 +5646,18 @@ export type PaymentsEpayNotifyGetErrors = {
     /**
      * Bad Request
      */
-    400: unknown;
+    400: Problem;
     /**
      * Unprocessable Entity
      */
-    422: unknown;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
+
+export type PaymentsEpayNotifyGetError = PaymentsEpayNotifyGetErrors[keyof PaymentsEpayNotifyGetErrors];
 
 export type PaymentsEpayNotifyGetResponses = {
     /**
@@ -5273,12 +5679,18 @@ export type PaymentsEpayNotifyErrors = {
     /**
      * Bad Request
      */
-    400: unknown;
+    400: Problem;
     /**
      * Unprocessable Entity
      */
-    422: unknown;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
+
+export type PaymentsEpayNotifyError = PaymentsEpayNotifyErrors[keyof PaymentsEpayNotifyErrors];
 
 export type PaymentsEpayNotifyResponses = {
     /**
@@ -5305,6 +5717,10 @@ export type RolesPermissionCatalogueErrors = {
      * Forbidden
      */
     403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type RolesPermissionCatalogueError = RolesPermissionCatalogueErrors[keyof RolesPermissionCatalogueErrors];
@@ -5336,6 +5752,10 @@ export type RolesListErrors = {
      * Forbidden
      */
     403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type RolesListError = RolesListErrors[keyof RolesListErrors];
@@ -5360,6 +5780,10 @@ export type RolesCreateData = {
 
 export type RolesCreateErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -5372,9 +5796,17 @@ export type RolesCreateErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type RolesCreateError = RolesCreateErrors[keyof RolesCreateErrors];
@@ -5418,9 +5850,13 @@ export type RolesDeleteErrors = {
      */
     409: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type RolesDeleteError = RolesDeleteErrors[keyof RolesDeleteErrors];
@@ -5460,9 +5896,13 @@ export type RolesGetErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type RolesGetError = RolesGetErrors[keyof RolesGetErrors];
@@ -5490,6 +5930,10 @@ export type RolesUpdateData = {
 
 export type RolesUpdateErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -5506,9 +5950,17 @@ export type RolesUpdateErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type RolesUpdateError = RolesUpdateErrors[keyof RolesUpdateErrors];
@@ -5528,6 +5980,19 @@ export type ShopListCategoriesData = {
     query?: never;
     url: '/api/v1/shop/categories';
 };
+
+export type ShopListCategoriesErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ShopListCategoriesError = ShopListCategoriesErrors[keyof ShopListCategoriesErrors];
 
 export type ShopListCategoriesResponses = {
     /**
@@ -5569,6 +6034,10 @@ export type ShopListProductsErrors = {
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type ShopListProductsError = ShopListProductsErrors[keyof ShopListProductsErrors];
@@ -5606,9 +6075,13 @@ export type ShopGetProductErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type ShopGetProductError = ShopGetProductErrors[keyof ShopGetProductErrors];
@@ -5652,6 +6125,10 @@ export type ShopQuoteErrors = {
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type ShopQuoteError = ShopQuoteErrors[keyof ShopQuoteErrors];
@@ -5685,6 +6162,10 @@ export type SystemInfoErrors = {
      * Internal Server Error
      */
     500: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type SystemInfoError = SystemInfoErrors[keyof SystemInfoErrors];
@@ -5736,9 +6217,13 @@ export type UsersListErrors = {
      */
     403: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type UsersListError = UsersListErrors[keyof UsersListErrors];
@@ -5761,6 +6246,10 @@ export type UsersCreateStaffData = {
 
 export type UsersCreateStaffErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -5777,9 +6266,17 @@ export type UsersCreateStaffErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type UsersCreateStaffError = UsersCreateStaffErrors[keyof UsersCreateStaffErrors];
@@ -5819,9 +6316,13 @@ export type UsersGetErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type UsersGetError = UsersGetErrors[keyof UsersGetErrors];
@@ -5849,6 +6350,10 @@ export type UsersUpdateData = {
 
 export type UsersUpdateErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -5865,9 +6370,17 @@ export type UsersUpdateErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type UsersUpdateError = UsersUpdateErrors[keyof UsersUpdateErrors];
@@ -5907,9 +6420,17 @@ export type UsersForceLogoutErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Conflict
      */
-    422: HttpValidationError;
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type UsersForceLogoutError = UsersForceLogoutErrors[keyof UsersForceLogoutErrors];
@@ -5937,6 +6458,10 @@ export type UsersSetRolesData = {
 
 export type UsersSetRolesErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -5953,9 +6478,17 @@ export type UsersSetRolesErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type UsersSetRolesError = UsersSetRolesErrors[keyof UsersSetRolesErrors];
@@ -5999,9 +6532,13 @@ export type WalletListAccountsErrors = {
      */
     403: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletListAccountsError = WalletListAccountsErrors[keyof WalletListAccountsErrors];
@@ -6050,9 +6587,13 @@ export type WalletAccountStatementErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletAccountStatementError = WalletAccountStatementErrors[keyof WalletAccountStatementErrors];
@@ -6097,9 +6638,13 @@ export type WalletExportStatementErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletExportStatementError = WalletExportStatementErrors[keyof WalletExportStatementErrors];
@@ -6120,6 +6665,10 @@ export type WalletAdjustData = {
 
 export type WalletAdjustErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
@@ -6136,9 +6685,17 @@ export type WalletAdjustErrors = {
      */
     409: Problem;
     /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletAdjustError = WalletAdjustErrors[keyof WalletAdjustErrors];
@@ -6186,9 +6743,13 @@ export type WalletLedgerErrors = {
      */
     403: Problem;
     /**
-     * Validation Error
+     * Unprocessable Entity
      */
-    422: HttpValidationError;
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletLedgerError = WalletLedgerErrors[keyof WalletLedgerErrors];
@@ -6214,6 +6775,14 @@ export type WalletMyWalletErrors = {
      * Unauthorized
      */
     401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletMyWalletError = WalletMyWalletErrors[keyof WalletMyWalletErrors];
@@ -6236,13 +6805,29 @@ export type WalletRechargeData = {
 
 export type WalletRechargeErrors = {
     /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
      * Unauthorized
      */
     401: Problem;
     /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
      * Unprocessable Entity
      */
     422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletRechargeError = WalletRechargeErrors[keyof WalletRechargeErrors];
@@ -6278,9 +6863,17 @@ export type WalletMyStatementErrors = {
      */
     401: Problem;
     /**
-     * Validation Error
+     * Forbidden
      */
-    422: HttpValidationError;
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletMyStatementError = WalletMyStatementErrors[keyof WalletMyStatementErrors];
@@ -6312,9 +6905,17 @@ export type WalletExportMyStatementErrors = {
      */
     401: Problem;
     /**
-     * Validation Error
+     * Forbidden
      */
-    422: HttpValidationError;
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletExportMyStatementError = WalletExportMyStatementErrors[keyof WalletExportMyStatementErrors];
@@ -6342,6 +6943,10 @@ export type WalletTrialBalanceErrors = {
      * Forbidden
      */
     403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
 };
 
 export type WalletTrialBalanceError = WalletTrialBalanceErrors[keyof WalletTrialBalanceErrors];

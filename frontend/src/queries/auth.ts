@@ -21,7 +21,7 @@ export function useLogin() {
 /** `auth:login_2fa` — second step with a TOTP code or a recovery code. */
 export function useLoginSecondFactor() {
   return useMutation({
-    mutationFn: (body: { mfa_token: string; code?: string; recovery_code?: string }) =>
+    mutationFn: (body: { mfa_token: string } & ({ code: string } | { recovery_code: string })) =>
       unwrap(authLogin2Fa({ body: { ...body, refresh_transport: 'cookie' }, throwOnError: true })),
     meta: { silentError: true },
   });

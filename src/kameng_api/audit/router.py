@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -13,6 +12,7 @@ from kameng_api.audit.models import AuditLog
 from kameng_api.audit.permissions import AuditPerm
 from kameng_api.audit.schemas import AuditEntryOut, AuditPage
 from kameng_api.core.actor import Actor
+from kameng_api.core.bounds import Id, IsoDateTime
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import error_responses
 from kameng_api.rbac.deps import DbSession, require
@@ -23,13 +23,13 @@ EXPORT_MAX_ROWS = 100_000
 
 
 def _filter(
-    actor_id: int | None = None,
+    actor_id: Id | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=64)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
     result: Annotated[str | None, Query(max_length=16)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
 ) -> service.AuditFilter:
     return service.AuditFilter(actor_id, action, target_type, target_id, since, until, result)
 
@@ -64,14 +64,14 @@ def _out(e: AuditLog, names: dict[int, str] | None = None) -> AuditEntryOut:
 async def list_entries(
     session: DbSession,
     actor: Annotated[Actor, require(AuditPerm.read)],
-    actor_id: int | None = None,
+    actor_id: Id | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=64)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
     result: Annotated[str | None, Query(max_length=16)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before_id: int | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
+    before_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditPage:
     """Newest first. Filter by actor, action (prefix), target, result and time."""
@@ -97,13 +97,13 @@ async def list_entries(
 async def export_entries(
     session: DbSession,
     actor: Annotated[Actor, require(AuditPerm.export)],
-    actor_id: int | None = None,
+    actor_id: Id | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=64)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
     result: Annotated[str | None, Query(max_length=16)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
 ) -> StreamingResponse:
     """CSV of the filtered log (newest first, at most 100,000 rows). Cells that would start a
     spreadsheet formula are prefixed with a quote."""

@@ -33,6 +33,7 @@ from kameng_api.catalog.schemas import (
     SkuOut,
 )
 from kameng_api.core.actor import Actor
+from kameng_api.core.bounds import Id
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, NotFound, error_responses
 from kameng_api.core.etag import etag_response
@@ -85,7 +86,7 @@ async def create_category(body: CategoryIn, session: DbSession, actor: Writer) -
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def update_category(
-    category_id: int, body: CategoryPatch, session: DbSession, actor: Writer
+    category_id: Id, body: CategoryPatch, session: DbSession, actor: Writer
 ) -> CategoryOut:
     cat = await service.update_category(session, actor, category_id, body)
     return CategoryOut.model_validate(cat, from_attributes=True)
@@ -97,7 +98,7 @@ async def update_category(
     status_code=204,
     responses=error_responses(401, 403, 404, 409),
 )
-async def delete_category(category_id: int, session: DbSession, actor: Writer) -> None:
+async def delete_category(category_id: Id, session: DbSession, actor: Writer) -> None:
     """Only an empty category (no sub-categories, no products) can go."""
     await service.delete_category(session, actor, category_id)
 
@@ -193,11 +194,11 @@ async def _saved(session: AsyncSession, saved: service.Saved) -> ProductSaved:
 async def list_products(
     session: DbSession,
     _: Reader,
-    category_id: int | None = None,
+    category_id: Id | None = None,
     status: ProductStatus | None = None,
     q: Annotated[str | None, Query(max_length=64)] = None,
     tag: Annotated[str | None, Query(max_length=32)] = None,
-    before_id: int | None = None,
+    before_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ProductPage:
     """Newest first, keyset-paginated (``before_id`` = the last page's ``next_before_id``)."""
@@ -224,23 +225,23 @@ async def create_product(body: ProductIn, session: DbSession, actor: Writer) -> 
 
 
 @router.get(
-    "/products/{product_id}",
+    "/products/{product_id:int}",
     operation_id="catalog:get_product",
     response_model=ProductOut,
     responses=error_responses(401, 403, 404),
 )
-async def get_product(product_id: int, session: DbSession, _: Reader) -> ProductOut:
+async def get_product(product_id: Id, session: DbSession, _: Reader) -> ProductOut:
     return await product_out(session, await service.get_product(session, product_id))
 
 
 @router.put(
-    "/products/{product_id}",
+    "/products/{product_id:int}",
     operation_id="catalog:update_product",
     response_model=ProductSaved,
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def update_product(
-    product_id: int, body: ProductIn, session: DbSession, actor: Writer
+    product_id: Id, body: ProductIn, session: DbSession, actor: Writer
 ) -> ProductSaved:
     """Replace the product. SKUs with an ``id`` are updated, new ones created, missing ones
     deactivated (orders keep referring to them). Changing prices needs ``catalog:pricing``."""
@@ -377,7 +378,7 @@ async def shop_products(
     request: Request,
     session: DbSession,
     actor: MaybeSignedIn,
-    category_id: int | None = None,
+    category_id: Id | None = None,
     q: Annotated[str | None, Query(max_length=64)] = None,
     tag: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
@@ -394,7 +395,7 @@ async def shop_products(
     responses={304: {"description": "Not modified (ETag)"}, **error_responses(401, 404)},
 )
 async def shop_product(
-    product_id: int, request: Request, session: DbSession, actor: MaybeSignedIn
+    product_id: Id, request: Request, session: DbSession, actor: MaybeSignedIn
 ) -> Response:
     p = await service.shop_product(session, product_id)
     view = await _shop_view(session, [p], await _buyer(session, actor))
@@ -410,7 +411,7 @@ async def shop_product(
     responses=error_responses(401, 404, 422),
 )
 async def quote(
-    sku_id: int,
+    sku_id: Id,
     session: DbSession,
     actor: MaybeSignedIn,
     quantity: Annotated[int, Query(ge=1, le=100000)] = 1,

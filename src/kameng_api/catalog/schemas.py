@@ -2,30 +2,35 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
-from kameng_api.core.money import Money
+from kameng_api.core.bounds import Id, Int32, IsoDateTime
+from kameng_api.core.money import Money, amount_limit, amount_schema
 
-Price = Annotated[Decimal, Field(ge=0, le=Decimal("99999999"), max_digits=14, decimal_places=4)]
+Price = Annotated[
+    Decimal,
+    Field(ge=0, le=amount_limit(8, 4), max_digits=12, decimal_places=4),
+    amount_schema(places=4, int_digits=8, sign="not_negative"),
+]
 ProductStatus = Literal["listed", "unlisted", "scheduled"]
 DeliveryType = Literal["card_key", "direct_recharge", "manual"]
 
 
 class CategoryIn(BaseModel):
-    parent_id: int | None = None
+    parent_id: Id | None = None
     name: str = Field(min_length=1, max_length=64)
     icon: str = Field(default="", max_length=255)
-    sort: int = Field(default=0, ge=-10000, le=10000)
-    visible: bool = True
+    sort: Int32 = Field(default=0, ge=-10000, le=10000)
+    visible: StrictBool = True
 
 
 class CategoryPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=64)
     icon: str | None = Field(default=None, max_length=255)
-    sort: int | None = Field(default=None, ge=-10000, le=10000)
-    visible: bool | None = None
+    sort: Int32 | None = Field(default=None, ge=-10000, le=10000)
+    visible: StrictBool | None = None
 
 
 class CategoryOut(BaseModel):
@@ -45,8 +50,8 @@ class BuyerField(BaseModel):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     label: str = Field(min_length=1, max_length=64)
     type: Literal["text", "number", "email", "phone", "select"] = "text"
-    required: bool = True
-    max_length: int = Field(default=64, ge=1, le=500)
+    required: StrictBool = True
+    max_length: Int32 = Field(default=64, ge=1, le=500)
     pattern: str | None = Field(default=None, max_length=200)
     options: list[str] = Field(default_factory=list, max_length=100)
 
@@ -57,8 +62,18 @@ class BuyerField(BaseModel):
         return self
 
 
+# what the validator below allows as keys, for the schema (JSON keys are text)
+MAX_LEVEL = 1000  # member levels and reseller tiers: 1 … 1000 (stored as smallint)
+LEVEL_KEY = r"^([1-9][0-9]{0,2}|1000)$"  # a level or tier: 1 … 1000
+TIER_KEY = r"^([2-9]|[1-9][0-9]{1,4}|100000)$"  # a quantity: 2 … 100000
+
+
+def _keys(pattern: str) -> dict[str, Any]:
+    return {"propertyNames": {"pattern": pattern}}
+
+
 class SkuIn(BaseModel):
-    id: int | None = Field(default=None, description="Existing SKU to update; empty: new.")
+    id: Id | None = Field(default=None, description="Existing SKU to update; empty: new.")
     name: str = Field(min_length=1, max_length=64)
     attrs: dict[str, Annotated[str, Field(max_length=64)]] = Field(
         default_factory=dict, max_length=10, description="face value, region, server …"
@@ -66,50 +81,57 @@ class SkuIn(BaseModel):
     base_price: Price
     cost_price: Price = Decimal(0)
     market_price: Price | None = None
-    member_prices: dict[int, Price] = Field(default_factory=dict, max_length=20)
-    reseller_prices: dict[int, Price] = Field(default_factory=dict, max_length=20)
-    tier_prices: dict[int, Price] = Field(
-        default_factory=dict, max_length=20, description="min quantity (≥ 2) → unit price"
+    member_prices: dict[int, Price] = Field(
+        default_factory=dict, max_length=20, json_schema_extra=_keys(LEVEL_KEY)
     )
-    active: bool = True
-    sort: int = 0
+    reseller_prices: dict[int, Price] = Field(
+        default_factory=dict, max_length=20, json_schema_extra=_keys(LEVEL_KEY)
+    )
+    tier_prices: dict[int, Price] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="min quantity (≥ 2) → unit price",
+        json_schema_extra=_keys(TIER_KEY),
+    )
+    active: StrictBool = True
+    sort: Int32 = Field(default=0, ge=-10000, le=10000)
 
     @model_validator(mode="after")
     def _levels(self) -> SkuIn:
-        for name, table, low in (
-            ("member_prices", self.member_prices, 1),
-            ("reseller_prices", self.reseller_prices, 1),
-            ("tier_prices", self.tier_prices, 2),
+        for name, table, low, high in (
+            ("member_prices", self.member_prices, 1, MAX_LEVEL),
+            ("reseller_prices", self.reseller_prices, 1, MAX_LEVEL),
+            ("tier_prices", self.tier_prices, 2, 100000),
         ):
-            if any(k < low or k > 100000 for k in table):
-                raise ValueError(f"{name}: keys must be between {low} and 100000")
+            if any(k < low or k > high for k in table):
+                raise ValueError(f"{name}: keys must be between {low} and {high}")
         return self
 
 
 class ProductIn(BaseModel):
-    category_id: int
+    category_id: Id
     name: str = Field(min_length=1, max_length=128)
     summary: str = Field(default="", max_length=255)
     description_html: str = Field(default="", max_length=100_000)
     images: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=10)
     status: ProductStatus = "unlisted"
-    list_at: datetime | None = None
-    unlist_at: datetime | None = None
+    list_at: IsoDateTime | None = None
+    unlist_at: IsoDateTime | None = None
     delivery_type: DeliveryType
-    min_qty: int = Field(default=1, ge=1, le=100000)
-    max_qty: int = Field(default=100, ge=1, le=100000)
-    per_user_limit: int | None = Field(default=None, ge=1, le=100000)
-    stock_alert_threshold: int = Field(default=0, ge=0, le=10_000_000)
-    looping_keys: bool = Field(
+    min_qty: Int32 = Field(default=1, ge=1, le=100000)
+    max_qty: Int32 = Field(default=100, ge=1, le=100000)
+    per_user_limit: Int32 | None = Field(default=None, ge=1, le=100000)
+    stock_alert_threshold: Int32 = Field(default=0, ge=0, le=10_000_000)
+    looping_keys: StrictBool = Field(
         default=False, description="One card key sold again and again (e.g. a shared code)."
     )
     buyer_fields: list[BuyerField] = Field(default_factory=list, max_length=10)
     tags: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
         default_factory=list, max_length=20
     )
-    sort: int = 0
+    sort: Int32 = Field(default=0, ge=-10000, le=10000)
     skus: list[SkuIn] = Field(min_length=1, max_length=100)
-    confirm_below_cost: bool = Field(
+    confirm_below_cost: StrictBool = Field(
         default=False, description="Save even though a price is below cost (asked first)."
     )
 
@@ -195,7 +217,7 @@ class ProductPage(BaseModel):
 
 
 class BulkStatusIn(BaseModel):
-    product_ids: list[int] = Field(min_length=1, max_length=500)
+    product_ids: list[Id] = Field(min_length=1, max_length=500)
     status: Literal["listed", "unlisted"]
 
 

@@ -9,17 +9,20 @@ problems. A 500 carries only the request id; the traceback goes to the log.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from redis import exceptions as redis_exceptions
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -241,6 +244,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+AllowedMethods = Callable[[str], list[str]]
+_allowed_methods: list[AllowedMethods] = []
+
+
+def set_allowed_methods(finder: AllowedMethods) -> None:
+    """Who knows every method a path has (the app's routes), for the ``Allow`` of a 405."""
+    _allowed_methods[:] = [finder]
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, ErrorCode.bad_request)
@@ -248,8 +260,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         code = ErrorCode.internal_error
     await _note_rejection(request, exc.status_code, str(code))
     detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and _allowed_methods:
+        # Starlette names the methods of the first route that matched the path only
+        methods = _allowed_methods[0](request.url.path)
+        if methods:
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["Allow"] = ", ".join(methods)
     return problem_response(
-        status=exc.status_code, code=code, detail=detail, headers=dict(exc.headers or {}) or None
+        status=exc.status_code, code=code, detail=detail, headers=headers or None
     )
 
 
@@ -285,7 +304,61 @@ async def _overloaded(request: Request, exc: Exception) -> JSONResponse:
     return answer
 
 
+_AWAY: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, broken pipe: the server is not there
+    asyncio.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,  # 08xxx
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: a fast shutdown ended our session
+    asyncpg.exceptions.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,  # e.g. "connection is closed"
+    redis_exceptions.ConnectionError,
+    redis_exceptions.TimeoutError,
+    PoolTimeout,
+)
+
+
+def dependency_away(exc: BaseException) -> bool:
+    """Did ``exc`` come from PostgreSQL or Redis being away (down, restarting, unreachable,
+    out of connections) rather than from a bug? Follows the causes SQLAlchemy wraps."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _AWAY):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        nxt = getattr(current, "orig", None)
+        if not isinstance(nxt, BaseException):
+            nxt = current.__cause__ or current.__context__
+        current = nxt
+    return False
+
+
+def unavailable_response() -> JSONResponse:
+    """503 ``service_unavailable`` with ``Retry-After``: a dependency is away; the client may
+    try again (an Idempotency-Key makes a retried write safe)."""
+    return problem_response(
+        status=503,
+        code=ErrorCode.service_unavailable,
+        title="Service unavailable",
+        detail="A service we depend on is unavailable; try again in a moment.",
+        headers={"Retry-After": "2"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if dependency_away(exc):
+        log.warning("a dependency is away: %s: %s", type(exc).__name__, exc)
+        answer = unavailable_response()
+        # the log entry needs the database: written after the answer, and may fail quietly
+        answer.background = BackgroundTask(
+            _note_rejection, request, 503, str(ErrorCode.service_unavailable)
+        )
+        return answer
     log.exception("unhandled exception", exc_info=exc)
     await _note_rejection(request, 500, ErrorCode.internal_error)
     return problem_response(
@@ -294,6 +367,12 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         title="Internal error",
         detail="Something went wrong on our side. Quote the request id when reporting it.",
     )
+
+
+async def unexpected_answer(request: Request, exc: Exception) -> JSONResponse:
+    """The answer to an exception no handler took: 503 when a dependency is away, else 500
+    (logged with its traceback). Used by the request-context middleware."""
+    return await _unexpected(request, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

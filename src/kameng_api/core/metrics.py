@@ -17,6 +17,10 @@ JOBS = Counter("kameng_jobs_total", "Background jobs run, by task and outcome", 
 OUTBOX_PENDING = Gauge("kameng_outbox_pending", "Outbox rows not yet done")
 OUTBOX_LAG = Gauge("kameng_outbox_lag_seconds", "Age of the oldest outbox row not yet done")
 OUTBOX_RELAYED = Counter("kameng_outbox_relayed_total", "Outbox rows pushed to the queue", ["via"])
+OUTBOX_REPUSHED = Counter(
+    "kameng_outbox_repushed_total",
+    "Open outbox rows pushed under a fresh job id (a finished run's kept result held the old)",
+)
 OUTBOX_HELD = Counter(
     "kameng_outbox_held_total",
     "Outbox rows of mails and notices left for the sweeper while a sale was hot",
@@ -34,4 +38,10 @@ PURCHASE_LANE = Counter(
     "kameng_purchase_lane_total",
     "Purchases the lane answered in one statement (bought, sold_out) or handed to the route",
     ["outcome"],
+)
+
+PAYMENTS_PENDING = Gauge(
+    "kameng_payments_pending",
+    "Gateway payments still pending, by age (asked about by the poll for a day)",
+    ["age"],
 )

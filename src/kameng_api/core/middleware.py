@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request id + access metrics, security headers, body size limit."""
+"""Pure ASGI middleware: request id + access metrics, security headers, body size limit, and
+the NUL guard (no U+0000 in any text the API accepts)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import re
 import time
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kameng_api.core.context import audit_trail_var, request_id_var
-from kameng_api.core.errors import ErrorCode, problem_response
+from kameng_api.core.errors import ErrorCode, problem_response, unexpected_answer
 from kameng_api.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 
@@ -60,10 +62,11 @@ class RequestContextMiddleware:
         request_id_var.set(rid)
         audit_trail_var.set({})
         started = time.perf_counter()
-        status_holder: dict[str, int] = {"status": 500}
+        status_holder: dict[str, int] = {"status": 500, "started": 0}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
+                status_holder["started"] = 1
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
@@ -73,7 +76,15 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except Exception as exc:
+                # answered here, not by Starlette's outermost error layer: the answer then
+                # carries the request id and the security headers like any other
+                if status_holder.get("started"):
+                    raise
+                answer = await unexpected_answer(Request(scope, receive), exc)
+                await answer(scope, receive, send_wrapper)
         finally:
             route = _route_name(scope)
             if route != "/metrics":
@@ -127,5 +138,76 @@ class BodySizeLimitMiddleware:
             code=ErrorCode.payload_too_large,
             title="Payload too large",
             detail=f"The request body is larger than {max_bytes} bytes.",
+        )
+        await response(scope, receive, send)
+
+
+# a JSON string escape \u0000 (an odd number of backslashes before it; \\u0000 is text)
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_TEXT_BODIES = (b"application/json", b"application/x-www-form-urlencoded", b"text/")
+
+
+def nul_in_json(raw: bytes) -> bool:
+    """Does this JSON text hold a NUL character (raw or escaped)?"""
+    return b"\x00" in raw or _JSON_NUL.search(raw) is not None
+
+
+def _nul_refusal(where: str) -> HTTPException:
+    return HTTPException(
+        422, f"Text must not contain NUL characters (U+0000); found in the {where}."
+    )
+
+
+class NulGuardMiddleware:
+    """PostgreSQL stores no NUL character in text, and no field of ours needs one: a NUL in
+    the path, the query, a header or a JSON or form body is refused with 422 before any route
+    sees it (the rule is in the API's description). File uploads (multipart) are read by their
+    own checks."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        qs: bytes = scope.get("query_string", b"")
+        where = (
+            "path"
+            if "\x00" in scope.get("path", "")
+            else "query"
+            if b"%00" in qs or b"\x00" in qs
+            else "headers"
+            if any(b"\x00" in v for _, v in scope.get("headers", ()))
+            else None
+        )
+        if where is not None:
+            await self._reject(scope, receive, send, where)
+            return
+        ctype = dict(scope.get("headers", ())).get(b"content-type", b"").lower()
+        if not ctype.startswith(_TEXT_BODIES):
+            await self.app(scope, receive, send)
+            return
+        form = ctype.startswith(b"application/x-www-form-urlencoded")
+        body = bytearray()
+
+        async def guarded_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    raw = bytes(body)
+                    if (b"%00" in raw or b"\x00" in raw) if form else nul_in_json(raw):
+                        raise _nul_refusal("body")  # rendered as problem+json (422)
+            return message
+
+        await self.app(scope, guarded_receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, where: str) -> None:
+        response = problem_response(
+            status=422,
+            code=ErrorCode.validation_failed,
+            title="Validation failed",
+            detail=str(_nul_refusal(where).detail),
         )
         await response(scope, receive, send)

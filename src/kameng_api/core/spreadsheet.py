@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -51,7 +52,14 @@ def xlsx_bytes(title: str, header: list[str], rows: Iterable[list[object]]) -> b
     ws = wb.create_sheet(title[:31])
     ws.append(header)
     for row in rows:
-        ws.append([_cell(v) for v in row])
+        # XML 1.0 has no control characters: a memo holding one would fail the whole file
+        ws.append([_xml_safe(_cell(v)) for v in row])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _xml_safe(value: object) -> object:
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value

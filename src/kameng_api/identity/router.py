@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from kameng_api.audit import service as audit
 from kameng_api.core.actor import Actor, UserKind
+from kameng_api.core.bounds import Id, IsoDateTime
 from kameng_api.core.errors import Conflict, NotFound, error_responses
 from kameng_api.identity import service
 from kameng_api.identity.models import LoginEvent, User
@@ -389,7 +390,7 @@ async def list_notices(session: DbSession, actor: AuthenticatedPendingPassword) 
     responses=error_responses(401, 404),
 )
 async def read_notice(
-    notice_id: int, session: DbSession, actor: AuthenticatedPendingPassword
+    notice_id: Id, session: DbSession, actor: AuthenticatedPendingPassword
 ) -> None:
     if not await notifications.mark_read(session, actor.user_id, notice_id):
         raise NotFound("No such notice.")
@@ -420,7 +421,7 @@ def _login_event_out(e: LoginEvent) -> LoginEventOut:
 async def my_login_events(
     session: DbSession,
     actor: AuthenticatedPendingPassword,
-    before_id: int | None = None,
+    before_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> LoginEventPage:
     rows = await service.list_login_events(
@@ -468,7 +469,7 @@ async def list_users(
     kind: UserKind | None = None,
     status: Annotated[str | None, Query(pattern="^(active|disabled)$")] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    before_id: int | None = None,
+    before_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> UserPage:
     rows = await service.list_users(
@@ -512,7 +513,7 @@ async def create_staff(
     responses=error_responses(401, 403, 404),
 )
 async def get_user(
-    user_id: int, session: DbSession, actor: Annotated[Actor, require(UsersPerm.read)]
+    user_id: Id, session: DbSession, actor: Annotated[Actor, require(UsersPerm.read)]
 ) -> UserOut:
     return await _user_out(session, await service.get_user(session, user_id))
 
@@ -524,7 +525,7 @@ async def get_user(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def update_user(
-    user_id: int,
+    user_id: Id,
     body: UserUpdateIn,
     session: DbSession,
     actor: Annotated[Actor, require(UsersPerm.write)],
@@ -545,7 +546,7 @@ async def update_user(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def set_roles(
-    user_id: int,
+    user_id: Id,
     body: UserRolesIn,
     session: DbSession,
     actor: Annotated[Actor, require(RolesPerm.assign)],
@@ -561,14 +562,14 @@ async def set_roles(
     "/{user_id}/force-logout",
     operation_id="users:force_logout",
     response_model=ForceLogoutOut,
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(401, 403, 404, 409),
 )
 async def force_logout(
-    user_id: int,
+    user_id: Id,
     session: DbSession,
     actor: Annotated[Actor, require(UsersPerm.force_logout)],
 ) -> ForceLogoutOut:
-    """End every session of the user at once."""
+    """End every session of the user at once (not your own: 409 ``cannot_manage_self``)."""
     return ForceLogoutOut(sessions_ended=await service.force_logout(session, actor, user_id))
 
 
@@ -581,12 +582,12 @@ async def force_logout(
 async def login_events(
     session: DbSession,
     actor: Annotated[Actor, require(UsersPerm.login_log)],
-    user_id: int | None = None,
+    user_id: Id | None = None,
     result: Annotated[str | None, Query(max_length=32)] = None,
     ip: IPv4Address | IPv6Address | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before_id: int | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
+    before_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> LoginEventPage:
     """The login log: every sign-in attempt with IP, device and result."""

@@ -5,13 +5,23 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from kameng_api.core.bounds import Id
+
 Password = Field(min_length=1, max_length=128)
+
+# What the address checker (email-validator) surely accepts, for clients and the fuzzer: the
+# checker itself decides (it also refuses reserved domains such as .test and .localhost).
+EMAIL_SHAPE = (
+    r"^(?=[^@]{1,64}@)[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.)+"
+    r"(?!(arpa|invalid|local|localhost|onion|test)$)[a-z]{2,12}$"
+)
 
 
 class RegisterIn(BaseModel):
-    email: EmailStr = Field(max_length=254)
+    email: EmailStr = Field(max_length=254, json_schema_extra={"pattern": EMAIL_SHAPE})
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{6,20}$")
-    password: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=8, max_length=128)
     display_name: str = Field(default="", max_length=64)
 
 
@@ -21,18 +31,18 @@ class RegisterOut(BaseModel):
 
 
 class VerifyEmailIn(BaseModel):
-    email: EmailStr = Field(max_length=254)
+    email: EmailStr = Field(max_length=254, json_schema_extra={"pattern": EMAIL_SHAPE})
     code: str = Field(min_length=4, max_length=16)
 
 
 class EmailIn(BaseModel):
-    email: EmailStr = Field(max_length=254)
+    email: EmailStr = Field(max_length=254, json_schema_extra={"pattern": EMAIL_SHAPE})
 
 
 class ResetPasswordIn(BaseModel):
-    email: EmailStr = Field(max_length=254)
+    email: EmailStr = Field(max_length=254, json_schema_extra={"pattern": EMAIL_SHAPE})
     code: str = Field(min_length=4, max_length=16)
-    new_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Field(min_length=8, max_length=128)
 
 
 RefreshTransport = Literal["cookie", "body"]
@@ -48,6 +58,19 @@ class LoginIn(BaseModel):
 
 
 class SecondFactorIn(BaseModel):
+    # the schema says what the validator below checks: a code or a recovery code
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["code"], "properties": {"code": {"type": "string", "minLength": 1}}},
+                {
+                    "required": ["recovery_code"],
+                    "properties": {"recovery_code": {"type": "string", "minLength": 1}},
+                },
+            ]
+        }
+    )
+
     code: str | None = Field(default=None, max_length=10, description="6-digit TOTP code.")
     recovery_code: str | None = Field(default=None, max_length=20)
 
@@ -111,7 +134,7 @@ class MfaRequiredOut(BaseModel):
 
 class ChangePasswordIn(BaseModel):
     current_password: str = Field(min_length=1, max_length=128)
-    new_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Field(min_length=8, max_length=128)
 
 
 class TotpSetupOut(BaseModel):
@@ -192,12 +215,15 @@ class UserPage(BaseModel):
 
 
 class StaffCreateIn(BaseModel):
-    email: EmailStr = Field(max_length=254)
+    email: EmailStr = Field(max_length=254, json_schema_extra={"pattern": EMAIL_SHAPE})
     display_name: str = Field(default="", max_length=64)
     password: str | None = Field(
-        default=None, max_length=128, description="Empty: a temporary password is generated."
+        default=None,
+        min_length=8,
+        max_length=128,
+        description="Empty: a temporary password is generated.",
     )
-    role_ids: list[int] = Field(default_factory=list, max_length=50)
+    role_ids: list[Id] = Field(default_factory=list, max_length=50)
 
 
 class StaffCreatedOut(BaseModel):
@@ -213,7 +239,7 @@ class UserUpdateIn(BaseModel):
 
 
 class UserRolesIn(BaseModel):
-    role_ids: list[int] = Field(max_length=50)
+    role_ids: list[Id] = Field(max_length=50)
 
 
 class ForceLogoutOut(BaseModel):

@@ -1000,6 +1000,11 @@ async def update_user(
 
 
 async def force_logout(session: AsyncSession, actor: Actor, user_id: int) -> int:
+    if user_id == actor.user_id:
+        raise Conflict(
+            "Sign your own sessions out from your sessions list instead.",
+            code="cannot_manage_self",
+        )
     user = await get_user(session, user_id)
     await rbac.ensure_can_manage(session, actor, user.id)
     n = await revoke_all_sessions(session, user.id, reason="forced_by_admin")

@@ -8,12 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.catalog import service as catalog
 from kameng_api.core.actor import Actor
+from kameng_api.core.bounds import Id
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, error_responses
+from kameng_api.core.money import amount_limit, amount_schema
 from kameng_api.identity import service as identity
 from kameng_api.inventory import service
 from kameng_api.inventory.keyfile import Encoding, KeyFormat, ReadOptions
@@ -39,6 +42,12 @@ from kameng_api.inventory.schemas import (
     VoidKeysOut,
 )
 from kameng_api.rbac.deps import DbSession, require, require_any
+
+KeyCost = Annotated[
+    Decimal,
+    Field(ge=0, le=amount_limit(9, 4), max_digits=13, decimal_places=4),
+    amount_schema(places=4, int_digits=9, sign="not_negative"),
+]
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
 
@@ -121,7 +130,7 @@ async def import_targets(session: DbSession, _: ImportViewer) -> list[ImportTarg
     response_model=ProductStockOut,
     responses=error_responses(401, 403, 404),
 )
-async def product_stock(product_id: int, session: DbSession, _: Reader) -> ProductStockOut:
+async def product_stock(product_id: Id, session: DbSession, _: Reader) -> ProductStockOut:
     """Stock per SKU from counters kept with the keys (no counting of rows)."""
     product, skus = await service.product_stock(session, product_id)
     return ProductStockOut(
@@ -146,12 +155,12 @@ async def product_stock(product_id: int, session: DbSession, _: Reader) -> Produ
 async def stage_import(
     session: DbSession,
     actor: Importer,
-    sku_id: Annotated[int, Form()],
+    sku_id: Annotated[Id, Form()],
     format: Annotated[KeyFormat, Form()] = KeyFormat.card_secret,
     separator: Annotated[str, Form(max_length=8)] = ",",
     encoding: Annotated[Encoding, Form()] = Encoding.auto,
     has_header: Annotated[bool, Form()] = False,
-    default_cost: Annotated[Decimal | None, Form(ge=0, le=1_000_000_000, decimal_places=4)] = None,
+    default_cost: Annotated[KeyCost | None, Form()] = None,
     note: Annotated[str, Form(max_length=255)] = "",
     text: Annotated[str | None, Form(description="pasted keys, one per line")] = None,
     file: Annotated[UploadFile | None, File(description="TXT, CSV or XLSX")] = None,
@@ -191,10 +200,10 @@ async def stage_import(
 async def list_imports(
     session: DbSession,
     actor: ImportViewer,
-    product_id: int | None = None,
-    sku_id: int | None = None,
+    product_id: Id | None = None,
+    sku_id: Id | None = None,
     status: BatchStatus | None = None,
-    before_id: int | None = None,
+    before_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ImportPage:
     """Import batches, newest first (a key uploader sees their own)."""
@@ -217,7 +226,7 @@ async def list_imports(
     response_model=ImportOut,
     responses=error_responses(401, 403, 404),
 )
-async def get_import(import_id: int, session: DbSession, actor: ImportViewer) -> ImportOut:
+async def get_import(import_id: Id, session: DbSession, actor: ImportViewer) -> ImportOut:
     """The report, the status and — while a large import runs — its progress."""
     return (await imports_out(session, [await service.get_batch(session, actor, import_id)]))[0]
 
@@ -228,7 +237,7 @@ async def get_import(import_id: int, session: DbSession, actor: ImportViewer) ->
     response_model=ImportOut,
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def confirm_import(import_id: int, session: DbSession, actor: Importer) -> ImportOut:
+async def confirm_import(import_id: Id, session: DbSession, actor: Importer) -> ImportOut:
     """Step 2: import the valid lines, all or none. Small imports finish in this request
     (``imported``); large ones are ``queued`` for a job that reports progress."""
     return await import_out(await service.confirm(session, actor, import_id))
@@ -240,7 +249,7 @@ async def confirm_import(import_id: int, session: DbSession, actor: Importer) ->
     response_model=ImportOut,
     responses=error_responses(401, 403, 404, 409),
 )
-async def revalidate_import(import_id: int, session: DbSession, actor: Importer) -> ImportOut:
+async def revalidate_import(import_id: Id, session: DbSession, actor: Importer) -> ImportOut:
     """Check the staged upload again (after ``stock_changed``)."""
     return await import_out(await service.revalidate(session, actor, import_id))
 
@@ -251,7 +260,7 @@ async def revalidate_import(import_id: int, session: DbSession, actor: Importer)
     response_model=ImportOut,
     responses=error_responses(401, 403, 404, 409),
 )
-async def discard_import(import_id: int, session: DbSession, actor: Importer) -> ImportOut:
+async def discard_import(import_id: Id, session: DbSession, actor: Importer) -> ImportOut:
     """Throw away an unconfirmed import; its staged file is deleted."""
     return await import_out(await service.discard(session, actor, import_id))
 
@@ -263,7 +272,7 @@ async def discard_import(import_id: int, session: DbSession, actor: Importer) ->
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def void_import(
-    import_id: int, body: ReasonIn, session: DbSession, actor: Voider
+    import_id: Id, body: ReasonIn, session: DbSession, actor: Voider
 ) -> ImportOut:
     """Void a whole imported batch, only while none of its keys was sold
     (``batch_has_sold_keys``)."""
@@ -281,15 +290,15 @@ def key_out(k: CardKey) -> KeyOut:
     "/keys",
     operation_id="inventory:list_keys",
     response_model=KeyPage,
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def list_keys(
     session: DbSession,
     _: Reader,
-    sku_id: int,
+    sku_id: Id,
     state: KeyState = "available",
-    batch_id: int | None = None,
-    before_id: int | None = None,
+    batch_id: Id | None = None,
+    before_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> KeyPage:
     """Keys of one SKU in one state, newest first, secrets masked; keyset-paginated."""
@@ -323,7 +332,7 @@ async def void_keys(body: VoidKeysIn, session: DbSession, actor: Voider) -> Void
     response_model=RevealOut,
     responses=error_responses(401, 403, 404),
 )
-async def reveal_key(key_id: int, body: RevealIn, session: DbSession, actor: Revealer) -> RevealOut:
+async def reveal_key(key_id: Id, body: RevealIn, session: DbSession, actor: Revealer) -> RevealOut:
     """The plaintext secret of one key. Needs ``inventory:reveal`` with a fresh 2FA (step-up)
     and is written to the operation log."""
     key = await service.reveal(session, actor, key_id, body.reason)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kameng_api.core.bounds import Id
 from kameng_api.inventory.keyfile import Encoding, KeyFormat
 
 KeyState = Literal["available", "reserved", "sold", "voided"]
@@ -103,7 +104,7 @@ class KeyPage(BaseModel):
 
 
 class VoidKeysIn(BaseModel):
-    key_ids: list[int] = Field(min_length=1, max_length=1000)
+    key_ids: list[Id] = Field(min_length=1, max_length=1000)
     reason: str = Field(default="", max_length=200)
 
 
@@ -123,9 +124,9 @@ class RevealOut(BaseModel):
 
 
 class ExportIn(BaseModel):
-    sku_id: int
+    sku_id: Id
     state: KeyState = "available"
-    batch_id: int | None = None
+    batch_id: Id | None = None
     reason: str = Field(default="", max_length=200)
 
 

@@ -10,7 +10,9 @@ replay re-reads them from the order. Answers are kept at least 24 hours.
 The flash-sale gate (``Gate``) answers ``sold_out`` before any of this —
 but only to a key never seen before (a Redis ``SET NX`` marker, kept longer than the stored
 answers): a retry of a purchase that went through always reaches its stored answer. A gate
-refusal is not stored; its retry is simply asked again (it had no effect to repeat).
+refusal is kept on that marker: the key's retries are answered ``sold_out`` again (the same
+request) or ``idempotency_key_reused`` (another one), by the gate and by the route alike,
+even once stock is back. Redis away: the database decides (the marker is not read).
 """
 
 from __future__ import annotations
@@ -64,31 +66,60 @@ async def _eval(script: str, sha: str, n_keys: int, args: tuple[str, ...] | list
         return await queue.evalsha(sha, n_keys, *args)  # type: ignore[misc]
 
 
+# per check: KEYS marker, flag; ARGV[1] the marker's lifetime, then the request's hash per
+# check. The marker holds the hash; "S" + hash once the gate refused the key. Answers:
+# 0 go on, 1 sold out (first use while flagged), 2 the key was refused by the gate for
+# another request, 3 this same request was refused before (answered sold_out again).
 _MANY = """
 local out = {}
 for i = 1, #KEYS, 2 do
-  local first = redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1])
-  out[#out + 1] = (first and redis.call('EXISTS', KEYS[i + 1]) == 1) and 1 or 0
+  local hash = ARGV[(i + 1) / 2 + 1]
+  local first = redis.call('SET', KEYS[i], hash, 'NX', 'EX', ARGV[1])
+  if first then
+    if redis.call('EXISTS', KEYS[i + 1]) == 1 then
+      redis.call('SET', KEYS[i], 'S' .. hash, 'EX', ARGV[1])
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = 0
+    end
+  else
+    local seen = redis.call('GET', KEYS[i])
+    if seen and string.sub(seen, 1, 1) == 'S' then
+      out[#out + 1] = (string.sub(seen, 2) == hash) and 3 or 2
+    else
+      out[#out + 1] = 0
+    end
+  end
 end
 return out
 """
 _MANY_SHA = hashlib.sha1(_MANY.encode(), usedforsecurity=False).hexdigest()
 
 
+GO_ON, SOLD_OUT, REUSED, REFUSED_BEFORE = 0, 1, 2, 3  # the gate's answers
+
+
+def seen_marker(owner_id: int, scope: str, key: str) -> str:
+    return f"idem:seen:{scope}:{owner_id}:{key}"
+
+
 class Gate:
-    """The flash-sale gate's check: mark the key as used (``SET NX``) and read the SKU's
-    sold-out ``flag`` — true only for a new key while the flag is up; Redis away → False
-    (the database decides). Checks that arrive while one command is in flight go together
-    in the next (during a sale the gate answers thousands of buyers a second; a command
-    each cost more than the rest of the answer)."""
+    """The flash-sale gate's check: mark the key as used (``SET NX``, holding the request's
+    hash) and read the SKU's sold-out ``flag``. A new key while the flag is up is refused
+    ``SOLD_OUT`` and the refusal is kept on the marker ("S" + hash), so the key's later
+    requests get the same answer (``REFUSED_BEFORE``: sold out again, for the same request;
+    ``REUSED`` for another one) even when stock is back — the refusal is stored like any
+    answer. Redis away → ``GO_ON`` (the database decides). Checks that arrive while one
+    command is in flight go together in the next (during a sale the gate answers thousands
+    of buyers a second; a command each cost more than the rest of the answer)."""
 
     def __init__(self) -> None:
-        self.queue: list[tuple[str, str, asyncio.Future[bool]]] = []
+        self.queue: list[tuple[str, str, str, asyncio.Future[int]]] = []
         self.running: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
 
-    async def first_use_and_flagged(self, owner_id: int, scope: str, key: str, flag: str) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.queue.append((f"idem:seen:{scope}:{owner_id}:{key}", flag, future))
+    async def check(self, owner_id: int, scope: str, key: str, digest: str, flag: str) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.queue.append((seen_marker(owner_id, scope, key), flag, digest, future))
         if self.running is None:
             self.running = asyncio.get_running_loop().create_task(self._drain())
         return await future
@@ -97,16 +128,37 @@ class Gate:
         try:
             while self.queue:
                 batch, self.queue = self.queue[:256], self.queue[256:]
-                keys = [k for marker, flag, _ in batch for k in (marker, flag)]
+                keys = [k for marker, flag, _, _ in batch for k in (marker, flag)]
+                hashes = [digest for _, _, digest, _ in batch]
                 try:
-                    out = await _eval(_MANY, _MANY_SHA, len(keys), [*keys, str(_seen_ttl_s())])
+                    out = await _eval(
+                        _MANY, _MANY_SHA, len(keys), [*keys, str(_seen_ttl_s()), *hashes]
+                    )
                 except Exception:  # the gate is only a shortcut: the database decides
-                    out = [0] * len(batch)
-                for (_, _, future), gated in zip(batch, out, strict=True):
+                    out = [GO_ON] * len(batch)
+                for (_, _, _, future), answer in zip(batch, out, strict=True):
                     if not future.done():
-                        future.set_result(bool(gated))
+                        future.set_result(int(answer))
         finally:
             self.running = None
+
+
+async def refused_at_gate(owner_id: int, scope: str, key: str, digest: str) -> bool:
+    """For the route, when no answer is stored for the key: did the gate refuse it
+    (``sold_out``; then this same request is answered so again)? Raises
+    ``IdempotencyKeyReused`` when the gate refused it for another request. Redis away →
+    False (nothing known)."""
+    try:
+        seen = await get_queue().get(seen_marker(owner_id, scope, key))
+    except Exception:
+        return False
+    if not seen or not seen.startswith(b"S"):
+        return False
+    if seen[1:].decode() != digest:
+        raise IdempotencyKeyReused(
+            "这个 Idempotency-Key 已用于另一个请求 (the key was used for a different request)"
+        )
+    return True
 
 
 def request_hash(body: dict[str, Any]) -> str:

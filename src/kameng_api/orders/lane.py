@@ -50,11 +50,24 @@ from kameng_api.catalog import pricing
 from kameng_api.catalog import service as catalog
 from kameng_api.core import db, security
 from kameng_api.core.actor import RequestMeta, UserKind
+from kameng_api.core.bounds import BIGINT_MAX
 from kameng_api.core.clock import clock
 from kameng_api.core.context import request_id_var
-from kameng_api.core.errors import PROBLEM_JSON, AppError, problem_response
+from kameng_api.core.errors import (
+    PROBLEM_JSON,
+    AppError,
+    ErrorCode,
+    dependency_away,
+    problem_response,
+    unavailable_response,
+)
 from kameng_api.core.metrics import HTTP_LATENCY, HTTP_REQUESTS, PURCHASE_LANE, SOLD_OUT_AT_GATE
-from kameng_api.core.middleware import SAFE_REQUEST_ID, SECURITY_HEADERS, new_request_id
+from kameng_api.core.middleware import (
+    SAFE_REQUEST_ID,
+    SECURITY_HEADERS,
+    new_request_id,
+    nul_in_json,
+)
 from kameng_api.inventory import service as inventory
 from kameng_api.orders import idempotency, purchase
 from kameng_api.orders.schemas import DeliveredKeyOut
@@ -74,6 +87,7 @@ class _Parsed(SimpleNamespace):
     kind: UserKind
     key: str
     body: dict[str, Any]
+    digest: str  # the request's hash, as the route computes it
     user_agent: str | None
     lane: bool  # a purchase the lane may try (else only the gate applies)
 
@@ -120,10 +134,13 @@ class PurchaseLane:
                 raw += message.get("body", b"")
                 if not message.get("more_body", False) or len(raw) > self.max_bytes:
                     break
-            if len(raw) <= self.max_bytes and await self._answer(
-                scope, headers, raw, send, started
-            ):
-                return
+            if len(raw) <= self.max_bytes:
+                try:
+                    if await self._answer(scope, headers, raw, send, started):
+                        return
+                except Exception as exc:  # answered in the one shape, never a bare 500
+                    await self._failed(send, exc, started)
+                    return
 
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
@@ -140,12 +157,18 @@ class PurchaseLane:
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if SAFE_REQUEST_ID.match(incoming) else new_request_id()
         request_id_var.set(rid)
-        if await self.gate.first_use_and_flagged(
-            req.owner, SCOPE, req.key, inventory.sold_out_key(req.body["sku_id"])
-        ):
+        gated = await self.gate.check(
+            req.owner, SCOPE, req.key, req.digest, inventory.sold_out_key(req.body["sku_id"])
+        )
+        if gated in (idempotency.SOLD_OUT, idempotency.REFUSED_BEFORE):
             SOLD_OUT_AT_GATE.inc()
-            await self._send(send, 409, _PROBLEM, _sold_out_body(rid), rid, started)
+            replayed = gated == idempotency.REFUSED_BEFORE
+            await self._send(
+                send, 409, _PROBLEM, _sold_out_body(rid), rid, started, replayed=replayed
+            )
             return True
+        if gated == idempotency.REUSED:  # refused at the gate before, for another request
+            return False  # the route answers idempotency_key_reused (it reads the marker)
         if not req.lane:
             return False
         answer = await self._buy(scope, req, rid)
@@ -160,8 +183,48 @@ class PurchaseLane:
             await self._send(send, 201, b"application/json", answer, rid, started)
         return True
 
+    async def _failed(self, send: Send, exc: Exception, started: float) -> None:
+        """What the error handlers answer for an exception: 503 when a dependency is away,
+        else 500 with only the request id (the traceback goes to the log)."""
+        if dependency_away(exc):
+            log.warning("purchase lane: a dependency is away: %s", exc)
+            answer = unavailable_response()
+        else:
+            log.exception("purchase lane: unhandled exception", exc_info=exc)
+            answer = problem_response(
+                status=500,
+                code=ErrorCode.internal_error,
+                title="Internal error",
+                detail="Something went wrong on our side. Quote the request id when reporting it.",
+            )
+        rid = request_id_var.get() or new_request_id()
+        body = bytes(answer.body)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status_code,
+                "headers": [
+                    *((k, v) for k, v in answer.raw_headers if k != b"content-length"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", rid.encode()),
+                    *SECURITY_HEADERS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        HTTP_REQUESTS.labels("POST", self.path, str(answer.status_code)).inc()
+        self.latency.observe(time.perf_counter() - started)
+
     async def _send(
-        self, send: Send, status: int, media_type: bytes, body: bytes, rid: str, started: float
+        self,
+        send: Send,
+        status: int,
+        media_type: bytes,
+        body: bytes,
+        rid: str,
+        started: float,
+        *,
+        replayed: bool = False,
     ) -> None:
         """The answer, with what the request-context layer adds to every answer (the request
         id, the security headers), and counted as it counts."""
@@ -173,6 +236,7 @@ class PurchaseLane:
                     (b"content-type", media_type),
                     (b"content-length", str(len(body)).encode()),
                     (b"x-request-id", rid.encode()),
+                    *((b"idempotent-replayed", b"true"),) * replayed,
                     *SECURITY_HEADERS,
                 ],
             }
@@ -226,7 +290,7 @@ class PurchaseLane:
                     catalog_version=snap.version,
                     idempotency_scope=SCOPE,
                     idempotency_key=req.key,
-                    request_hash=idempotency.request_hash(body),
+                    request_hash=req.digest,
                     sold_out_answer=_sold_out_body(rid).decode(),
                 ),
             )
@@ -382,10 +446,14 @@ def _parse(headers: dict[bytes, bytes], raw: bytes) -> _Parsed | None:
     key = headers.get(b"idempotency-key", b"").decode("latin-1")
     if scheme.lower() != "bearer" or not token or not 8 <= len(key) <= 128:
         return None
+    if nul_in_json(raw) or any(b"\x00" in v for v in headers.values()):
+        return None  # the NUL guard answers
     try:
         data: Any = json.loads(raw)
         if type(data) is not dict or type(data.get("sku_id")) is not int:
             return None
+        if not 1 <= data["sku_id"] <= BIGINT_MAX:
+            return None  # the route's validation answers
         if data.get("pay_method", "balance") != "balance":
             return None
         claims = security.decode_jwt(token.strip(), typ="access")
@@ -411,6 +479,7 @@ def _parse(headers: dict[bytes, bytes], raw: bytes) -> _Parsed | None:
         kind=kind,
         key=key,
         body=body,
+        digest=idempotency.request_hash(body),
         user_agent=headers.get(b"user-agent", b"").decode("latin-1") or None,
         lane=lane,
     )

@@ -4,7 +4,6 @@ console's order list and detail with the timeline."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -12,11 +11,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from kameng_api.core.actor import Actor
+from kameng_api.core.bounds import Id, IsoDateTime
 from kameng_api.core.errors import (
     PROBLEM_JSON,
     AppError,
     app_error_answer,
     error_responses,
+    problem_response,
 )
 from kameng_api.identity import service as identity
 from kameng_api.orders import idempotency, service
@@ -98,6 +99,18 @@ async def create_order(
     ``idempotency_key_reused`` (422) for the same key with another body."""
     digest = idempotency.request_hash(body.model_dump())
     stored = await idempotency.claim(session, actor.user_id, SCOPE, idempotency_key, digest)
+    if stored is None and await idempotency.refused_at_gate(
+        actor.user_id, SCOPE, idempotency_key, digest
+    ):
+        sold_out = problem_response(
+            status=409, code="sold_out", title="Sold out", detail="已售罄 (sold out)"
+        )
+        return JSONResponse(
+            _json(sold_out),
+            status_code=409,
+            headers={"Idempotent-Replayed": "true"},
+            media_type=PROBLEM_JSON,
+        )
     if stored is not None:
         replay = dict(stored.body)
         if stored.status_code < 300:  # put the keys back, read from the order
@@ -146,7 +159,7 @@ async def my_orders(
     session: DbSession,
     actor: Authenticated,
     status: OrderStatus | None = None,
-    before: int | None = None,
+    before: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OrderPage:
     """The signed-in buyer's orders, newest first (keys: open one order)."""
@@ -182,12 +195,12 @@ async def list_orders(
     session: DbSession,
     _: Reader,
     status: OrderStatus | None = None,
-    product_id: int | None = None,
-    buyer_id: int | None = None,
+    product_id: Id | None = None,
+    buyer_id: Id | None = None,
     order_no: Annotated[str | None, Query(max_length=32)] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    before: int | None = None,
+    created_from: IsoDateTime | None = None,
+    created_to: IsoDateTime | None = None,
+    before: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AdminOrderPage:
     """All orders, newest first, filtered by status, product, buyer, order number, time."""

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kameng_api.core.money import Money
+from kameng_api.core.bounds import Id, Int32
+from kameng_api.core.money import Money, amount_limit, amount_schema
 
 OrderStatus = Literal[
     "pending_payment",
@@ -21,8 +22,8 @@ OrderStatus = Literal[
 
 
 class OrderIn(BaseModel):
-    sku_id: int
-    quantity: int = Field(default=1, ge=1, le=10_000)
+    sku_id: Id
+    quantity: Int32 = Field(default=1, ge=1, le=10_000)
     pay_method: Literal["balance", "epay"] = Field(
         default="balance",
         description="balance: paid from the wallet at once; epay: pay at ``pay_url`` "
@@ -102,13 +103,16 @@ class AdminOrderOut(OrderOut):
     timeline: list[OrderEventOut] = Field(default_factory=list)
 
 
+RefundAmount = Annotated[
+    Decimal,
+    Field(gt=0, le=amount_limit(12, 4), max_digits=16, decimal_places=4),
+    amount_schema(places=4, int_digits=12, sign="positive"),
+]
+
+
 class RefundIn(BaseModel):
-    amount: Decimal | None = Field(
-        default=None,
-        gt=0,
-        max_digits=20,
-        decimal_places=4,
-        description="empty: everything not refunded yet",
+    amount: RefundAmount | None = Field(
+        default=None, description="empty: everything not refunded yet"
     )
     reason: str = Field(min_length=2, max_length=200)
 
@@ -128,5 +132,5 @@ class DeliverIn(BaseModel):
 
 
 class RedeliverIn(BaseModel):
-    quantity: int = Field(default=1, ge=1, le=10_000)
+    quantity: Int32 = Field(default=1, ge=1, le=10_000)
     reason: str = Field(min_length=2, max_length=200)

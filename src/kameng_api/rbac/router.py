@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from kameng_api.core.actor import Actor
+from kameng_api.core.bounds import Id
 from kameng_api.core.errors import error_responses
 from kameng_api.rbac import service
 from kameng_api.rbac.catalogue import MODULES, load_catalogue
@@ -50,7 +51,7 @@ async def permission_catalogue(
     ]
 
 
-async def _role_out(session: DbSession, role_id: int) -> RoleOut:
+async def _role_out(session: DbSession, role_id: Id) -> RoleOut:
     for role, perms, count in await service.list_roles(session):
         if role.id == role_id:
             return RoleOut(
@@ -117,7 +118,7 @@ async def create_role(
     responses=error_responses(401, 403, 404),
 )
 async def get_role(
-    role_id: int, session: DbSession, actor: Annotated[Actor, require(RolesPerm.read)]
+    role_id: Id, session: DbSession, actor: Annotated[Actor, require(RolesPerm.read)]
 ) -> RoleOut:
     await service.get_role(session, role_id)
     return await _role_out(session, role_id)
@@ -130,7 +131,7 @@ async def get_role(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def update_role(
-    role_id: int,
+    role_id: Id,
     body: RoleUpdateIn,
     session: DbSession,
     actor: Annotated[Actor, require(RolesPerm.write)],
@@ -153,6 +154,6 @@ async def update_role(
     responses=error_responses(401, 403, 404, 409),
 )
 async def delete_role(
-    role_id: int, session: DbSession, actor: Annotated[Actor, require(RolesPerm.write)]
+    role_id: Id, session: DbSession, actor: Annotated[Actor, require(RolesPerm.write)]
 ) -> None:
     await service.delete_role(session, actor, role_id)

@@ -300,7 +300,14 @@ async def active_super_admins(session: AsyncSession) -> set[int]:
     return set((await session.execute(q)).scalars())
 
 
+SUPER_ADMINS_LOCK = 0x6B6D_5341  # advisory lock key: "kmSA"
+
+
 async def ensure_not_last_super_admin(session: AsyncSession, user_id: int) -> None:
+    # one change of the super admins at a time, and the count read *after* waiting (a new
+    # statement sees what the other committed): two admins demoting each other at the same
+    # moment would otherwise both see two and leave none
+    await session.execute(select(func.pg_advisory_xact_lock(SUPER_ADMINS_LOCK)))
     admins = await active_super_admins(session)
     if admins == {user_id}:
         raise Conflict("This is the last active super admin.", code="last_super_admin")
@@ -320,6 +327,8 @@ async def ensure_can_manage(session: AsyncSession, actor: Actor, user_id: int) -
 async def set_user_roles(
     session: AsyncSession, actor: Actor, user_id: int, role_ids: set[int]
 ) -> list[Role]:
+    if user_id == actor.user_id:  # no one widens or locks out their own access
+        raise Conflict("You cannot change your own roles.", code="cannot_manage_self")
     await ensure_can_manage(session, actor, user_id)
     current = {r.id for r in await roles_of_user(session, user_id)}
     found = set((await session.execute(select(Role.id).where(Role.id.in_(role_ids)))).scalars())

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from kameng_api.core.actor import Actor
+from kameng_api.core.bounds import BIGINT_MAX, Id
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import NotFound, error_responses
 from kameng_api.core.spreadsheet import csv_bytes, xlsx_bytes
@@ -72,7 +73,7 @@ def _page(lines: list[service.StatementLine], limit: int) -> StatementPage:
     return StatementPage(items=items, next_before=items[-1].id if len(items) == limit else None)
 
 
-async def _export(session: DbSession, user_id: int, fmt: ExportFormat) -> Response:
+async def _export(session: DbSession, user_id: Id, fmt: ExportFormat) -> Response:
     lines = await service.statement(session, user_id, limit=EXPORT_MAX_ROWS)
     rows: list[list[object]] = [
         [
@@ -123,7 +124,7 @@ async def my_wallet(session: DbSession, actor: Authenticated) -> WalletOut:
 async def my_statement(
     session: DbSession,
     actor: Authenticated,
-    before: int | None = None,
+    before: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> StatementPage:
     """The signed-in user's wallet movements (余额明细), newest first."""
@@ -175,7 +176,7 @@ async def list_accounts(
     session: DbSession,
     _: Reader,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AccountPage:
     """User wallets, largest balance first; ``q`` matches email or phone."""
@@ -197,7 +198,7 @@ async def list_accounts(
     )
 
 
-async def _user(session: DbSession, user_id: int) -> User:
+async def _user(session: DbSession, user_id: Id) -> User:
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.", code="unknown_user")
@@ -211,10 +212,10 @@ async def _user(session: DbSession, user_id: int) -> User:
     responses=error_responses(401, 403, 404),
 )
 async def account_statement(
-    user_id: int,
+    user_id: Id,
     session: DbSession,
     _: Reader,
-    before: int | None = None,
+    before: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> StatementPage:
     """One user's wallet movements, newest first."""
@@ -229,7 +230,7 @@ async def account_statement(
     response_class=Response,
 )
 async def export_statement(
-    user_id: int, session: DbSession, _: Exporter, format: ExportFormat = "csv"
+    user_id: Id, session: DbSession, _: Exporter, format: ExportFormat = "csv"
 ) -> Response:
     """One user's statement as CSV or XLSX (``wallet:export``)."""
     await _user(session, user_id)
@@ -261,8 +262,8 @@ async def ledger(
     session: DbSession,
     _: Reader,
     kind: EntryKind | None = None,
-    user_id: int | None = None,
-    before: int | None = None,
+    user_id: Id | None = None,
+    before: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> LedgerPage:
     """Journal entries (记账凭证) with their lines, newest first."""

@@ -2,15 +2,30 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from kameng_api.core.money import Money
+from kameng_api.core.bounds import Id
+from kameng_api.core.money import Money, amount_schema, not_zero
 
 EntryKind = Literal["recharge", "purchase", "refund", "adjustment"]
 AccountKind = Literal["user", "gateway", "revenue", "refunds", "adjustments"]
 ExportFormat = Literal["csv", "xlsx"]
+
+RechargeAmount = Annotated[
+    Decimal,
+    Field(ge=Decimal("0.01"), le=50_000, max_digits=12, decimal_places=2),
+    amount_schema(places=2, int_digits=5, sign="positive", maximum=50_000),
+]
+"""0.01 … 50,000 元 (payments.service.MAX_RECHARGE)."""
+AdjustAmount = Annotated[
+    Decimal,
+    Field(ge=-10_000_000, le=10_000_000, max_digits=16, decimal_places=4),
+    AfterValidator(not_zero),
+    amount_schema(places=4, int_digits=8, sign="nonzero", maximum=10_000_000),
+]
+"""± 10,000,000 (wallet.service.MAX_AMOUNT), never 0."""
 
 
 class WalletOut(BaseModel):
@@ -51,11 +66,9 @@ class AccountPage(BaseModel):
 
 
 class AdjustIn(BaseModel):
-    user_id: int
-    amount: Decimal = Field(
-        description="signed amount: positive credits the wallet, negative debits it",
-        max_digits=20,
-        decimal_places=4,
+    user_id: Id
+    amount: AdjustAmount = Field(
+        description="signed amount: positive credits the wallet, negative debits it"
     )
     reason: str = Field(min_length=2, max_length=255)
 
@@ -99,7 +112,7 @@ class TrialBalanceOut(BaseModel):
 
 
 class RechargeIn(BaseModel):
-    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="yuan")
+    amount: RechargeAmount = Field(description="yuan")
 
 
 class RechargeOut(BaseModel):

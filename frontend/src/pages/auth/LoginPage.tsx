@@ -80,8 +80,8 @@ export function LoginPage() {
     if (!mfaToken) return;
     setError(null);
     const body = recovery
-      ? { mfa_token: mfaToken, recovery_code: values.recovery_code?.trim() }
-      : { mfa_token: mfaToken, code: values.code?.trim() };
+      ? { mfa_token: mfaToken, recovery_code: values.recovery_code?.trim() ?? '' }
+      : { mfa_token: mfaToken, code: values.code?.trim() ?? '' };
     secondFactor.mutate(body, {
       onSuccess: signedIn,
       onError: (e) => {
