@@ -75,7 +75,10 @@ def servers() -> Iterator[Servers]:
         base_url = base.render_as_string(hide_password=False)
     else:
         pg = EmbeddedPostgres(VAR / "postgres", database="postgres")
+        adopted = pg.alive()  # another test run's server: it stops it, not us
         base_url = pg.start()
+        if adopted:
+            pg = None
     if given_redis:
         redis_url = given_redis
     else:

@@ -21,9 +21,10 @@ from kameng_api.embedded import EmbeddedRedis
 from kameng_api.outbox import service as outbox
 from kameng_api.outbox.jobs import registry, run_outbox_job
 from kameng_api.outbox.models import OutboxMessage
+from kameng_api.settings import get_settings
 from kameng_api.system import service as system
 from kameng_api.system.models import WorkerProbe
-from tests.support.procs import kameng_env, start_worker, stop, wait_for
+from tests.support.procs import kameng_env, settings_env, start_worker, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -295,3 +296,81 @@ async def test_notices_swept_together_go_as_one_job_of_at_most_100_orders(
         row = await _outbox_row(ids[name])
         assert row is not None
         assert row.done_at is None
+
+
+async def test_a_job_that_cannot_reach_the_database_is_retried_not_parked(
+    wired: dict[str, str], tmp_path: Path
+) -> None:
+    """The database is away as a job starts: nothing can be recorded, so the run asks arq to
+    try again (a plain failure would leave arq's failed result for an hour, and with it an id
+    the sweeper cannot push)."""
+    from arq import Retry
+
+    probe_id, outbox_id = await _create_probe("db-away")
+    away = f"postgresql+asyncpg://postgres@/nowhere?host={tmp_path / 'no-server'}"
+    await db.dispose_engine()
+    with settings_env(KAMENG_DATABASE_URL=away):
+        db.init_engine(get_settings(), pool_size=1, max_overflow=0)
+        try:
+            with pytest.raises(Retry):
+                await run_outbox_job(registry["system:probe"], outbox_id)
+        finally:
+            await db.dispose_engine()
+    db.init_engine(get_settings(), pool_size=4, max_overflow=0)
+    row = await _outbox_row(outbox_id)
+    assert row is not None
+    assert (row.attempts, row.done_at, row.failed_at) == (0, None, None)
+    assert await run_outbox_job(registry["system:probe"], outbox_id) == "done"
+    assert (await _probe(probe_id)).runs == 1  # type: ignore[union-attr]
+
+
+async def test_an_open_row_behind_a_kept_arq_result_is_pushed_again_and_done(
+    wired: dict[str, str], tmp_path: Path
+) -> None:
+    """arq keeps a finished run's result (an hour by default) and refuses a new job under its
+    id meanwhile. A row still open behind such a result — its run failed before it could
+    record anything — is pushed again under a fresh id by the sweeper, and done."""
+    from arq.constants import default_queue_name, result_key_prefix
+    from arq.jobs import serialize_result
+    from sqlalchemy import update
+
+    probe_id, outbox_id = await _create_probe("kept-result")
+    queue = core_redis.get_queue()
+    jid = outbox.job_id(outbox_id)
+    await wait_for(lambda: queue.exists(f"arq:job:{jid}"), 10)
+    # the first run failed the old way: arq recorded a failed result and kept it
+    await queue.delete(f"arq:job:{jid}")
+    await queue.zrem(get_settings().queue_name or default_queue_name, jid)
+    kept = serialize_result(
+        "system:probe",
+        (outbox_id,),
+        {},
+        1,
+        0,
+        False,
+        OSError("database away"),
+        0,
+        0,
+        "kept",
+        get_settings().queue_name,
+        jid,
+    )
+    assert kept is not None
+    await queue.set(f"{result_key_prefix}{jid}", kept, px=3_600_000)
+    assert await queue.enqueue_job("system:probe", outbox_id, _job_id=jid) is None  # refused
+    async with db.unit_of_work() as s:  # pushed long ago, never done
+        await s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id)
+            .values(enqueued_at=func.now() - timedelta(hours=1))
+        )
+    assert await outbox.sweep() >= 1
+    worker = start_worker(kameng_env(**wired), str(tmp_path / "worker.log"))
+    try:
+        done = await wait_for(lambda: _completed(probe_id), 30)
+    finally:
+        stop(worker)
+    assert done.runs == 1
+    row = await _outbox_row(outbox_id)
+    assert row is not None
+    assert row.done_at is not None

@@ -248,10 +248,10 @@ async def test_a_lost_notice_is_found_by_polling_the_gateway(
     live.sim.orders[out].paid = True  # paid at the gateway, but the notice is lost
 
     # too recent: not asked yet; then asked, settled once, and a second poll finds nothing
-    assert await payments.poll_pending(session, older_than_s=3600) == 0
-    assert await payments.poll_pending(session, older_than_s=0) == 1
+    assert await payments.poll_pending(session, first_after_s=3600) == 0
+    assert await payments.poll_pending(session, first_after_s=0) == 1
     await session.commit()
-    assert await payments.poll_pending(session, older_than_s=0) == 0
+    assert await payments.poll_pending(session, first_after_s=0) == 0
     await session.commit()
     mine = (await live.api.get(f"/api/v1/orders/{order['order_no']}", headers=h)).json()
     assert mine["status"] == "delivered"
@@ -267,4 +267,55 @@ async def test_a_lost_notice_is_found_by_polling_the_gateway(
         headers={**h, "idempotency-key": uuid.uuid4().hex},
     )
     await _checkout(live, r.json()["pay_url"])
-    assert await payments.poll_pending(session, older_than_s=0) == 0
+    assert await payments.poll_pending(session, first_after_s=0) == 0
+
+
+async def test_a_paid_recharge_behind_sixty_abandoned_checkouts_is_credited(
+    live: Live, session: AsyncSession
+) -> None:
+    """Notices lost (the gateway answered while we were away), and 60 older checkouts that
+    nobody paid: the poll still reaches the newest payment within a few runs, and backs off
+    on the abandoned ones instead of asking about them every time."""
+    from datetime import timedelta
+
+    from kameng_api.core.metrics import PAYMENTS_PENDING
+    from kameng_api.payments import service as payments
+
+    abandoned = await make_user(kind=UserKind.customer)
+    hours_ago = (await session.execute(select(func.now()))).scalar_one() - timedelta(hours=2)
+    session.add_all(
+        Payment(
+            out_trade_no=f"abandoned{i:04d}",
+            purpose="recharge",
+            user_id=abandoned.user.id,
+            amount=Decimal("5"),
+            created_at=hours_ago,
+        )
+        for i in range(60)
+    )
+    await session.commit()
+    buyer = await make_user(kind=UserKind.customer)
+    h = await login(live.api, buyer)
+    r = await live.api.post("/api/v1/wallet/me/recharges", json={"amount": "20"}, headers=h)
+    out = await _checkout(live, r.json()["pay_url"])
+    live.sim.orders[out].paid = True  # paid, every notice lost
+
+    runs = 0
+    while await wallet.balance(session, buyer.user.id) == 0:
+        runs += 1
+        assert runs <= 1, "the paid recharge waited behind the abandoned checkouts"
+        await payments.poll_pending(session, first_after_s=0)
+        await session.commit()
+        session.expire_all()
+    assert await wallet.balance(session, buyer.user.id) == Decimal("20.0000")
+    polls = (await session.execute(select(Payment.polls, Payment.next_poll_at))).all()
+    asked = [p for p in polls if p.polls > 0]
+    assert len(asked) <= 50 * runs  # bounded work per run
+    # the next run asks the ten not asked yet; then everyone waits (30 s and more) for the
+    # next question
+    for _ in range(2):
+        assert await payments.poll_pending(session, first_after_s=0) == 0
+        await session.commit()
+    polls = (await session.execute(select(Payment.polls))).scalars().all()
+    assert sorted(set(polls)) == [1]
+    assert PAYMENTS_PENDING.labels("1h_to_1d")._value.get() == 60

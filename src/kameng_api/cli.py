@@ -229,11 +229,13 @@ def run(
     port: Annotated[int | None, typer.Option(help="Port (KAMENG_PORT).")] = None,
 ) -> None:
     """All in one: embedded PostgreSQL + Redis (unless URLs are set), migrate, seed the demo
-    shop once, then serve API + SPA and run a worker until Ctrl-C."""
+    shop once, then serve API + SPA and run a worker until Ctrl-C. Whatever it started is
+    kept alive (restarted with backoff, see kameng_api/supervisor.py) and stopped at exit."""
     from kameng_api import demo
     from kameng_api import migrate as mig
     from kameng_api.embedded import EmbeddedServices
     from kameng_api.payments.simulator import SIMULATOR_PATH
+    from kameng_api.supervisor import GaveUp, Supervised
     from kameng_api.suppliers.simulator import SUPPLIER_SIMULATOR_PATH
 
     demo.load_steps()
@@ -296,15 +298,35 @@ def run(
                 code = 1
         else:
             typer.echo(_banner(url, time.monotonic() - started, services, demo.DEMO_LOGINS))
+        procs = {"serve": api, "worker": wrk}
+
+        def _respawn(which: str) -> Callable[[], None]:
+            def start() -> None:
+                procs[which] = _spawn([which], env)
+
+            return start
+
+        watched = [
+            Supervised(
+                "the API", lambda: procs["serve"].poll() is None, _respawn("serve"), say=_say
+            ),
+            Supervised(
+                "the worker", lambda: procs["worker"].poll() is None, _respawn("worker"), say=_say
+            ),
+        ]
+        for name, embedded in (("PostgreSQL", services.postgres), ("Redis", services.redis)):
+            if embedded is not None:
+                watched.append(Supervised(name, embedded.alive, embedded.restart, say=_say))
         while not stopping and code == 0:
-            if api.poll() is not None:
-                typer.echo(f"the API exited with code {api.returncode}; stopping", err=True)
-                code = api.returncode or 1
+            try:
+                for thing in watched:
+                    thing.check()
+            except GaveUp as exc:
+                typer.echo(f"{exc}; stopping", err=True)
+                code = 1
                 break
-            if wrk.poll() is not None:
-                typer.echo(f"the worker exited with code {wrk.returncode}; restarting it", err=True)
-                wrk = _spawn(["worker"], env)
             time.sleep(0.2)
+        api, wrk = procs["serve"], procs["worker"]
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         typer.echo("stopping …")
@@ -313,6 +335,10 @@ def run(
         services.stop()
         typer.echo("stopped.")
     raise typer.Exit(code)
+
+
+def _say(line: str) -> None:
+    typer.echo(f"kameng run: {line}", err=True)
 
 
 def _local(host: str) -> str:

@@ -97,8 +97,23 @@ class EmbeddedPostgres:
         assert self.socket_dir is not None
         return f"{driver}://postgres@/{database}?host={self.socket_dir}"
 
+    def alive(self) -> bool:
+        """The server of this data directory runs (whatever its pid now: it may have been
+        restarted by someone else)."""
+        pid = self._pid_from_file()
+        return pid is not None and _pid_alive(pid)
+
+    def restart(self) -> None:
+        """Start the server again after it died (same data, same socket)."""
+        from pgserver.postgres_server import get_server
+
+        srv = get_server(self.data_dir, cleanup_mode=None)
+        srv.ensure_postgres_running()
+        self.pid = srv.get_postmaster_info().pid
+
     def stop(self) -> None:
-        pid = self.pid or self._pid_from_file()
+        # the pid file names the server running now (a restart changes the pid)
+        pid = self._pid_from_file() or self.pid
         if pid and _pid_alive(pid):
             os.kill(pid, signal.SIGINT)  # fast shutdown: abort transactions, checkpoint, exit
             if not _wait_gone(pid, 20):
@@ -177,6 +192,12 @@ class EmbeddedRedis:
         log_path = self.data_dir / "redis.log"
         tail = log_path.read_text()[-2000:] if log_path.exists() else ""
         raise RuntimeError(f"embedded redis did not start:\n{tail}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self) -> None:
+        self.start()
 
     def _ping(self) -> bool:
         import socket

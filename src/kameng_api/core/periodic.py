@@ -24,8 +24,12 @@ TaskFn = Callable[[AsyncSession], Awaitable[None]]
 @dataclass(frozen=True)
 class PeriodicTask:
     name: str
-    every_s: float
+    interval: float | Callable[[], float]  # seconds, or a setting read at each look
     fn: TaskFn
+
+    @property
+    def every_s(self) -> float:
+        return self.interval() if callable(self.interval) else self.interval
 
     @property
     def lock_key(self) -> int:
@@ -35,7 +39,9 @@ class PeriodicTask:
 PERIODIC: dict[str, PeriodicTask] = {}
 
 
-def periodic(name: str, *, every_s: float) -> Callable[[TaskFn], TaskFn]:
+def periodic(
+    name: str, *, every_s: float | Callable[[], float]
+) -> Callable[[TaskFn], TaskFn]:
     def register(fn: TaskFn) -> TaskFn:
         PERIODIC[name] = PeriodicTask(name, every_s, fn)
         return fn

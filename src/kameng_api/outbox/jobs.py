@@ -4,7 +4,8 @@ arq job fed by the outbox.
 Each run: note the attempt in its own small transaction (so attempts survive a crash), then in
 one unit of work lock the row (``SELECT … FOR UPDATE``), skip it if already done, run the
 handler and mark the row done — the effect and the done mark commit together. Errors are
-recorded and retried with backoff up to ``max_tries``; then the row is marked failed.
+recorded and retried with backoff up to ``max_tries``; then the row is marked failed. A run
+that cannot reach the database at all is retried too (nothing recorded, nothing lost).
 """
 
 from __future__ import annotations
@@ -84,20 +85,30 @@ def _backoff_s(attempt: int) -> float:
     return float(min(2**attempt, 300))
 
 
-async def run_outbox_job(spec: JobSpec, outbox_id: int) -> str:
-    async with db.unit_of_work() as session:
-        attempt = (
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == outbox_id,
-                    OutboxMessage.done_at.is_(None),
-                    OutboxMessage.failed_at.is_(None),
+async def run_outbox_job(spec: JobSpec, outbox_id: int, arq_try: int = 1) -> str:
+    try:
+        async with db.unit_of_work() as session:
+            attempt = (
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == outbox_id,
+                        OutboxMessage.done_at.is_(None),
+                        OutboxMessage.failed_at.is_(None),
+                    )
+                    .values(attempts=OutboxMessage.attempts + 1, started_at=func.now())
+                    .returning(OutboxMessage.attempts)
                 )
-                .values(attempts=OutboxMessage.attempts + 1, started_at=func.now())
-                .returning(OutboxMessage.attempts)
-            )
-        ).scalar_one_or_none()
+            ).scalar_one_or_none()
+    except Exception as exc:
+        # the database is away before anything could be recorded: try again (arq keeps a
+        # failed job's result for an hour, and the sweeper's push would find it taken)
+        log.warning(
+            "job could not start; retrying",
+            extra={"task": spec.name, "outbox_id": outbox_id, "error": repr(exc)},
+        )
+        JOBS.labels(spec.name, "retry").inc()
+        raise Retry(defer=_backoff_s(min(arq_try, 5))) from exc
     if attempt is None:
         JOBS.labels(spec.name, "skipped").inc()
         return "skipped: already done or failed"
@@ -121,15 +132,19 @@ async def run_outbox_job(spec: JobSpec, outbox_id: int) -> str:
             "job failed",
             extra={"task": spec.name, "outbox_id": outbox_id, "attempt": attempt, "final": final},
         )
-        async with db.unit_of_work() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == outbox_id)
-                .values(
-                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                    failed_at=func.now() if final else None,
+        try:
+            async with db.unit_of_work() as session:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == outbox_id)
+                    .values(
+                        last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                        failed_at=func.now() if final else None,
+                    )
                 )
-            )
+        except Exception:  # the database went away too: the next run records it
+            log.warning("could not record the job's failure", extra={"outbox_id": outbox_id})
+            raise Retry(defer=_backoff_s(attempt)) from exc
         JOBS.labels(spec.name, "failed" if final else "retry").inc()
         if final:
             return "failed"
@@ -144,7 +159,7 @@ def arq_functions() -> list[Function]:
     for spec in registry.values():
 
         async def _job(ctx: dict[str, Any], outbox_id: int, _spec: JobSpec = spec) -> str:
-            return await run_outbox_job(_spec, outbox_id)
+            return await run_outbox_job(_spec, outbox_id, int(ctx.get("job_try") or 1))
 
         # arq counts crashed runs as tries too; our own attempt counter decides when to stop.
         out.append(

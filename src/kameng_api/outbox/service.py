@@ -4,18 +4,20 @@ wait (mails, notices) while a sale is hot."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from arq.connections import ArqRedis
+from arq.jobs import Job, JobStatus
 from sqlalchemy import ColumnElement, Row, false, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kameng_api.core import db
 from kameng_api.core.clock import clock
-from kameng_api.core.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_RELAYED
+from kameng_api.core.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_RELAYED, OUTBOX_REPUSHED
 from kameng_api.core.redis import get_queue
 from kameng_api.outbox.models import OutboxMessage
 from kameng_api.settings import get_settings
@@ -120,13 +122,21 @@ async def relay(
     try:
         for outbox_id, task, available_at in rows:
             defer = available_at if available_at and available_at > clock.now() else None
-            await queue.enqueue_job(
-                task,
-                outbox_id,
-                _job_id=job_id(outbox_id),
-                _queue_name=settings.queue_name,
-                _defer_until=defer,
+            jid = job_id(outbox_id)
+            job = await queue.enqueue_job(
+                task, outbox_id, _job_id=jid, _queue_name=settings.queue_name, _defer_until=defer
             )
+            if job is None and via != "after_commit" and await _finished(queue, jid):
+                # arq keeps a finished run's result (an hour) and refuses the id meanwhile; the
+                # row is still open, so that run did not do it: push it under a fresh id
+                await queue.enqueue_job(
+                    task,
+                    outbox_id,
+                    _job_id=f"{jid}:{uuid.uuid4().hex[:12]}",
+                    _queue_name=settings.queue_name,
+                    _defer_until=defer,
+                )
+                OUTBOX_REPUSHED.inc()
             pushed.append(outbox_id)
     except Exception as exc:  # Redis down: the sweeper retries later
         log.warning("outbox relay failed; sweeper will retry", extra={"error": repr(exc)})
@@ -152,6 +162,12 @@ async def relay(
         except Exception:
             log.exception("could not record relay time (harmless: rows may be pushed again)")
     return len(pushed)
+
+
+async def _finished(queue: ArqRedis, jid: str) -> bool:
+    """Is ``jid`` only a kept result (not queued, not running)?"""
+    status = await Job(jid, queue, _queue_name=get_settings().queue_name).status()
+    return status in (JobStatus.complete, JobStatus.not_found)
 
 
 async def sweep(

@@ -54,6 +54,8 @@ class Payment(Base):
     status: Mapped[str] = mapped_column(String(16), server_default="pending")
     trade_no: Mapped[str | None] = mapped_column(String(64))
     notices: Mapped[int] = mapped_column(Integer, server_default="0")
+    polls: Mapped[int] = mapped_column(Integer, server_default="0")  # gateway queries so far
+    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_notice: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -11,18 +11,19 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.audit import service as audit
 from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError
+from kameng_api.core.metrics import PAYMENTS_PENDING
 from kameng_api.orders import service as orders
 from kameng_api.orders.models import Order
 from kameng_api.payments import epay
@@ -237,31 +238,52 @@ async def _settle(
     return payment
 
 
-async def poll_pending(session: AsyncSession, *, older_than_s: int = 30, limit: int = 50) -> int:
-    """Ask the gateway about payments still pending after ``older_than_s`` (a notice may be
-    lost): the order query settles the paid ones exactly as their notice would have.
-    Returns how many were settled."""
+POLL_FIRST_S = 30  # a payment is first asked about this long after it was made
+POLL_MAX_S = 900  # … then again after 30 s, 60 s, 120 s … at most every 15 minutes
+POLL_WINDOW = timedelta(days=1)  # a payment older than this is no longer asked about
+
+
+def _next_poll(now: datetime, polls: int) -> datetime:
+    return now + timedelta(seconds=min(POLL_FIRST_S * 2**polls, POLL_MAX_S))
+
+
+async def poll_pending(
+    session: AsyncSession, *, limit: int = 50, first_after_s: int = POLL_FIRST_S
+) -> int:
+    """Ask the gateway about pending payments (a notice may be lost): the order query
+    settles the paid ones exactly as their notice would have. Every pending payment of the
+    last day is asked about, the least asked and newest first, each on its own schedule
+    (``_next_poll``: backing off, so abandoned checkouts do not crowd out new payments), at
+    most ``limit`` per run. Returns how many were settled."""
     settings = get_settings()
+    await _count_pending(session)
     try:
         gateway, pid, key = _gateway(settings)
     except PaymentUnavailable:
         return 0
     now = clock.now()
+    due = func.coalesce(Payment.next_poll_at, Payment.created_at + timedelta(seconds=first_after_s))
     pending = list(
         (
             await session.execute(
                 select(Payment)
                 .where(
                     Payment.status == "pending",
-                    Payment.created_at < now - timedelta(seconds=older_than_s),
-                    Payment.created_at > now - timedelta(days=1),
+                    due <= now,
+                    Payment.created_at > now - POLL_WINDOW,
                 )
-                .order_by(Payment.created_at)
+                # the least asked first, the newest among them: a fresh payment is not
+                # queued behind yesterday's abandoned checkouts
+                .order_by(Payment.polls, Payment.created_at.desc())
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
         ).scalars()
     )
+    for payment in pending:  # asked now, whatever the answer: next time later
+        payment.next_poll_at = _next_poll(now, payment.polls)
+        payment.polls += 1
+    await session.flush()
     settled = 0
     async with httpx.AsyncClient(timeout=5) as client:
         for payment in pending:
@@ -293,6 +315,29 @@ async def poll_pending(session: AsyncSession, *, older_than_s: int = 30, limit: 
             except BadNotice:
                 continue
     return settled
+
+
+async def _count_pending(session: AsyncSession) -> None:
+    """The gauge of pending payments by age (a growing "over 1 h" means notices are lost
+    and the poll cannot settle them)."""
+    now = clock.now()
+    rows = (
+        await session.execute(
+            select(
+                func.count().filter(Payment.created_at > now - timedelta(minutes=5)),
+                func.count().filter(
+                    Payment.created_at <= now - timedelta(minutes=5),
+                    Payment.created_at > now - timedelta(hours=1),
+                ),
+                func.count().filter(
+                    Payment.created_at <= now - timedelta(hours=1),
+                    Payment.created_at > now - POLL_WINDOW,
+                ),
+            ).where(Payment.status == "pending", Payment.created_at > now - POLL_WINDOW)
+        )
+    ).one()
+    for bucket, n in zip(("under_5m", "5m_to_1h", "1h_to_1d"), rows, strict=True):
+        PAYMENTS_PENDING.labels(bucket).set(n)
 
 
 def _safe(params: dict[str, str]) -> dict[str, Any]:
