@@ -39,9 +39,7 @@ class PeriodicTask:
 PERIODIC: dict[str, PeriodicTask] = {}
 
 
-def periodic(
-    name: str, *, every_s: float | Callable[[], float]
-) -> Callable[[TaskFn], TaskFn]:
+def periodic(name: str, *, every_s: float | Callable[[], float]) -> Callable[[TaskFn], TaskFn]:
     def register(fn: TaskFn) -> TaskFn:
         PERIODIC[name] = PeriodicTask(name, every_s, fn)
         return fn
