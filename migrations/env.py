@@ -1,18 +1,24 @@
-"""Alembic environment: async engine from kameng's settings, models from every capability."""
+"""Alembic environment: async engine from kameng's settings, models from every capability, and
+database code (functions, triggers) from each capability's ``sql/`` files (``dbcode.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from alembic import context
+from alembic_utils.pg_function import PGFunction
+from alembic_utils.pg_trigger import PGTrigger
+from alembic_utils.replaceable_entity import register_entities
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from kameng_api import dbcode
 from kameng_api.models import metadata
 from kameng_api.settings import get_settings
 
 config = context.config
 target_metadata = metadata
+register_entities(dbcode.entities(), entity_types=[PGFunction, PGTrigger])
 
 
 def _url() -> str:

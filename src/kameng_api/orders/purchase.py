@@ -1,22 +1,21 @@
 """A balance purchase of card keys in one database call: ``kameng_purchase(jsonb)``.
 
-The function (migrations ``5b1f0c7d2a91``, ``7c3e9a41d0b2``, ``9a4d2f6e1c37``) claims the keys
-with ``FOR UPDATE SKIP LOCKED``, charges the wallet (one conditional update: never below
-zero; the entry and its lines, booked once per order), records the order as delivered with
-its three timeline rows and its keys, adds to one of the SKU's stock slots, and writes the
-notice job and the operation-log entry — in one round trip instead of some twenty. A refusal
-raises and leaves nothing behind in the caller's savepoint; ``Refused`` says which. What
-needs Python stays here: the price (the pricing function), the buyer input, the order
-number, and the job's relay.
+The function (``orders/sql/kameng_purchase.sql``) claims the keys with ``FOR UPDATE SKIP
+LOCKED``, charges the wallet (one conditional update: never below zero; the entry and its
+lines, booked once per order), records the order as delivered with its three timeline rows
+and its keys, adds to one of the SKU's stock slots, and writes the notice job and the
+operation-log entry — in one round trip instead of some twenty. A refusal raises and leaves
+nothing behind in the caller's savepoint; ``Refused`` says which. What needs Python stays
+here: the price (the pricing function), the buyer input, the order number, and the job's
+relay.
 
 Two callers: ``orders.service`` (the route, inside its transaction: ``buy``) and the
 purchase lane (``orders/lane.py``, through ``Batches``: many purchases per transaction, in
-``kameng_purchase_many`` — migrations ``b3d81f5a7c20``, ``f3b9d2a61c48``,
-``a8c5e2f91d47`` — which does the common case for the whole batch at once and calls
-``kameng_purchase`` for the rest, and answers each purchase with its order id, keys and
-the transaction's time: ``delivered``), which also hands over what it read from its caches
-so the function can check them: the session, the buyer's price level, the catalogue
-version, and the ``Idempotency-Key``.
+``kameng_purchase_many`` (``orders/sql/kameng_purchase_many.sql``), which does the common
+case for the whole batch at once and calls ``kameng_purchase`` for the rest, and answers
+each purchase with its order id, keys and the transaction's time: ``delivered``), which also
+hands over what it read from its caches so the function can check them: the session, the
+buyer's price level, the catalogue version, and the ``Idempotency-Key``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+CREATE TRIGGER catalog_products_version_insert AFTER INSERT ON catalog_products REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION kameng_catalog_rows_changed();
