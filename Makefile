@@ -37,9 +37,10 @@ test: lint typecheck test-backend test-frontend e2e ## every check: lint, types,
 	@echo "make test: all checks passed"
 
 # ---- pieces of `make test` ------------------------------------------------------------------
-lint: $(VENV)/.installed ## ruff lint + format check
+lint: $(VENV)/.installed ## ruff lint + format check + the code's floors (import-linter)
 	$(BIN)/ruff check $(PY_PATHS)
 	$(BIN)/ruff format --check $(PY_PATHS)
+	$(BIN)/lint-imports
 
 fmt: $(VENV)/.installed ## format and autofix
 	$(BIN)/ruff format $(PY_PATHS)

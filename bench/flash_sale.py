@@ -49,7 +49,7 @@ import httpx  # noqa: E402
 import uvloop  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from kameng_api import migrate  # noqa: E402
+from kameng_api import migrate, tasks  # noqa: E402
 from kameng_api.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 from kameng_api.settings import get_settings  # noqa: E402
 
@@ -546,6 +546,7 @@ def wait_ready(base: str, timeout_s: float = 60) -> None:
 
 
 def main() -> None:
+    tasks.load()  # the seeding writes outbox rows, as every process does
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--buyers", type=int, default=500)

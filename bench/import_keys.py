@@ -45,7 +45,7 @@ import asyncpg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from kameng_api import migrate  # noqa: E402
+from kameng_api import migrate, tasks  # noqa: E402
 from kameng_api.embedded import EmbeddedPostgres  # noqa: E402
 from kameng_api.settings import get_settings  # noqa: E402
 
@@ -320,6 +320,7 @@ def main() -> None:
     # no Redis here: the outbox rows the import writes are simply not relayed (the bench runs
     # the jobs' code itself), so silence the relay's complaint about it
     logging.getLogger("kameng.db").setLevel(logging.CRITICAL)
+    tasks.load()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--list-total", type=int, default=10_000_000)

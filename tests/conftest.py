@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kameng_api import migrate
+from kameng_api import migrate, tasks
 from kameng_api.core import db
 from kameng_api.core import redis as core_redis
 from kameng_api.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -126,6 +126,7 @@ def configured(servers: Servers, template_db: str) -> Iterator[None]:
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     get_settings.cache_clear()
+    tasks.load()  # as every process does: the outbox knows each task by name
     yield
     for k, v in old.items():
         if v is None:

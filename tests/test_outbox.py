@@ -204,10 +204,10 @@ async def test_mails_wait_while_a_sale_is_hot_and_go_once_it_cools(wired: dict[s
     """Rows the after-commit relay left for the sweeper, as the lane leaves a hot sale's
     notices: while the hold is up the sweeper pushes all but the holdable ones (those at most
     ``notice_hold_max_s``), and once it lapses, those too."""
+    from kameng_api import tasks
     from kameng_api.orders.service import NOTIFY_TASK
-    from kameng_api.worker import import_task_modules
 
-    import_task_modules()
+    tasks.load()
     assert registry[NOTIFY_TASK].holdable
     assert not registry["system:probe"].holdable
     ids: dict[str, int] = {}
@@ -249,10 +249,10 @@ async def test_notices_swept_together_go_as_one_job_of_at_most_100_orders(
     """Never-pushed notice rows of batches, swept together (as when a hot sale cools), become
     one job per 100 orders; the rows they replace are done (a job for one of them does
     nothing), and rows of another shape, a later time or already pushed go as they are."""
+    from kameng_api import tasks
     from kameng_api.orders.service import NOTIFY_TASK
-    from kameng_api.worker import import_task_modules
 
-    import_task_modules()
+    tasks.load()
     assert registry[NOTIFY_TASK].merge == ("order_ids", 100)
     ids: dict[str, int] = {}
     async with db.unit_of_work() as s:

@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 app = typer.Typer(help="kameng — 卡盟 platform back office and API.", no_args_is_help=True)
 
 
+@app.callback()
+def _load_tasks() -> None:
+    """Every command may write background work (seeding, accounts): the tasks are known."""
+    from kameng_api import tasks
+
+    tasks.load()
+
+
 def _settings() -> Settings:
     get_settings.cache_clear()
     return get_settings()
@@ -105,13 +113,13 @@ def migrate(revision: str = "head") -> None:
 
 
 async def _seed() -> list[str]:
-    from kameng_api import demo
+    from kameng_api import seed
     from kameng_api.core import db
 
     db.init_engine(role="kameng-cli", pool_size=1, max_overflow=0)
     try:
         async with db.unit_of_work() as session:
-            return await demo.seed_demo(session)
+            return await seed.seed_demo(session)
     finally:
         await db.dispose_engine()
 
@@ -231,14 +239,14 @@ def run(
     """All in one: embedded PostgreSQL + Redis (unless URLs are set), migrate, seed the demo
     shop once, then serve API + SPA and run a worker until Ctrl-C. Whatever it started is
     kept alive (restarted with backoff, see kameng_api/supervisor.py) and stopped at exit."""
-    from kameng_api import demo
+    from kameng_api import demo, seed
     from kameng_api import migrate as mig
     from kameng_api.embedded import EmbeddedServices
     from kameng_api.payments.simulator import SIMULATOR_PATH
     from kameng_api.supervisor import GaveUp, Supervised
     from kameng_api.suppliers.simulator import SUPPLIER_SIMULATOR_PATH
 
-    demo.load_steps()
+    seed.load_steps()
 
     started = time.monotonic()
     settings = _settings()

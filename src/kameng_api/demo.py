@@ -1,8 +1,8 @@
-"""The demo shop seeded by ``kameng run`` / ``kameng seed-demo``: idempotent, runs once.
+"""The demo shop's steps, a registry the capabilities write into: each step runs once.
 
-Each capability adds its demo rows in :func:`seed_demo` as it lands (users for every built-in
-role, categories, products, keys …). A :class:`SeedMark` row per step makes a second run a
-no-op, so operators' edits to demo data are never overwritten.
+Each capability's ``demo.py`` appends its steps to :data:`STEPS` (users for every built-in
+role, categories, products, keys …) when ``seed.py`` loads it. A :class:`SeedMark` row per
+step makes a second run a no-op, so operators' edits to demo data are never overwritten.
 """
 
 from __future__ import annotations
@@ -41,25 +41,10 @@ STEPS: list[tuple[str, Step]] = []
 # Shown by `kameng run`; each capability that seeds users appends here.
 DEMO_LOGINS: list[DemoLogin] = []
 
-# Modules that add steps when imported (in order).
-DEMO_MODULES = [
-    "kameng_api.identity.demo",
-    "kameng_api.catalog.demo",
-    "kameng_api.inventory.demo",
-    "kameng_api.wallet.demo",
-]
 
-
-def load_steps() -> None:
-    import importlib
-
-    for name in DEMO_MODULES:
-        importlib.import_module(name)
-
-
-async def seed_demo(session: AsyncSession) -> list[str]:
-    """Run the steps not yet recorded. Returns the names of the steps that ran."""
-    load_steps()
+async def run_steps(session: AsyncSession) -> list[str]:
+    """Run the registered steps not yet recorded (``seed.py`` registers them first). Returns
+    the names of the steps that ran."""
     ran: list[str] = []
     for name, step in STEPS:
         claimed = (

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
-from kameng_api import __version__, contract
+from kameng_api import __version__, contract, tasks
 from kameng_api.audit import service as audit_service
 from kameng_api.audit.router import router as audit_router
 from kameng_api.catalog.router import router as catalog_router
@@ -49,7 +49,6 @@ from kameng_api.settings import Settings, get_settings
 from kameng_api.system.router import ops_router
 from kameng_api.system.router import router as system_router
 from kameng_api.wallet.router import router as wallet_router
-from kameng_api.worker import import_task_modules
 
 log = logging.getLogger("kameng.app")
 
@@ -129,7 +128,7 @@ def _allowed_methods(app: FastAPI) -> Callable[[str], list[str]]:
 
 def create_app(settings: Settings | None = None) -> KamengApp:
     settings = settings or get_settings()
-    import_task_modules()
+    tasks.load()
     app = KamengApp(
         title="kameng API",
         version=__version__,

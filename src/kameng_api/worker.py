@@ -1,5 +1,5 @@
-"""The arq worker: gathers each capability's jobs, runs the outbox sweeper beside them, and
-survives Redis outages (it waits and reconnects instead of dying).
+"""The arq worker: runs each capability's jobs (``tasks.py`` gathers them), runs the outbox
+sweeper beside them, and survives Redis outages (it waits and reconnects instead of dying).
 
 Run with ``kameng worker``.
 """
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import signal
 
 from arq.worker import Worker
 
+from kameng_api import tasks
 from kameng_api.core import db, memory, periodic
 from kameng_api.core.redis import close_queue, redis_settings
 from kameng_api.outbox import service as outbox
@@ -22,24 +22,6 @@ from kameng_api.outbox.jobs import MAX_TIMEOUT_S, arq_functions
 from kameng_api.settings import Settings, get_settings
 
 log = logging.getLogger("kameng.worker")
-
-# Each capability with background work lists its tasks module here.
-TASK_MODULES = [
-    "kameng_api.system.tasks",
-    "kameng_api.notifications.tasks",
-    "kameng_api.catalog.tasks",
-    "kameng_api.inventory.tasks",
-    "kameng_api.payments.tasks",
-    "kameng_api.orders.tasks",
-    "kameng_api.fulfilment.tasks",
-]
-
-
-def import_task_modules() -> None:
-    # every table, so foreign keys resolve whatever a job touches (e.g. users for created_by)
-    importlib.import_module("kameng_api.models")
-    for name in TASK_MODULES:
-        importlib.import_module(name)
 
 
 async def sweeper_loop(settings: Settings, stop: asyncio.Event) -> None:
@@ -90,7 +72,7 @@ def yield_cores(settings: Settings) -> None:
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     yield_cores(settings)
-    import_task_modules()
+    tasks.load()
     memory.settle_gc()
     db.init_engine(settings, role="kameng-worker")
     stop = asyncio.Event()

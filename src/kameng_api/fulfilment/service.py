@@ -30,7 +30,8 @@ from kameng_api.orders.models import Order
 from kameng_api.outbox import service as outbox
 from kameng_api.outbox.models import OutboxMessage
 from kameng_api.settings import get_settings
-from kameng_api.suppliers.adapter import RechargeRequest, RechargeResult, recharge_adapter
+from kameng_api.suppliers.adapter import RechargeRequest, RechargeResult
+from kameng_api.suppliers.service import recharge_adapter
 
 log = logging.getLogger("kameng.fulfilment")
 

@@ -75,11 +75,9 @@ async def enqueue(
     from kameng_api.outbox.jobs import registry  # local: jobs imports this module
 
     if task not in registry:
-        from kameng_api.worker import import_task_modules  # local: the worker imports us
-
-        import_task_modules()
-    if task not in registry:
-        raise ValueError(f"unknown outbox task {task!r}")
+        raise ValueError(
+            f"unknown outbox task {task!r} (this process must call kameng_api.tasks.load())"
+        )
     msg = OutboxMessage(task=task, payload=payload or {})
     if delay is not None:
         msg.available_at = clock.now() + delay

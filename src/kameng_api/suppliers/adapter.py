@@ -9,7 +9,8 @@ a crash, a timeout, a re-drive — can never top up twice at a supplier that hon
 A network error or an unexpected answer raises ``SupplierUnavailable``: the job retries with
 the same request id. The suppliers capability (adapters per protocol, per-product routing,
 failover, circuit breaking) builds on this interface; until then one generic HTTP supplier is
-configured by settings (``suppliers/http_json.py``).
+configured by settings (``suppliers/http_json.py``), chosen by ``suppliers/service.py``.
+This module is the floor of the capability: it imports no adapter.
 """
 
 from __future__ import annotations
@@ -48,18 +49,3 @@ class RechargeAdapter(Protocol):
     async def submit(self, request: RechargeRequest) -> RechargeResult: ...
 
     async def query(self, request_id: str) -> RechargeResult | None: ...
-
-
-def recharge_adapter() -> RechargeAdapter:
-    """The supplier for direct recharges (until products choose theirs)."""
-    from kameng_api.settings import get_settings
-    from kameng_api.suppliers.http_json import HttpJsonSupplier
-
-    s = get_settings()
-    if not s.recharge_supplier_url:
-        raise NoSupplier("未配置直充上游 (no direct-recharge supplier configured)")
-    return HttpJsonSupplier(
-        s.recharge_supplier_url,
-        s.recharge_supplier_secret.get_secret_value(),
-        timeout_s=s.recharge_supplier_timeout_s,
-    )
