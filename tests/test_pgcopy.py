@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.core import pgcopy
-from kameng_api.inventory.service import _raw
+from kameng_api.inventory.bulk import raw_connection
 
 NUMBERS = [
     "0",
@@ -30,7 +30,7 @@ NUMBERS = [
 
 
 async def test_rows_written_in_binary_copy_read_back_equal(session: AsyncSession) -> None:
-    apg = await _raw(session)
+    apg = await raw_connection(session)
     await apg.execute(
         "CREATE TEMP TABLE copy_probe (i bigint, t text, b bytea, u uuid, n numeric(18, 4))"
     )

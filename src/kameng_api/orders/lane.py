@@ -10,7 +10,7 @@ intact, to the middleware and the route, which is the reference and answers ever
 case (validation errors, refusals, retries, other payment methods and products):
 
 1. **The sold-out gate.** When a claim finds no key, ``inventory.mark_sold_out`` raises a
-   flag in Redis (cleared when keys come back, see inventory/service.py). While it is up, a
+   flag in Redis (cleared when keys come back, see inventory/gate.py). While it is up, a
    purchase of that SKU with an ``Idempotency-Key`` never seen before is answered 409
    ``sold_out`` after one Redis check (``idempotency.Gate``: the checks of one moment go in
    one command). A retry of a purchase that went through is never gated: its key is marked.
