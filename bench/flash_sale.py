@@ -96,6 +96,7 @@ async def seed(n_keys: int, n_buyers: int) -> tuple[int, list[str]]:
     from kameng_api.core import db
     from kameng_api.core.actor import Actor, RequestMeta, UserKind
     from kameng_api.identity import service as identity
+    from kameng_api.identity import sessions
     from kameng_api.identity.models import User
     from kameng_api.inventory import keyfile
     from kameng_api.inventory import service as inventory
@@ -166,7 +167,7 @@ async def seed(n_keys: int, n_buyers: int) -> tuple[int, list[str]]:
             s.add(user)
             await s.flush()
             await wallet.recharge(s, user.id, Decimal("1000"), payment_id=10**9 + i)
-            issued = await identity._new_session(
+            issued = await sessions.new_session(
                 s, user, RequestMeta(user_agent="bench"), "body", mfa=False
             )
             tokens.append(issued.access_token)

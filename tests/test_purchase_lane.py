@@ -19,7 +19,7 @@ from kameng_api.catalog import service as catalog
 from kameng_api.core.clock import clock
 from kameng_api.core.metrics import PURCHASE_BATCH, PURCHASE_LANE
 from kameng_api.inventory import service as inventory
-from kameng_api.orders import service as orders_service
+from kameng_api.orders import placing
 from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
 from kameng_api.wallet import service as wallet
 from kameng_api.wallet.models import Entry, Line
@@ -295,13 +295,13 @@ async def test_an_order_number_already_taken_goes_to_the_route_not_the_whole_bat
     heads = [await login(client, await _buyer(session)) for _ in range(6)]
     first = await client.post(API, json={"sku_id": sku_id}, headers={**heads[0], **_idem()})
     taken = first.json()["order_no"]
-    real, drawn = orders_service.new_order_no, []
+    real, drawn = placing.new_order_no, []
 
     def draw(now: datetime) -> str:  # the lane's sixth number is one already taken
         drawn.append(now)
         return taken if len(drawn) == 6 else real(now)
 
-    monkeypatch.setattr(orders_service, "new_order_no", draw)
+    monkeypatch.setattr(placing, "new_order_no", draw)  # its home: card_key_request reads it there
     handed, bought, (batches, _) = _lane("handed_over"), _lane("bought"), _batches()
     answers = await asyncio.gather(
         *(client.post(API, json={"sku_id": sku_id}, headers={**h, **_idem()}) for h in heads)

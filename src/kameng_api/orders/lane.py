@@ -70,8 +70,9 @@ from kameng_api.core.middleware import (
 )
 from kameng_api.inventory import service as inventory
 from kameng_api.orders import idempotency, purchase
+from kameng_api.orders.buyer_input import check_buyer_input
+from kameng_api.orders.placing import card_key_request
 from kameng_api.orders.schemas import DeliveredKeyOut
-from kameng_api.orders.service import card_key_request, check_buyer_input
 from kameng_api.settings import get_settings
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ nothing behind in the caller's savepoint; ``Refused`` says which. What needs Pyt
 here: the price (the pricing function), the buyer input, the order number, and the job's
 relay.
 
-Two callers: ``orders.service`` (the route, inside its transaction: ``buy``) and the
+Two callers: ``orders.placing`` (the route, inside its transaction: ``buy``) and the
 purchase lane (``orders/lane.py``, through ``Batches``: many purchases per transaction, in
 ``kameng_purchase_many`` (``orders/sql/kameng_purchase_many.sql``), which does the common
 case for the whole batch at once and calls ``kameng_purchase`` for the rest, and answers
@@ -208,7 +208,7 @@ _TAKEN = re.compile(r"Key \(order_no\)=\((\d+)\) already exists")
 
 def _order_no_taken(exc: BaseException) -> str | None:
     """The order number a batch failed on because an order (or another purchase of the batch)
-    already had it — rare (``orders.service.new_order_no``) — else None."""
+    already had it — rare (``orders.placing.new_order_no``) — else None."""
     if getattr(exc, "constraint_name", None) != "uq_orders_order_no":
         return None
     found = _TAKEN.search(getattr(exc, "detail", None) or "")
