@@ -1,5 +1,5 @@
 """The ``kameng`` command: run (all-in-one on embedded services), serve, worker, migrate,
-seed-demo, export-openapi."""
+seed-demo, create-admin, export-openapi."""
 
 from __future__ import annotations
 

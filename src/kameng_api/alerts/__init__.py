@@ -1,2 +1,1 @@
-"""Alerts: conditions worth a person's attention (low stock, stuck orders …), raised once
-while open."""
+"""Alerts: conditions worth a person's attention (so far: low stock), raised once while open."""

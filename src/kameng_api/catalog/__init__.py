@@ -1,1 +1,1 @@
-"""catalog capability (lands later; its permissions are defined now so roles can hold them)."""
+"""Catalog: two-level categories, products with SKUs and prices, and what the shop shows."""

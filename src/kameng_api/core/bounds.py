@@ -3,8 +3,8 @@
 An integer outside a column's range makes PostgreSQL refuse the statement; the API must
 refuse it first, as a 422 that says which field, and say so in its schema. Use ``Id`` for row
 ids (``bigint``/``serial`` columns, path and query parameters, body fields) and ``Int32``
-for counts and positions stored as ``integer``. ``tests/test_contract.py`` fails for any
-integer in the OpenAPI document without such bounds.
+for counts and positions stored as ``integer``. ``tests/test_hostile_input.py`` fails for any
+integer a request can carry (per the OpenAPI document) without such bounds.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Roles, their permissions, and who holds them. Rules:
 
 - nobody grants a permission they do not hold (creating/editing roles, assigning roles);
-- built-in roles are defined in code and kept in sync at start-up; they cannot be edited;
+- built-in roles are defined in code and kept in sync after each migration (``bootstrap.py``);
+  they cannot be edited;
 - the last active super admin cannot lose the role or be disabled.
 """
 

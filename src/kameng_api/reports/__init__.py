@@ -1,1 +1,1 @@
-"""reports capability (lands later; its permissions are defined now so roles can hold them)."""
+"""reports capability (not built yet: it holds only its permissions so far)."""

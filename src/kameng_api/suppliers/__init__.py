@@ -1,1 +1,1 @@
-"""suppliers capability (lands later; its permissions are defined now so roles can hold them)."""
+"""Suppliers: the upstreams that perform direct recharges, and which one serves an order."""

@@ -7,8 +7,8 @@ a crash, a timeout, a re-drive — can never top up twice at a supplier that hon
 - ``query(request_id)``: what became of it (``None``: the supplier never heard of it).
 
 A network error or an unexpected answer raises ``SupplierUnavailable``: the job retries with
-the same request id. The suppliers capability (adapters per protocol, per-product routing,
-failover, circuit breaking) builds on this interface; until then one generic HTTP supplier is
+the same request id. Adapters per protocol, per-product routing, failover and circuit
+breaking are to build on this interface (not built yet); today one generic HTTP supplier is
 configured by settings (``suppliers/http_json.py``), chosen by ``suppliers/service.py``.
 This module is the floor of the capability: it imports no adapter.
 """

@@ -1,6 +1,6 @@
 """Which supplier serves a direct recharge: today the one generic HTTP supplier configured by
-settings (``http_json.py``); per-product routing and failover come with the suppliers
-capability. Callers (the delivery job) ask here and talk to the interface of ``adapter.py``.
+settings (``http_json.py``); per-product routing and failover are not built yet. Callers
+(the delivery job) ask here and talk to the interface of ``adapter.py``.
 """
 
 from __future__ import annotations

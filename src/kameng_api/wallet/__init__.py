@@ -1,1 +1,1 @@
-"""wallet capability (lands later; its permissions are defined now so roles can hold them)."""
+"""Wallet: balances on a double-entry ledger — recharges, purchases, refunds, adjustments."""
