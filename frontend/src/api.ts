@@ -11,8 +11,10 @@
  *   2FA code on `step_up_required`, then replay the request); `replay()` re-sends a request
  *   that has already been sent, body included.
  *
- * Query hooks (src/queries/*) call the SDK through `unwrap()` below, so importing them always
- * brings this configuration along.
+ * The query hooks (src/queries/*) are built on the generated TanStack Query helpers
+ * (src/client/@tanstack/react-query.gen.ts), which call the SDK with `throwOnError: true` through
+ * this same client; src/queries/common.ts imports this module, so importing a hook always brings
+ * this configuration along. Imperative calls elsewhere await the SDK through `unwrap()` below.
  */
 import { getAccessToken } from './auth/token';
 import { client } from './client/client.gen';

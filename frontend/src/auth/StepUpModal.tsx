@@ -9,7 +9,7 @@ import { unwrap } from '../api';
 import { authStepUp } from '../client';
 import { describeAnyError } from '../errorMessages';
 import { SECURITY_PATH } from '../paths';
-import { meKeys } from '../queries/me';
+import { meGetQueryKey } from '../queries/me';
 import { setEnrollmentGuide, setStepUpPrompt } from './stepUp';
 
 interface Values {
@@ -77,7 +77,7 @@ export function StepUpModal() {
         ? { recovery_code: values.recovery_code?.trim() ?? '' }
         : { code: values.code?.trim() ?? '' };
       await unwrap(authStepUp({ body, throwOnError: true }));
-      void queryClient.invalidateQueries({ queryKey: meKeys.profile() });
+      void queryClient.invalidateQueries({ queryKey: meGetQueryKey() });
       finish(true);
     } catch (e) {
       setError(describeAnyError(e, t));

@@ -1,7 +1,7 @@
 import { screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 
-import { appRoutes, firstAllowedPath, visibleRoutes } from '../routes';
+import { appRoutes, firstAllowedPath, visibleRoutes } from '../routeTable';
 import { jsonResponse, makeMe, pathOf, renderApp, stubApi } from '../test/render';
 import { can, hasPermission, setPermissionSubject } from './permissions';
 

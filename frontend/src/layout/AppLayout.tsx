@@ -6,7 +6,7 @@ import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { StepUpModal } from '../auth/StepUpModal';
 import { HOME_PATH } from '../paths';
 import { useCan } from '../queries/me';
-import { appRoutes, findRouteTrail, menuRoutes, type AppRoute } from '../routes';
+import { appRoutes, findRouteTrail, menuRoutes, menuTestId, type AppRoute } from '../routeTable';
 import { LanguageSwitch } from './LanguageSwitch';
 import { NoticeBell } from './NoticeBell';
 import { UserMenu } from './UserMenu';
@@ -14,11 +14,6 @@ import { UserMenu } from './UserMenu';
 const { Header, Sider, Content, Footer } = Layout;
 
 type MenuItem = Required<MenuProps>['items'][number];
-
-/** "inventoryImport" → "menu-inventory-import" (the menu entry's test id). */
-export function menuTestId(key: string): string {
-  return `menu-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-}
 
 export function AppLayout() {
   const { t } = useTranslation();

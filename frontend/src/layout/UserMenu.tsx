@@ -5,8 +5,7 @@ import { useNavigate } from 'react-router';
 
 import { signOut } from '../auth/session';
 import { useMe } from '../queries/me';
-import { personalRoutes } from '../routes';
-import { menuTestId } from './AppLayout';
+import { menuTestId, personalRoutes } from '../routeTable';
 
 const LOGOUT = 'logout';
 

@@ -2,7 +2,7 @@ import { ClockCircleOutlined } from '@ant-design/icons';
 import { Card, Result } from 'antd';
 import { useTranslation } from 'react-i18next';
 
-import type { ModuleKey } from '../routes';
+import type { ModuleKey } from '../routeTable';
 
 /** A module that is not built yet (shown only to users holding its read permission). */
 export function ComingSoonPage({ module }: { module: ModuleKey }) {

@@ -1,7 +1,8 @@
 import { keepPreviousData, useInfiniteQuery } from '@tanstack/react-query';
 
-import { unwrap } from '../api';
-import { auditExport, auditList } from '../client';
+import { auditExport } from '../client';
+import { auditListInfiniteOptions } from '../client/@tanstack/react-query.gen';
+import { cursorPages } from './common';
 
 /** The operation log's filters, as the API takes them (times are ISO 8601). */
 export interface AuditFilters {
@@ -14,27 +15,12 @@ export interface AuditFilters {
   until?: string;
 }
 
-export const auditKeys = {
-  all: ['audit'] as const,
-  list: (filters: AuditFilters) => [...auditKeys.all, 'list', filters] as const,
-};
-
 export const AUDIT_PAGE = 50;
 
 /** `audit:list` — newest first; "load more" passes the last page's next_before_id. */
 export function useAuditLog(filters: AuditFilters) {
   return useInfiniteQuery({
-    queryKey: auditKeys.list(filters),
-    queryFn: ({ signal, pageParam }) =>
-      unwrap(
-        auditList({
-          signal,
-          query: { ...filters, limit: AUDIT_PAGE, before_id: pageParam ?? undefined },
-          throwOnError: true,
-        }),
-      ),
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before_id,
+    ...cursorPages(auditListInfiniteOptions, { query: { ...filters, limit: AUDIT_PAGE } }, (last) => last.next_before_id),
     placeholderData: keepPreviousData,
   });
 }
@@ -57,7 +43,8 @@ export async function exportAuditLog(filters: AuditFilters): Promise<string> {
   return name;
 }
 
-function isBlob(value: unknown): value is Blob {
+/** A fetched body that is a Blob. */
+export function isBlob(value: unknown): value is Blob {
   // not `instanceof`: the fetch implementation's Blob may be another realm's
   return typeof value === 'object' && value !== null && 'size' in value && 'type' in value && 'slice' in value;
 }

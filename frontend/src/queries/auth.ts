@@ -1,7 +1,8 @@
 import { useMutation } from '@tanstack/react-query';
 
-import { unwrap } from '../api';
-import { authLogin, authLogin2Fa, type MfaRequiredOut, type TokenOut } from '../client';
+import type { MfaRequiredOut, TokenOut } from '../client';
+import { authLogin2FaMutation, authLoginMutation } from '../client/@tanstack/react-query.gen';
+import { mutationWith } from './common';
 
 export type LoginAnswer = TokenOut | MfaRequiredOut;
 
@@ -12,8 +13,9 @@ export function isMfaRequired(answer: LoginAnswer): answer is MfaRequiredOut {
 /** `auth:login` — password step; the page shows errors itself. */
 export function useLogin() {
   return useMutation({
-    mutationFn: (body: { login: string; password: string }) =>
-      unwrap(authLogin({ body: { ...body, refresh_transport: 'cookie' }, throwOnError: true })),
+    ...mutationWith(authLoginMutation(), (body: { login: string; password: string }) => ({
+      body: { ...body, refresh_transport: 'cookie' as const },
+    })),
     meta: { silentError: true },
   });
 }
@@ -21,8 +23,9 @@ export function useLogin() {
 /** `auth:login_2fa` — second step with a TOTP code or a recovery code. */
 export function useLoginSecondFactor() {
   return useMutation({
-    mutationFn: (body: { mfa_token: string } & ({ code: string } | { recovery_code: string })) =>
-      unwrap(authLogin2Fa({ body: { ...body, refresh_transport: 'cookie' }, throwOnError: true })),
+    ...mutationWith(authLogin2FaMutation(), (body: { mfa_token: string } & ({ code: string } | { recovery_code: string })) => ({
+      body: { ...body, refresh_transport: 'cookie' as const },
+    })),
     meta: { silentError: true },
   });
 }

@@ -1,22 +1,23 @@
-import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query';
 
-import { unwrap } from '../api';
+import type { CategoryIn, CategoryPatch, ProductIn, SkuIn } from '../client';
 import {
-  catalogBulkStatus,
-  catalogCreateCategory,
-  catalogCreateProduct,
-  catalogDeleteCategory,
-  catalogGetProduct,
-  catalogListCategories,
-  catalogListProducts,
-  catalogPriceCheck,
-  catalogUpdateCategory,
-  catalogUpdateProduct,
-  type CategoryIn,
-  type CategoryPatch,
-  type ProductIn,
-  type SkuIn,
-} from '../client';
+  catalogBulkStatusMutation,
+  catalogCreateCategoryMutation,
+  catalogCreateProductMutation,
+  catalogDeleteCategoryMutation,
+  catalogGetProductOptions,
+  catalogGetProductQueryKey,
+  catalogListCategoriesOptions,
+  catalogListCategoriesQueryKey,
+  catalogListProductsInfiniteOptions,
+  catalogListProductsQueryKey,
+  catalogPriceCheckOptions,
+  catalogPriceCheckQueryKey,
+  catalogUpdateCategoryMutation,
+  catalogUpdateProductMutation,
+} from '../client/@tanstack/react-query.gen';
+import { cursorPages, everyQueryOf, invalidate, mutationWith, runMutation } from './common';
 
 export type ProductStatus = 'listed' | 'unlisted' | 'scheduled';
 
@@ -27,87 +28,78 @@ export interface ProductFilters {
   tag?: string;
 }
 
-export const catalogKeys = {
-  all: ['catalog'] as const,
-  categories: () => [...catalogKeys.all, 'categories'] as const,
-  products: () => [...catalogKeys.all, 'products'] as const,
-  productList: (filters: ProductFilters) => [...catalogKeys.products(), 'list', filters] as const,
-  product: (id: number) => [...catalogKeys.products(), 'one', id] as const,
-};
-
 export const PRODUCTS_PAGE = 50;
 
-/** `catalog:list_categories` — the two-level tree. */
-export function useCategories() {
-  return useQuery({
-    queryKey: catalogKeys.categories(),
-    queryFn: ({ signal }) => unwrap(catalogListCategories({ signal, throwOnError: true })),
-  });
+/** Every catalog query, whatever its parameters: what a change of the catalog makes stale. */
+function catalogQueries(): QueryKey[] {
+  return [
+    catalogListCategoriesQueryKey(),
+    catalogListProductsQueryKey(),
+    everyQueryOf(catalogGetProductQueryKey),
+    everyQueryOf(catalogPriceCheckQueryKey),
+  ];
 }
 
 function useInvalidateCatalog() {
   const queryClient = useQueryClient();
-  return () => queryClient.invalidateQueries({ queryKey: catalogKeys.all });
+  return () => invalidate(queryClient, catalogQueries());
+}
+
+/** `catalog:list_categories` — the two-level tree. */
+export function useCategories() {
+  return useQuery(catalogListCategoriesOptions());
 }
 
 export function useCreateCategory() {
-  const invalidate = useInvalidateCatalog();
+  const invalidateCatalog = useInvalidateCatalog();
   return useMutation({
-    mutationFn: (body: CategoryIn) => unwrap(catalogCreateCategory({ body, throwOnError: true })),
+    ...mutationWith(catalogCreateCategoryMutation(), (body: CategoryIn) => ({ body })),
     meta: { silentError: true },
-    onSuccess: invalidate,
+    onSuccess: invalidateCatalog,
   });
 }
 
 export function useUpdateCategory() {
-  const invalidate = useInvalidateCatalog();
+  const invalidateCatalog = useInvalidateCatalog();
   return useMutation({
-    mutationFn: ({ id, ...body }: CategoryPatch & { id: number }) =>
-      unwrap(catalogUpdateCategory({ path: { category_id: id }, body, throwOnError: true })),
+    ...mutationWith(catalogUpdateCategoryMutation(), ({ id, ...body }: CategoryPatch & { id: number }) => ({
+      path: { category_id: id },
+      body,
+    })),
     meta: { silentError: true },
-    onSuccess: invalidate,
+    onSuccess: invalidateCatalog,
   });
 }
 
 /** `catalog:delete_category` — the page shows `category_not_empty` itself. */
 export function useDeleteCategory() {
-  const invalidate = useInvalidateCatalog();
+  const invalidateCatalog = useInvalidateCatalog();
   return useMutation({
-    mutationFn: (id: number) => unwrap(catalogDeleteCategory({ path: { category_id: id }, throwOnError: true })),
+    ...mutationWith(catalogDeleteCategoryMutation(), (id: number) => ({ path: { category_id: id } })),
     meta: { silentError: true },
-    onSuccess: invalidate,
+    onSuccess: invalidateCatalog,
   });
 }
 
 /** `catalog:list_products` — newest first, "load more" with before_id. */
 export function useProducts(filters: ProductFilters) {
   return useInfiniteQuery({
-    queryKey: catalogKeys.productList(filters),
-    queryFn: ({ signal, pageParam }) =>
-      unwrap(
-        catalogListProducts({
-          signal,
-          query: {
-            category_id: filters.category_id,
-            status: filters.status,
-            q: filters.q || undefined,
-            tag: filters.tag || undefined,
-            limit: PRODUCTS_PAGE,
-            before_id: pageParam ?? undefined,
-          },
-          throwOnError: true,
-        }),
-      ),
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before_id,
+    ...cursorPages(catalogListProductsInfiniteOptions, {
+    query: {
+      category_id: filters.category_id,
+      status: filters.status,
+      q: filters.q || undefined,
+      tag: filters.tag || undefined,
+      limit: PRODUCTS_PAGE,
+    },
+  }, (last) => last.next_before_id),
     placeholderData: keepPreviousData,
   });
 }
 
 export function useProduct(id: number | null) {
   return useQuery({
-    queryKey: catalogKeys.product(id ?? 0),
-    queryFn: ({ signal }) => unwrap(catalogGetProduct({ signal, path: { product_id: id ?? 0 }, throwOnError: true })),
+    ...catalogGetProductOptions({ path: { product_id: id ?? 0 } }),
     enabled: id !== null,
   });
 }
@@ -115,33 +107,30 @@ export function useProduct(id: number | null) {
 /** `catalog:create_product` / `catalog:update_product` — the editor shows the errors itself
  * (`price_below_cost` asks to save anyway). */
 export function useSaveProduct() {
-  const invalidate = useInvalidateCatalog();
+  const invalidateCatalog = useInvalidateCatalog();
   return useMutation({
-    mutationFn: ({ id, body }: { id: number | null; body: ProductIn }) =>
-      unwrap(
-        id === null
-          ? catalogCreateProduct({ body, throwOnError: true })
-          : catalogUpdateProduct({ path: { product_id: id }, body, throwOnError: true }),
-      ),
+    mutationFn: ({ id, body }: { id: number | null; body: ProductIn }, context) =>
+      id === null
+        ? runMutation(catalogCreateProductMutation(), { body }, context)
+        : runMutation(catalogUpdateProductMutation(), { path: { product_id: id }, body }, context),
     meta: { silentError: true },
-    onSuccess: invalidate,
+    onSuccess: invalidateCatalog,
   });
 }
 
 export function useBulkStatus() {
-  const invalidate = useInvalidateCatalog();
+  const invalidateCatalog = useInvalidateCatalog();
   return useMutation({
-    mutationFn: (body: { product_ids: number[]; status: 'listed' | 'unlisted' }) =>
-      unwrap(catalogBulkStatus({ body, throwOnError: true })),
-    onSuccess: invalidate,
+    ...mutationWith(catalogBulkStatusMutation(), (body: { product_ids: number[]; status: 'listed' | 'unlisted' }) => ({ body })),
+    onSuccess: invalidateCatalog,
   });
 }
 
-/** `catalog:price_check` — live hints for one SKU (writes nothing); `sku` null: not asked. */
+/** `catalog:price_check` — live hints for one SKU (writes nothing; generated as a query, see
+ * openapi-ts.config.ts); `sku` null: not asked. */
 export function usePriceCheck(sku: SkuIn | null) {
   return useQuery({
-    queryKey: [...catalogKeys.all, 'price-check', sku] as const,
-    queryFn: ({ signal }) => unwrap(catalogPriceCheck({ signal, body: { sku: sku as SkuIn }, throwOnError: true })),
+    ...catalogPriceCheckOptions({ body: { sku: sku as SkuIn } }),
     enabled: sku !== null,
     staleTime: 60_000,
     placeholderData: keepPreviousData,

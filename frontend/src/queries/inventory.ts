@@ -1,26 +1,36 @@
-import { keepPreviousData, useInfiniteQuery, useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import {
+  keepPreviousData,
+  useInfiniteQuery,
+  useMutation,
+  useQueries,
+  useQuery,
+  useQueryClient,
+  type QueryKey,
+} from '@tanstack/react-query';
 import { useCallback } from 'react';
 
-import { unwrap } from '../api';
+import { inventoryExportKeys, type BodyInventoryStageImport, type ExportIn, type ImportOut } from '../client';
 import {
-  inventoryConfirmImport,
-  inventoryDiscardImport,
-  inventoryExportKeys,
-  inventoryGetImport,
-  inventoryImportTargets,
-  inventoryListImports,
-  inventoryListKeys,
-  inventoryProductStock,
-  inventoryRevalidateImport,
-  inventoryRevealKey,
-  inventoryStageImport,
-  inventoryVoidImport,
-  inventoryVoidKeys,
-  type BodyInventoryStageImport,
-  type ExportIn,
-  type ImportOut,
-} from '../client';
-import { attachmentName, saveBlob } from './audit';
+  inventoryConfirmImportMutation,
+  inventoryDiscardImportMutation,
+  inventoryGetImportOptions,
+  inventoryGetImportQueryKey,
+  inventoryImportTargetsOptions,
+  inventoryImportTargetsQueryKey,
+  inventoryListImportsInfiniteOptions,
+  inventoryListImportsQueryKey,
+  inventoryListKeysInfiniteOptions,
+  inventoryListKeysQueryKey,
+  inventoryProductStockOptions,
+  inventoryProductStockQueryKey,
+  inventoryRevalidateImportMutation,
+  inventoryRevealKeyMutation,
+  inventoryStageImportMutation,
+  inventoryVoidImportMutation,
+  inventoryVoidKeysMutation,
+} from '../client/@tanstack/react-query.gen';
+import { attachmentName, isBlob, saveBlob } from './audit';
+import { cursorPages, everyQueryOf, invalidate, mutationWith } from './common';
 
 export type KeyState = 'available' | 'reserved' | 'sold' | 'voided';
 export type ImportStatus = ImportOut['status'];
@@ -37,16 +47,6 @@ export interface ImportFilters {
   status?: ImportStatus;
 }
 
-export const inventoryKeys = {
-  all: ['inventory'] as const,
-  targets: () => [...inventoryKeys.all, 'targets'] as const,
-  stock: (productId: number) => [...inventoryKeys.all, 'stock', productId] as const,
-  keys: (filters: KeyFilters) => [...inventoryKeys.all, 'keys', filters] as const,
-  imports: () => [...inventoryKeys.all, 'imports'] as const,
-  importList: (filters: ImportFilters) => [...inventoryKeys.imports(), 'list', filters] as const,
-  import: (id: number) => [...inventoryKeys.imports(), 'one', id] as const,
-};
-
 export const KEYS_PAGE = 50;
 export const IMPORTS_PAGE = 20;
 /** How often a running check or import is asked for its progress. */
@@ -57,25 +57,24 @@ export function importRunning(status: ImportStatus | undefined): boolean {
   return status === 'validating' || status === 'queued';
 }
 
-/** `inventory:import_targets` — card-key products and their SKUs (also for key uploaders). */
-export function useImportTargets() {
-  return useQuery({
-    queryKey: inventoryKeys.targets(),
-    queryFn: ({ signal }) => unwrap(inventoryImportTargets({ signal, throwOnError: true })),
-  });
+/** The queries whose figures move with stock (keys imported or voided), whatever their parameters. */
+function stockQueries(): QueryKey[] {
+  return [inventoryImportTargetsQueryKey(), everyQueryOf(inventoryProductStockQueryKey), everyQueryOf(inventoryListKeysQueryKey)];
 }
 
-function stockQuery(productId: number) {
-  return {
-    queryKey: inventoryKeys.stock(productId),
-    queryFn: ({ signal }: { signal: AbortSignal }) =>
-      unwrap(inventoryProductStock({ signal, path: { product_id: productId }, throwOnError: true })),
-  };
+/** Every inventory query, whatever its parameters. */
+function inventoryQueries(): QueryKey[] {
+  return [...stockQueries(), inventoryListImportsQueryKey(), everyQueryOf(inventoryGetImportQueryKey)];
+}
+
+/** `inventory:import_targets` — card-key products and their SKUs (also for key uploaders). */
+export function useImportTargets() {
+  return useQuery(inventoryImportTargetsOptions());
 }
 
 /** `inventory:product_stock` — figures per SKU of one product. */
 export function useProductStock(productId: number | null) {
-  return useQuery({ ...stockQuery(productId ?? 0), enabled: productId !== null });
+  return useQuery({ ...inventoryProductStockOptions({ path: { product_id: productId ?? 0 } }), enabled: productId !== null });
 }
 
 /**
@@ -83,29 +82,13 @@ export function useProductStock(productId: number | null) {
  * `inventory:product_stock`, so this asks once per product.
  */
 export function useProductStocks(productIds: number[]) {
-  return useQueries({ queries: productIds.map((id) => stockQuery(id)) });
+  return useQueries({ queries: productIds.map((id) => inventoryProductStockOptions({ path: { product_id: id } })) });
 }
 
 /** `inventory:list_keys` — masked keys of one SKU in one state, newest first, "load more". */
 export function useKeys(filters: KeyFilters | null) {
   return useInfiniteQuery({
-    queryKey: inventoryKeys.keys(filters ?? { sku_id: 0, state: 'available' }),
-    queryFn: ({ signal, pageParam }) =>
-      unwrap(
-        inventoryListKeys({
-          signal,
-          query: {
-            sku_id: filters?.sku_id ?? 0,
-            state: filters?.state,
-            batch_id: filters?.batch_id,
-            limit: KEYS_PAGE,
-            before_id: pageParam ?? undefined,
-          },
-          throwOnError: true,
-        }),
-      ),
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before_id,
+    ...cursorPages(inventoryListKeysInfiniteOptions, { query: { sku_id: filters?.sku_id ?? 0, state: filters?.state, batch_id: filters?.batch_id, limit: KEYS_PAGE } }, (last) => last.next_before_id),
     enabled: filters !== null,
   });
 }
@@ -113,17 +96,7 @@ export function useKeys(filters: KeyFilters | null) {
 /** `inventory:list_imports` — batches newest first (a key uploader gets their own). */
 export function useImports(filters: ImportFilters) {
   return useInfiniteQuery({
-    queryKey: inventoryKeys.importList(filters),
-    queryFn: ({ signal, pageParam }) =>
-      unwrap(
-        inventoryListImports({
-          signal,
-          query: { ...filters, limit: IMPORTS_PAGE, before_id: pageParam ?? undefined },
-          throwOnError: true,
-        }),
-      ),
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before_id,
+    ...cursorPages(inventoryListImportsInfiniteOptions, { query: { ...filters, limit: IMPORTS_PAGE } }, (last) => last.next_before_id),
     placeholderData: keepPreviousData,
   });
 }
@@ -131,8 +104,7 @@ export function useImports(filters: ImportFilters) {
 /** `inventory:get_import` — asked again every second while a job checks or imports it. */
 export function useImport(id: number | null) {
   return useQuery({
-    queryKey: inventoryKeys.import(id ?? 0),
-    queryFn: ({ signal }) => unwrap(inventoryGetImport({ signal, path: { import_id: id ?? 0 }, throwOnError: true })),
+    ...inventoryGetImportOptions({ path: { import_id: id ?? 0 } }),
     enabled: id !== null,
     refetchInterval: (query) => (importRunning(query.state.data?.status) ? IMPORT_POLL_MS : false),
     staleTime: 0,
@@ -142,13 +114,7 @@ export function useImport(id: number | null) {
 /** Stock moved (keys imported or voided): figures, key lists and batch lists are stale. */
 export function useInvalidateStock() {
   const queryClient = useQueryClient();
-  return useCallback(
-    () =>
-      Promise.all(
-        (['targets', 'stock', 'keys'] as const).map((part) => queryClient.invalidateQueries({ queryKey: [...inventoryKeys.all, part] })),
-      ),
-    [queryClient],
-  );
+  return useCallback(() => invalidate(queryClient, stockQueries()), [queryClient]);
 }
 
 /** After a change of an import: remember its new state, refresh lists and figures. */
@@ -156,8 +122,8 @@ function useImportChanged() {
   const queryClient = useQueryClient();
   const invalidateStock = useInvalidateStock();
   return (out: ImportOut) => {
-    queryClient.setQueryData(inventoryKeys.import(out.id), out);
-    void queryClient.invalidateQueries({ queryKey: [...inventoryKeys.imports(), 'list'] });
+    queryClient.setQueryData(inventoryGetImportQueryKey({ path: { import_id: out.id } }), out);
+    void queryClient.invalidateQueries({ queryKey: inventoryListImportsQueryKey() });
     if (out.status === 'imported' || out.status === 'voided') void invalidateStock();
   };
 }
@@ -166,7 +132,7 @@ function useImportChanged() {
 export function useStageImport() {
   const changed = useImportChanged();
   return useMutation({
-    mutationFn: (body: BodyInventoryStageImport) => unwrap(inventoryStageImport({ body, throwOnError: true })),
+    ...mutationWith(inventoryStageImportMutation(), (body: BodyInventoryStageImport) => ({ body })),
     meta: { silentError: true },
     onSuccess: changed,
   });
@@ -176,7 +142,7 @@ export function useStageImport() {
 export function useConfirmImport() {
   const changed = useImportChanged();
   return useMutation({
-    mutationFn: (id: number) => unwrap(inventoryConfirmImport({ path: { import_id: id }, throwOnError: true })),
+    ...mutationWith(inventoryConfirmImportMutation(), (id: number) => ({ path: { import_id: id } })),
     meta: { silentError: true },
     onSuccess: changed,
   });
@@ -186,7 +152,7 @@ export function useConfirmImport() {
 export function useDiscardImport() {
   const changed = useImportChanged();
   return useMutation({
-    mutationFn: (id: number) => unwrap(inventoryDiscardImport({ path: { import_id: id }, throwOnError: true })),
+    ...mutationWith(inventoryDiscardImportMutation(), (id: number) => ({ path: { import_id: id } })),
     meta: { silentError: true },
     onSuccess: changed,
   });
@@ -196,7 +162,7 @@ export function useDiscardImport() {
 export function useRevalidateImport() {
   const changed = useImportChanged();
   return useMutation({
-    mutationFn: (id: number) => unwrap(inventoryRevalidateImport({ path: { import_id: id }, throwOnError: true })),
+    ...mutationWith(inventoryRevalidateImportMutation(), (id: number) => ({ path: { import_id: id } })),
     meta: { silentError: true },
     onSuccess: changed,
   });
@@ -206,8 +172,10 @@ export function useRevalidateImport() {
 export function useVoidImport() {
   const changed = useImportChanged();
   return useMutation({
-    mutationFn: ({ id, reason }: { id: number; reason: string }) =>
-      unwrap(inventoryVoidImport({ path: { import_id: id }, body: { reason }, throwOnError: true })),
+    ...mutationWith(inventoryVoidImportMutation(), ({ id, reason }: { id: number; reason: string }) => ({
+      path: { import_id: id },
+      body: { reason },
+    })),
     meta: { silentError: true },
     onSuccess: changed,
   });
@@ -217,9 +185,9 @@ export function useVoidImport() {
 export function useVoidKeys() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (body: { key_ids: number[]; reason: string }) => unwrap(inventoryVoidKeys({ body, throwOnError: true })),
+    ...mutationWith(inventoryVoidKeysMutation(), (body: { key_ids: number[]; reason: string }) => ({ body })),
     meta: { silentError: true },
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: inventoryKeys.all }),
+    onSuccess: () => invalidate(queryClient, inventoryQueries()),
   });
 }
 
@@ -227,14 +195,12 @@ export function useVoidKeys() {
  * request is sent again by the API layer (auth/stepUp.ts). */
 export function useRevealKey() {
   return useMutation({
-    mutationFn: ({ id, reason }: { id: number; reason: string }) =>
-      unwrap(inventoryRevealKey({ path: { key_id: id }, body: { reason }, throwOnError: true })),
+    ...mutationWith(inventoryRevealKeyMutation(), ({ id, reason }: { id: number; reason: string }) => ({
+      path: { key_id: id },
+      body: { reason },
+    })),
     meta: { silentError: true },
   });
-}
-
-function isBlob(value: unknown): value is Blob {
-  return typeof value === 'object' && value !== null && 'size' in value && 'type' in value && 'slice' in value;
 }
 
 /** `inventory:export_keys` — the decrypted keys as CSV (step-up), saved by the browser. */

@@ -1,31 +1,35 @@
-import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query';
 import { useCallback } from 'react';
 
-import { unwrap } from '../api';
 import { hasPermission, setPermissionSubject, type Permission } from '../auth/permissions';
 import { useSession } from '../auth/useSession';
+import type { MeOut } from '../client';
 import {
-  meChangePassword,
-  meDisable2Fa,
-  meEnable2Fa,
-  meGet,
-  meListLoginEvents,
-  meListNotices,
-  meListSessions,
-  meReadNotice,
-  meRegenerateRecoveryCodes,
-  meRevokeSession,
-  meStart2Fa,
-  type MeOut,
-} from '../client';
+  meChangePasswordMutation,
+  meDisable2FaMutation,
+  meEnable2FaMutation,
+  meGetOptions,
+  meGetQueryKey,
+  meListLoginEventsInfiniteOptions,
+  meListLoginEventsQueryKey,
+  meListNoticesOptions,
+  meListNoticesQueryKey,
+  meListSessionsOptions,
+  meListSessionsQueryKey,
+  meReadNoticeMutation,
+  meRegenerateRecoveryCodesMutation,
+  meRevokeSessionMutation,
+  meStart2FaMutation,
+} from '../client/@tanstack/react-query.gen';
+import { cursorPages, invalidate, mutationWith } from './common';
 
-export const meKeys = {
-  all: ['me'] as const,
-  profile: () => [...meKeys.all, 'profile'] as const,
-  sessions: () => [...meKeys.all, 'sessions'] as const,
-  notices: () => [...meKeys.all, 'notices'] as const,
-  loginEvents: () => [...meKeys.all, 'login-events'] as const,
-};
+/** `me:get`'s key: invalidate it when the profile changed elsewhere (2FA, step-up). */
+export { meGetQueryKey };
+
+/** Every query about the signed-in user: what signing in as someone else makes wrong. */
+export function meQueries(): QueryKey[] {
+  return [meGetQueryKey(), meListSessionsQueryKey(), meListNoticesQueryKey(), meListLoginEventsQueryKey()];
+}
 
 /** How often the header asks for new notices. */
 export const NOTICES_REFRESH_MS = 60_000;
@@ -33,10 +37,13 @@ export const NOTICES_REFRESH_MS = 60_000;
 /** `me:get` — who is signed in, with their permissions (handed to `can()`). */
 export function useMe() {
   const { status } = useSession();
+  const options = meGetOptions();
+  const fetchMe = options.queryFn;
   return useQuery({
-    queryKey: meKeys.profile(),
-    queryFn: async ({ signal }) => {
-      const me = await unwrap(meGet({ signal, throwOnError: true }));
+    ...options,
+    queryFn: async (context) => {
+      if (!fetchMe) throw new Error('meGetOptions() has a queryFn');
+      const me = await fetchMe(context);
       setPermissionSubject(me);
       return me;
     },
@@ -59,17 +66,16 @@ export function isSuperAdmin(me: MeOut | undefined): boolean {
 export function useChangePassword() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (body: { current_password: string; new_password: string }) =>
-      unwrap(meChangePassword({ body, throwOnError: true })),
+    ...mutationWith(meChangePasswordMutation(), (body: { current_password: string; new_password: string }) => ({ body })),
     meta: { silentError: true },
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: meKeys.all }),
+    onSuccess: () => invalidate(queryClient, meQueries()),
   });
 }
 
 /** `me:start_2fa` — a new secret and its otpauth URI. */
 export function useStart2fa() {
   return useMutation({
-    mutationFn: () => unwrap(meStart2Fa({ throwOnError: true })),
+    ...mutationWith(meStart2FaMutation(), () => ({})),
     meta: { silentError: true },
   });
 }
@@ -77,7 +83,7 @@ export function useStart2fa() {
 /** `me:enable_2fa` — confirms the first code; answers the recovery codes (shown once). */
 export function useEnable2fa() {
   return useMutation({
-    mutationFn: (code: string) => unwrap(meEnable2Fa({ body: { code }, throwOnError: true })),
+    ...mutationWith(meEnable2FaMutation(), (code: string) => ({ body: { code } })),
     meta: { silentError: true },
   });
 }
@@ -85,40 +91,33 @@ export function useEnable2fa() {
 export function useDisable2fa() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (code: string) => unwrap(meDisable2Fa({ body: { code }, throwOnError: true })),
+    ...mutationWith(meDisable2FaMutation(), (code: string) => ({ body: { code } })),
     meta: { silentError: true },
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: meKeys.profile() }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: meGetQueryKey() }),
   });
 }
 
 /** `me:regenerate_recovery_codes` — needs a fresh 2FA: the step-up dialog handles it. */
 export function useRegenerateRecoveryCodes() {
-  return useMutation({
-    mutationFn: () => unwrap(meRegenerateRecoveryCodes({ throwOnError: true })),
-  });
+  return useMutation(mutationWith(meRegenerateRecoveryCodesMutation(), () => ({})));
 }
 
 export function useMySessions() {
-  return useQuery({
-    queryKey: meKeys.sessions(),
-    queryFn: ({ signal }) => unwrap(meListSessions({ signal, throwOnError: true })),
-  });
+  return useQuery(meListSessionsOptions());
 }
 
 export function useRevokeSession() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (sessionId: string) =>
-      unwrap(meRevokeSession({ path: { session_id: sessionId }, throwOnError: true })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: meKeys.sessions() }),
+    ...mutationWith(meRevokeSessionMutation(), (sessionId: string) => ({ path: { session_id: sessionId } })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: meListSessionsQueryKey() }),
   });
 }
 
 export function useNotices(options: { poll?: boolean } = {}) {
   const { status } = useSession();
   return useQuery({
-    queryKey: meKeys.notices(),
-    queryFn: ({ signal }) => unwrap(meListNotices({ signal, throwOnError: true })),
+    ...meListNoticesOptions(),
     enabled: status === 'signedIn',
     refetchInterval: options.poll ? NOTICES_REFRESH_MS : false,
     meta: { silentError: options.poll },
@@ -128,8 +127,8 @@ export function useNotices(options: { poll?: boolean } = {}) {
 export function useReadNotice() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (noticeId: number) => unwrap(meReadNotice({ path: { notice_id: noticeId }, throwOnError: true })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: meKeys.notices() }),
+    ...mutationWith(meReadNoticeMutation(), (noticeId: number) => ({ path: { notice_id: noticeId } })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: meListNoticesQueryKey() }),
   });
 }
 
@@ -138,17 +137,7 @@ export const LOGIN_EVENTS_PAGE = 20;
 /** `me:list_login_events` — newest first, "load more" with before_id. */
 export function useMyLoginEvents() {
   return useInfiniteQuery({
-    queryKey: meKeys.loginEvents(),
-    queryFn: ({ signal, pageParam }) =>
-      unwrap(
-        meListLoginEvents({
-          signal,
-          query: { limit: LOGIN_EVENTS_PAGE, before_id: pageParam ?? undefined },
-          throwOnError: true,
-        }),
-      ),
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before_id,
+    ...cursorPages(meListLoginEventsInfiniteOptions, { query: { limit: LOGIN_EVENTS_PAGE } }, (last) => last.next_before_id),
     placeholderData: keepPreviousData,
   });
 }

@@ -1,22 +1,24 @@
 import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 
-import { unwrap } from '../api';
+import type { AdminOrderOut, OrderIn, OrderOut } from '../client';
 import {
-  ordersConfirmPaid,
-  ordersCreate,
-  ordersDeliver,
-  ordersGet,
-  ordersGetMine,
-  ordersList,
-  ordersListMine,
-  ordersRedeliver,
-  ordersRefund,
-  ordersResend,
-  type AdminOrderOut,
-  type OrderIn,
-  type OrderOut,
-} from '../client';
-import { walletKeys } from './wallet';
+  ordersConfirmPaidMutation,
+  ordersCreateMutation,
+  ordersDeliverMutation,
+  ordersGetMineOptions,
+  ordersGetMineQueryKey,
+  ordersGetOptions,
+  ordersGetQueryKey,
+  ordersListInfiniteOptions,
+  ordersListMineInfiniteOptions,
+  ordersListMineQueryKey,
+  ordersListQueryKey,
+  ordersRedeliverMutation,
+  ordersRefundMutation,
+  ordersResendMutation,
+} from '../client/@tanstack/react-query.gen';
+import { cursorPages, mutationWith } from './common';
+import { invalidateWallet } from './wallet';
 
 export type OrderStatus = OrderOut['status'];
 export type PayMethod = NonNullable<OrderIn['pay_method']>;
@@ -42,14 +44,6 @@ export interface AdminOrderFilters {
   created_to?: string;
 }
 
-export const orderKeys = {
-  all: ['orders'] as const,
-  mine: (status: OrderStatus | undefined) => [...orderKeys.all, 'mine', { status }] as const,
-  myOrder: (orderNo: string) => [...orderKeys.all, 'my-order', orderNo] as const,
-  admin: (filters: AdminOrderFilters) => [...orderKeys.all, 'admin', filters] as const,
-  adminOrder: (orderNo: string) => [...orderKeys.all, 'admin-order', orderNo] as const,
-};
-
 export const MY_ORDERS_PAGE = 20;
 export const ADMIN_ORDERS_PAGE = 50;
 /** How often an order being delivered is asked again. */
@@ -72,11 +66,7 @@ export function orderPollInterval(order: Pick<OrderOut, 'status' | 'awaiting_sto
 /** `orders:list_mine` — the buyer's orders, newest first, "load more" with `before`. */
 export function useMyOrders(status: OrderStatus | undefined) {
   return useInfiniteQuery({
-    queryKey: orderKeys.mine(status),
-    queryFn: ({ signal, pageParam }) =>
-      unwrap(ordersListMine({ signal, query: { status, limit: MY_ORDERS_PAGE, before: pageParam ?? undefined }, throwOnError: true })),
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before,
+    ...cursorPages(ordersListMineInfiniteOptions, { query: { status, limit: MY_ORDERS_PAGE } }, (last) => last.next_before),
     placeholderData: keepPreviousData,
   });
 }
@@ -85,8 +75,7 @@ export function useMyOrders(status: OrderStatus | undefined) {
  * being delivered (and now and then while it waits for payment or stock). */
 export function useMyOrder(orderNo: string) {
   return useQuery({
-    queryKey: orderKeys.myOrder(orderNo),
-    queryFn: ({ signal }) => unwrap(ordersGetMine({ signal, path: { order_no: orderNo }, throwOnError: true })),
+    ...ordersGetMineOptions({ path: { order_no: orderNo } }),
     refetchInterval: (query) => orderPollInterval(query.state.data),
     staleTime: 0,
   });
@@ -100,13 +89,15 @@ export function useMyOrder(orderNo: string) {
 export function useCreateOrder() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: ({ body, idempotencyKey }: { body: OrderIn; idempotencyKey: string }) =>
-      unwrap(ordersCreate({ body, headers: { 'idempotency-key': idempotencyKey }, throwOnError: true })),
+    ...mutationWith(ordersCreateMutation(), ({ body, idempotencyKey }: { body: OrderIn; idempotencyKey: string }) => ({
+      body,
+      headers: { 'idempotency-key': idempotencyKey },
+    })),
     meta: { silentError: true },
     onSuccess: (order) => {
-      queryClient.setQueryData(orderKeys.myOrder(order.order_no), order);
-      void queryClient.invalidateQueries({ queryKey: [...orderKeys.all, 'mine'] });
-      void queryClient.invalidateQueries({ queryKey: walletKeys.all });
+      queryClient.setQueryData(ordersGetMineQueryKey({ path: { order_no: order.order_no } }), order);
+      void queryClient.invalidateQueries({ queryKey: ordersListMineQueryKey() });
+      void invalidateWallet(queryClient);
     },
   });
 }
@@ -114,17 +105,7 @@ export function useCreateOrder() {
 /** `orders:list` — every order, newest first, filtered; "load more" with `before`. */
 export function useAdminOrders(filters: AdminOrderFilters) {
   return useInfiniteQuery({
-    queryKey: orderKeys.admin(filters),
-    queryFn: ({ signal, pageParam }) =>
-      unwrap(
-        ordersList({
-          signal,
-          query: { ...filters, limit: ADMIN_ORDERS_PAGE, before: pageParam ?? undefined },
-          throwOnError: true,
-        }),
-      ),
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before,
+    ...cursorPages(ordersListInfiniteOptions, { query: { ...filters, limit: ADMIN_ORDERS_PAGE } }, (last) => last.next_before),
     placeholderData: keepPreviousData,
   });
 }
@@ -132,8 +113,7 @@ export function useAdminOrders(filters: AdminOrderFilters) {
 /** `orders:get` — one order with its timeline (console; keys stay masked). */
 export function useAdminOrder(orderNo: string) {
   return useQuery({
-    queryKey: orderKeys.adminOrder(orderNo),
-    queryFn: ({ signal }) => unwrap(ordersGet({ signal, path: { order_no: orderNo }, throwOnError: true })),
+    ...ordersGetOptions({ path: { order_no: orderNo } }),
     refetchInterval: (query) => {
       const interval = orderPollInterval(query.state.data);
       return interval === false ? false : Math.max(interval, PAYMENT_POLL_MS);
@@ -146,9 +126,9 @@ export function useAdminOrder(orderNo: string) {
 function useApplyAdminOrder() {
   const queryClient = useQueryClient();
   return (order: AdminOrderOut) => {
-    queryClient.setQueryData(orderKeys.adminOrder(order.order_no), order);
-    void queryClient.invalidateQueries({ queryKey: [...orderKeys.all, 'admin'] });
-    void queryClient.invalidateQueries({ queryKey: walletKeys.all });
+    queryClient.setQueryData(ordersGetQueryKey({ path: { order_no: order.order_no } }), order);
+    void queryClient.invalidateQueries({ queryKey: ordersListQueryKey() });
+    void invalidateWallet(queryClient);
   };
 }
 
@@ -157,8 +137,10 @@ function useApplyAdminOrder() {
 export function useRefundOrder() {
   const apply = useApplyAdminOrder();
   return useMutation({
-    mutationFn: ({ orderNo, amount, reason }: { orderNo: string; amount: string | null; reason: string }) =>
-      unwrap(ordersRefund({ path: { order_no: orderNo }, body: amount === null ? { reason } : { amount, reason }, throwOnError: true })),
+    ...mutationWith(ordersRefundMutation(), ({ orderNo, amount, reason }: { orderNo: string; amount: string | null; reason: string }) => ({
+      path: { order_no: orderNo },
+      body: amount === null ? { reason } : { amount, reason },
+    })),
     meta: { silentError: true },
     onSuccess: apply,
   });
@@ -168,8 +150,10 @@ export function useRefundOrder() {
 export function useConfirmPaid() {
   const apply = useApplyAdminOrder();
   return useMutation({
-    mutationFn: ({ orderNo, reason }: { orderNo: string; reason: string }) =>
-      unwrap(ordersConfirmPaid({ path: { order_no: orderNo }, body: { reason }, throwOnError: true })),
+    ...mutationWith(ordersConfirmPaidMutation(), ({ orderNo, reason }: { orderNo: string; reason: string }) => ({
+      path: { order_no: orderNo },
+      body: { reason },
+    })),
     meta: { silentError: true },
     onSuccess: apply,
   });
@@ -179,8 +163,10 @@ export function useConfirmPaid() {
 export function useRedeliver() {
   const apply = useApplyAdminOrder();
   return useMutation({
-    mutationFn: ({ orderNo, quantity, reason }: { orderNo: string; quantity: number; reason: string }) =>
-      unwrap(ordersRedeliver({ path: { order_no: orderNo }, body: { quantity, reason }, throwOnError: true })),
+    ...mutationWith(ordersRedeliverMutation(), ({ orderNo, quantity, reason }: { orderNo: string; quantity: number; reason: string }) => ({
+      path: { order_no: orderNo },
+      body: { quantity, reason },
+    })),
     meta: { silentError: true },
     onSuccess: apply,
   });
@@ -190,8 +176,10 @@ export function useRedeliver() {
 export function useDeliverManually() {
   const apply = useApplyAdminOrder();
   return useMutation({
-    mutationFn: ({ orderNo, content, note }: { orderNo: string; content: string; note: string }) =>
-      unwrap(ordersDeliver({ path: { order_no: orderNo }, body: { content, note }, throwOnError: true })),
+    ...mutationWith(ordersDeliverMutation(), ({ orderNo, content, note }: { orderNo: string; content: string; note: string }) => ({
+      path: { order_no: orderNo },
+      body: { content, note },
+    })),
     meta: { silentError: true },
     onSuccess: apply,
   });
@@ -201,7 +189,7 @@ export function useDeliverManually() {
 export function useResendNotice() {
   const apply = useApplyAdminOrder();
   return useMutation({
-    mutationFn: (orderNo: string) => unwrap(ordersResend({ path: { order_no: orderNo }, throwOnError: true })),
+    ...mutationWith(ordersResendMutation(), (orderNo: string) => ({ path: { order_no: orderNo } })),
     meta: { silentError: true },
     onSuccess: apply,
   });

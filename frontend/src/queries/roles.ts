@@ -1,30 +1,30 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query';
 
-import { unwrap } from '../api';
-import { rolesCreate, rolesDelete, rolesList, rolesPermissionCatalogue, rolesUpdate } from '../client';
+import {
+  rolesCreateMutation,
+  rolesDeleteMutation,
+  rolesGetQueryKey,
+  rolesListOptions,
+  rolesListQueryKey,
+  rolesPermissionCatalogueOptions,
+  rolesUpdateMutation,
+} from '../client/@tanstack/react-query.gen';
+import { everyQueryOf, invalidate, mutationWith } from './common';
 
-export const rolesKeys = {
-  all: ['roles'] as const,
-  list: () => [...rolesKeys.all, 'list'] as const,
-  catalogue: () => ['permission-catalogue'] as const,
-};
+/** The role queries a change of roles (or of who holds them) makes stale; the permission
+ * catalogue changes with releases only. */
+export function rolesQueries(): QueryKey[] {
+  return [rolesListQueryKey(), everyQueryOf(rolesGetQueryKey)];
+}
 
 /** `roles:list` — built-in roles first. */
 export function useRoles(options: { enabled?: boolean } = {}) {
-  return useQuery({
-    queryKey: rolesKeys.list(),
-    queryFn: ({ signal }) => unwrap(rolesList({ signal, throwOnError: true })),
-    enabled: options.enabled ?? true,
-  });
+  return useQuery({ ...rolesListOptions(), enabled: options.enabled ?? true });
 }
 
 /** `roles:permission_catalogue` — every permission grouped by module; it changes with releases only. */
 export function usePermissionCatalogue() {
-  return useQuery({
-    queryKey: rolesKeys.catalogue(),
-    queryFn: ({ signal }) => unwrap(rolesPermissionCatalogue({ signal, throwOnError: true })),
-    staleTime: Infinity,
-  });
+  return useQuery({ ...rolesPermissionCatalogueOptions(), staleTime: Infinity });
 }
 
 export interface RoleBody {
@@ -33,29 +33,33 @@ export interface RoleBody {
   permissions: string[];
 }
 
-export function useCreateRole() {
+function useInvalidateRoles() {
   const queryClient = useQueryClient();
+  return () => invalidate(queryClient, rolesQueries());
+}
+
+export function useCreateRole() {
+  const invalidateRoles = useInvalidateRoles();
   return useMutation({
-    mutationFn: (body: RoleBody & { key: string }) => unwrap(rolesCreate({ body, throwOnError: true })),
+    ...mutationWith(rolesCreateMutation(), (body: RoleBody & { key: string }) => ({ body })),
     meta: { silentError: true },
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: rolesKeys.all }),
+    onSuccess: invalidateRoles,
   });
 }
 
 export function useUpdateRole() {
-  const queryClient = useQueryClient();
+  const invalidateRoles = useInvalidateRoles();
   return useMutation({
-    mutationFn: ({ id, ...body }: RoleBody & { id: number }) =>
-      unwrap(rolesUpdate({ path: { role_id: id }, body, throwOnError: true })),
+    ...mutationWith(rolesUpdateMutation(), ({ id, ...body }: RoleBody & { id: number }) => ({ path: { role_id: id }, body })),
     meta: { silentError: true },
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: rolesKeys.all }),
+    onSuccess: invalidateRoles,
   });
 }
 
 export function useDeleteRole() {
-  const queryClient = useQueryClient();
+  const invalidateRoles = useInvalidateRoles();
   return useMutation({
-    mutationFn: (id: number) => unwrap(rolesDelete({ path: { role_id: id }, throwOnError: true })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: rolesKeys.all }),
+    ...mutationWith(rolesDeleteMutation(), (id: number) => ({ path: { role_id: id } })),
+    onSuccess: invalidateRoles,
   });
 }

@@ -1,20 +1,32 @@
-import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-
-import { unwrap } from '../api';
 import {
-  walletAccountStatement,
-  walletAdjust,
-  walletExportMyStatement,
-  walletExportStatement,
-  walletLedger,
-  walletListAccounts,
-  walletMyStatement,
-  walletMyWallet,
-  walletRecharge,
-  walletTrialBalance,
-  type LedgerEntryOut,
-} from '../client';
-import { attachmentName, saveBlob } from './audit';
+  keepPreviousData,
+  useInfiniteQuery,
+  useMutation,
+  useQuery,
+  useQueryClient,
+  type QueryClient,
+  type QueryKey,
+} from '@tanstack/react-query';
+
+import { walletExportMyStatement, walletExportStatement, type LedgerEntryOut } from '../client';
+import {
+  walletAccountStatementInfiniteOptions,
+  walletAccountStatementQueryKey,
+  walletAdjustMutation,
+  walletLedgerInfiniteOptions,
+  walletLedgerQueryKey,
+  walletListAccountsOptions,
+  walletListAccountsQueryKey,
+  walletMyStatementInfiniteOptions,
+  walletMyStatementQueryKey,
+  walletMyWalletOptions,
+  walletMyWalletQueryKey,
+  walletRechargeMutation,
+  walletTrialBalanceOptions,
+  walletTrialBalanceQueryKey,
+} from '../client/@tanstack/react-query.gen';
+import { attachmentName, isBlob, saveBlob } from './audit';
+import { cursorPages, everyQueryOf, invalidate, mutationWith } from './common';
 
 export type EntryKind = LedgerEntryOut['kind'];
 export type ExportFormat = 'csv' | 'xlsx';
@@ -23,58 +35,56 @@ export type WalletOwner = 'me' | number;
 
 export const ENTRY_KINDS: readonly EntryKind[] = ['recharge', 'purchase', 'refund', 'adjustment'];
 
-export const walletKeys = {
-  all: ['wallet'] as const,
-  mine: () => [...walletKeys.all, 'me'] as const,
-  statement: (owner: WalletOwner) => [...walletKeys.all, 'statement', owner] as const,
-  accounts: (q: string, page: number) => [...walletKeys.all, 'accounts', { q, page }] as const,
-  ledger: (kind: EntryKind | undefined) => [...walletKeys.all, 'ledger', { kind }] as const,
-  trialBalance: () => [...walletKeys.all, 'trial-balance'] as const,
-};
-
 export const STATEMENT_PAGE = 20;
 export const ACCOUNTS_PAGE = 20;
 export const LEDGER_PAGE = 20;
 
+/** Every wallet query, whatever its parameters: what moving money makes stale. */
+function walletQueries(): QueryKey[] {
+  return [
+    walletMyWalletQueryKey(),
+    walletMyStatementQueryKey(),
+    everyQueryOf(walletAccountStatementQueryKey),
+    walletListAccountsQueryKey(),
+    walletLedgerQueryKey(),
+    walletTrialBalanceQueryKey(),
+  ];
+}
+
+/** Balances and statements moved (a payment, a refund, an adjustment): ask them again. */
+export function invalidateWallet(queryClient: QueryClient): Promise<void> {
+  return invalidate(queryClient, walletQueries());
+}
+
 /** `wallet:my_wallet` — the signed-in user's balance. */
 export function useMyWallet() {
-  return useQuery({
-    queryKey: walletKeys.mine(),
-    queryFn: ({ signal }) => unwrap(walletMyWallet({ signal, throwOnError: true })),
-  });
+  return useQuery(walletMyWalletOptions());
 }
 
 /** `wallet:my_statement` / `wallet:account_statement` — newest first, "load more" with `before`
  * (null: no wallet to ask about). */
 export function useStatement(owner: WalletOwner | null) {
-  return useInfiniteQuery({
-    queryKey: walletKeys.statement(owner ?? 0),
-    queryFn: ({ signal, pageParam }) => {
-      const query = { limit: STATEMENT_PAGE, before: pageParam ?? undefined };
-      return unwrap(
-        owner === 'me'
-          ? walletMyStatement({ signal, query, throwOnError: true })
-          : walletAccountStatement({ signal, path: { user_id: owner ?? 0 }, query, throwOnError: true }),
-      );
-    },
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before,
-    enabled: owner !== null,
+  const query = { limit: STATEMENT_PAGE };
+  // both hooks are always called (rules of hooks); the one not asked stays disabled
+  const myStatement = useInfiniteQuery({
+    ...cursorPages(walletMyStatementInfiniteOptions, { query }, (last) => last.next_before),
+    enabled: owner === 'me',
   });
+  const theirStatement = useInfiniteQuery({
+    ...cursorPages(
+      walletAccountStatementInfiniteOptions,
+      { path: { user_id: owner === 'me' ? 0 : (owner ?? 0) }, query },
+      (last) => last.next_before,
+    ),
+    enabled: owner !== null && owner !== 'me',
+  });
+  return owner === 'me' ? myStatement : theirStatement;
 }
 
 /** `wallet:list_accounts` — largest balance first; `page` counts from 1. */
 export function useAccounts(q: string, page: number) {
   return useQuery({
-    queryKey: walletKeys.accounts(q, page),
-    queryFn: ({ signal }) =>
-      unwrap(
-        walletListAccounts({
-          signal,
-          query: { q: q || undefined, offset: (page - 1) * ACCOUNTS_PAGE, limit: ACCOUNTS_PAGE },
-          throwOnError: true,
-        }),
-      ),
+    ...walletListAccountsOptions({ query: { q: q || undefined, offset: (page - 1) * ACCOUNTS_PAGE, limit: ACCOUNTS_PAGE } }),
     placeholderData: keepPreviousData,
   });
 }
@@ -82,22 +92,14 @@ export function useAccounts(q: string, page: number) {
 /** `wallet:ledger` — journal entries with their lines, newest first, "load more". */
 export function useLedger(kind: EntryKind | undefined) {
   return useInfiniteQuery({
-    queryKey: walletKeys.ledger(kind),
-    queryFn: ({ signal, pageParam }) =>
-      unwrap(walletLedger({ signal, query: { kind, limit: LEDGER_PAGE, before: pageParam ?? undefined }, throwOnError: true })),
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before,
+    ...cursorPages(walletLedgerInfiniteOptions, { query: { kind, limit: LEDGER_PAGE } }, (last) => last.next_before),
     placeholderData: keepPreviousData,
   });
 }
 
 /** `wallet:trial_balance` — computed on every request; always asked afresh. */
 export function useTrialBalance() {
-  return useQuery({
-    queryKey: walletKeys.trialBalance(),
-    queryFn: ({ signal }) => unwrap(walletTrialBalance({ signal, throwOnError: true })),
-    staleTime: 0,
-  });
+  return useQuery({ ...walletTrialBalanceOptions(), staleTime: 0 });
 }
 
 /** `wallet:adjust` — sensitive: a 403 step_up_required opens the 2FA dialog and the request is
@@ -105,9 +107,9 @@ export function useTrialBalance() {
 export function useAdjust() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (body: { user_id: number; amount: string; reason: string }) => unwrap(walletAdjust({ body, throwOnError: true })),
+    ...mutationWith(walletAdjustMutation(), (body: { user_id: number; amount: string; reason: string }) => ({ body })),
     meta: { silentError: true },
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: walletKeys.all }),
+    onSuccess: () => invalidateWallet(queryClient),
   });
 }
 
@@ -115,13 +117,9 @@ export function useAdjust() {
  * where the browser goes to pay (the balance grows when the gateway confirms). */
 export function useRecharge() {
   return useMutation({
-    mutationFn: (amount: string) => unwrap(walletRecharge({ body: { amount }, throwOnError: true })),
+    ...mutationWith(walletRechargeMutation(), (amount: string) => ({ body: { amount } })),
     meta: { silentError: true },
   });
-}
-
-function isBlob(value: unknown): value is Blob {
-  return typeof value === 'object' && value !== null && 'size' in value && 'type' in value && 'slice' in value;
 }
 
 /** `wallet:export_my_statement` / `wallet:export_statement` — the statement as a file, fetched

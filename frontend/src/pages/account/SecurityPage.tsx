@@ -37,7 +37,7 @@ import { TotpEnrollment } from '../../components/TotpEnrollment';
 import { describeAnyError } from '../../errorMessages';
 import { describeDevice, formatTime, localizedText } from '../../format';
 import {
-  meKeys,
+  meGetQueryKey,
   useDisable2fa,
   useMe,
   useMyLoginEvents,
@@ -113,7 +113,7 @@ function TwoFactorCard() {
           onDone={() => {
             setEnrolling(false);
             void message.success(t('twoFactor.enabled'));
-            void queryClient.invalidateQueries({ queryKey: meKeys.profile() });
+            void queryClient.invalidateQueries({ queryKey: meGetQueryKey() });
           }}
         />
       </Modal>

@@ -7,7 +7,7 @@ import { signOut } from '../../auth/session';
 import { AuthShell } from '../../components/AuthShell';
 import { TotpEnrollment } from '../../components/TotpEnrollment';
 import { HOME_PATH } from '../../paths';
-import { meKeys } from '../../queries/me';
+import { meGetQueryKey } from '../../queries/me';
 
 /** Forced 2FA enrollment for staff whose roles hold sensitive permissions. */
 export function EnrollTwoFactorPage() {
@@ -16,7 +16,7 @@ export function EnrollTwoFactorPage() {
   const queryClient = useQueryClient();
 
   const done = async () => {
-    await queryClient.invalidateQueries({ queryKey: meKeys.profile() });
+    await queryClient.invalidateQueries({ queryKey: meGetQueryKey() });
     await navigate(HOME_PATH, { replace: true });
   };
 

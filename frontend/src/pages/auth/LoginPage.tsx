@@ -14,7 +14,7 @@ import { AuthShell } from '../../components/AuthShell';
 import { describeError } from '../../errorMessages';
 import { HOME_PATH, LOGIN_PATH } from '../../paths';
 import { isMfaRequired, useLogin, useLoginSecondFactor } from '../../queries/auth';
-import { meKeys } from '../../queries/me';
+import { meQueries } from '../../queries/me';
 
 /** Where to go after signing in: a path inside the console, never another site. */
 export function safeNext(next: string | null): string {
@@ -54,7 +54,7 @@ export function LoginPage() {
   if (session.status === 'signedIn') return <Navigate to={next} replace />;
 
   const signedIn = (tokens: TokenOut) => {
-    queryClient.removeQueries({ queryKey: meKeys.all });
+    for (const queryKey of meQueries()) queryClient.removeQueries({ queryKey });
     acceptTokens(tokens);
   };
 

@@ -11,6 +11,7 @@ import dayjs from 'dayjs';
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 
+import { toApiError } from '../../api';
 import type { SystemInfo } from '../../client';
 import { formatDuration, formatLatency } from '../../format';
 import { useSystemInfo } from '../../queries/system';
@@ -214,7 +215,7 @@ export function SystemHealthPage() {
         <Result
           status="error"
           title={t('health.loadFailed')}
-          subTitle={error.message}
+          subTitle={toApiError(error).message}
           extra={
             <Button type="primary" onClick={() => void refetch()}>
               {t('health.retry')}
@@ -228,7 +229,7 @@ export function SystemHealthPage() {
   return (
     <>
       {error && (
-        <Alert type="warning" showIcon message={t('health.loadFailed')} description={error.message} style={{ marginBottom: 16 }} />
+        <Alert type="warning" showIcon message={t('health.loadFailed')} description={toApiError(error).message} style={{ marginBottom: 16 }} />
       )}
       <HealthBody info={data} updatedAt={dataUpdatedAt} fetching={isFetching} />
     </>

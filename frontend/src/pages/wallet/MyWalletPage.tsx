@@ -7,7 +7,7 @@ import { useSearchParams } from 'react-router';
 
 import { PageHead } from '../../components/PageHead';
 import { money } from '../../format';
-import { useMyWallet, walletKeys } from '../../queries/wallet';
+import { invalidateWallet, useMyWallet } from '../../queries/wallet';
 import { RechargeCard } from './RechargeCard';
 import { StatementExport, StatementTable } from './walletShared';
 
@@ -31,7 +31,7 @@ export function MyWalletPage() {
     const started = Date.now();
     const timer = setInterval(() => {
       if (Date.now() - started > RETURN_POLL_FOR_MS) clearInterval(timer);
-      else void queryClient.invalidateQueries({ queryKey: walletKeys.all });
+      else void invalidateWallet(queryClient);
     }, RETURN_POLL_MS);
     return () => clearInterval(timer);
   }, [returned, queryClient]);
