@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.core.actor import UserKind
 from kameng_api.core.bounds import BIGINT_MAX
@@ -188,3 +189,27 @@ def test_an_xlsx_export_survives_control_characters_in_a_memo() -> None:
     book = load_workbook(BytesIO(xlsx_bytes("t", ["memo"], [["bad\x01memo\x1f"]])))
     assert book.active is not None
     assert book.active["A2"].value == "bad\ufffdmemo\ufffd"
+
+
+async def test_search_text_is_text_not_a_pattern(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """``%`` and ``_`` in a search box are characters the user typed, not LIKE wildcards: a
+    search for ``_`` finds the logins that contain ``_`` and no others (users, wallets)."""
+    from decimal import Decimal
+
+    from kameng_api.wallet import service as wallet
+
+    under = await make_user(kind=UserKind.customer, email="under_score@test.kameng.example")
+    other = await make_user(kind=UserKind.customer, email="underxscore@test.kameng.example")
+    pct = await make_user(kind=UserKind.customer, email="ten%off@test.kameng.example")
+    for n, acct in enumerate((under, other, pct)):
+        await wallet.recharge(session, acct.user.id, Decimal("1"), payment_id=900_000 + n)
+    await session.commit()
+    h = await login(client, await make_user(roles=("super_admin",), mfa=True))
+    for path in ("/api/v1/users", "/api/v1/wallet/accounts"):
+        for text, want in (("r_s", [under.email]), ("n%o", [pct.email]), ("_", [under.email])):
+            r = await client.get(path, params={"q": text}, headers=h)
+            assert r.status_code == 200, r.text
+            found = sorted(i["email"] for i in r.json()["items"] if i["email"].endswith(".example"))
+            assert found == want, (path, text, found)

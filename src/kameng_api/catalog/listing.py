@@ -34,7 +34,7 @@ async def list_products(
     if f.status:
         q = q.where(Product.status == f.status)
     if f.q:
-        q = q.where(Product.name.ilike(f"%{_like_escape(f.q)}%", escape="\\"))
+        q = q.where(Product.name.icontains(f.q, autoescape=True))
     if f.tag:
         q = q.where(
             Product.id.in_(select(product_tags.c.product_id).where(product_tags.c.tag == f.tag))
@@ -45,7 +45,3 @@ async def list_products(
     if before_id is not None:
         q = q.where(Product.id < before_id)
     return (await session.execute(q.order_by(Product.id.desc()).limit(limit))).scalars().all()
-
-
-def _like_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

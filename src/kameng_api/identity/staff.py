@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.audit import service as audit
@@ -82,12 +82,12 @@ async def list_users(
     if status:
         stmt = stmt.where(User.status == status)
     if q:
-        like = f"%{q.strip().lower()}%"
+        text = q.strip()  # % and _ are text here, not wildcards
         stmt = stmt.where(
             or_(
-                func.lower(User.email).like(like),
-                User.phone.like(like),
-                func.lower(User.display_name).like(like),
+                User.email.icontains(text, autoescape=True),
+                User.phone.contains(text, autoescape=True),
+                User.display_name.icontains(text, autoescape=True),
             )
         )
     if before_id is not None:

@@ -354,8 +354,9 @@ def _accounts_query(q: str | None) -> Select[Account, User]:
         .order_by(Account.balance.desc(), Account.id)
     )
     if q:
-        like = f"%{q.lower()}%"
-        query = query.where(func.lower(User.email).like(like) | (User.phone.like(like)))
+        query = query.where(  # % and _ are text here, not wildcards
+            User.email.icontains(q, autoescape=True) | User.phone.contains(q, autoescape=True)
+        )
     return query
 
 
