@@ -70,6 +70,7 @@ def serve(
         port=port if port is not None else settings.port,
         workers=workers,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_config=None,
         access_log=False,  # no access lines (core/logging.py); the metrics count requests
         server_header=False,

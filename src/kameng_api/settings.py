@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP server.")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-"
+        "separated addresses or networks, `*` for any): your reverse proxies. From any other "
+        "peer these headers change nothing, so a client cannot pose as another address (the "
+        "per-IP lockout, the login log) or as HTTPS.",
+    )
     public_url: str | None = Field(
         default=None, description="URL users reach the service at (printed by `kameng run`)."
     )
