@@ -97,10 +97,14 @@ test.describe.serial('inventory: the card-key import wizard and the stock pages'
     // 查看: the plaintext, after a 2FA step-up when the last one is not fresh
     await newest.getByRole('button', { name: '查看' }).click();
     await page.getByTestId('reveal-reason').fill('e2e check');
-    await page.getByTestId('reveal-confirm').click();
     const stepUp = page.locator('[data-testid="step-up-code"]:visible'); // the dialog is always rendered, hidden
     const revealed = page.getByTestId('revealed-secret');
-    await expect(stepUp.or(revealed)).toBeVisible();
+    // a click that lands while the dialog is still opening can be lost (once in CI): click again
+    // until the request was sent — the 2FA dialog or the plaintext answers it
+    await expect(async () => {
+      if (!(await stepUp.or(revealed).isVisible())) await page.getByTestId('reveal-confirm').click();
+      await expect(stepUp.or(revealed)).toBeVisible({ timeout: 5_000 });
+    }).toPass({ timeout: 30_000 });
     if (await stepUp.isVisible()) {
       await stepUp.fill(await adminCode());
       await page.getByTestId('step-up-confirm').click();
