@@ -27,6 +27,7 @@ from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
 from kameng_api.outbox.models import OutboxMessage
 from kameng_api.payments.models import Payment
 from kameng_api.rbac.models import Role, RolePermission, UserRole
+from kameng_api.resellers.models import OpenOrder, ResellerAccount, ResellerKey
 from kameng_api.system.models import WorkerProbe
 from kameng_api.wallet.models import Account, Entry, Line
 
@@ -47,6 +48,7 @@ __all__ = [
     "LoginEvent",
     "Notice",
     "OneTimeCode",
+    "OpenOrder",
     "Order",
     "OrderEvent",
     "OrderKey",
@@ -56,6 +58,8 @@ __all__ = [
     "Product",
     "RecoveryCode",
     "RefreshToken",
+    "ResellerAccount",
+    "ResellerKey",
     "Role",
     "RolePermission",
     "SeedMark",

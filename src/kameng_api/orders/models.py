@@ -89,6 +89,9 @@ class Order(Base):
     # direct recharge: our request id at the supplier is "<order_no>-<delivery_attempt>"
     delivery_attempt: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     supplier_ref: Mapped[str | None] = mapped_column(String(64))
+    # set (committed) before the first call to any upstream supplier for this order: from then
+    # on a reseller can no longer cancel it ("cancel before processing")
+    upstream_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # manual products: what staff delivered (account, code …), encrypted like card secrets
     delivery_content: Mapped[str | None] = mapped_column(Text)
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
