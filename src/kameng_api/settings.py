@@ -188,7 +188,21 @@ class Settings(BaseSettings):
     smtp_port: int = Field(default=25, description="SMTP port.")
     smtp_username: str | None = Field(default=None, description="SMTP user (optional).")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
-    smtp_starttls: bool = Field(default=False, description="Use STARTTLS.")
+    smtp_tls: Literal["implicit", "starttls", "none"] | None = Field(
+        default=None,
+        description="TLS to the SMTP server: `implicit` (TLS from the first byte, port 465), "
+        "`starttls` (upgrade required, port 587/25) or `none`. The certificate is always "
+        "verified (CA store, host name). Unset: `starttls` when KAMENG_SMTP_STARTTLS is true, "
+        "else `none`.",
+    )
+    smtp_starttls: bool = Field(
+        default=False, description="Older spelling of KAMENG_SMTP_TLS=starttls."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that sign the SMTP server's certificate (a private "
+        "relay); when set, only these are trusted. Unset: the system CA store.",
+    )
     mail_from: str = Field(
         default="kameng <no-reply@kameng.example>", description="Sender address."
     )
@@ -278,6 +292,13 @@ class Settings(BaseSettings):
             if not self.dedupe_key.get_secret_value():
                 raise ValueError("KAMENG_DEDUPE_KEY must be set in production")
         return self
+
+    @property
+    def smtp_tls_mode(self) -> Literal["implicit", "starttls", "none"]:
+        """KAMENG_SMTP_TLS, or what the older KAMENG_SMTP_STARTTLS asked for."""
+        if self.smtp_tls is not None:
+            return self.smtp_tls
+        return "starttls" if self.smtp_starttls else "none"
 
     @property
     def embedded(self) -> bool:
