@@ -203,6 +203,21 @@ class Settings(BaseSettings):
         description="PEM file of the CA(s) that sign the SMTP server's certificate (a private "
         "relay); when set, only these are trusted. Unset: the system CA store.",
     )
+    mail_limit_address_per_minute: int = Field(
+        default=1,
+        ge=0,
+        description="Code mails (sign-up/verification, password reset) one address may be sent "
+        "per minute, each kind counted apart; more answer 429 `rate_limited` (0: no limit).",
+    )
+    mail_limit_address_per_hour: int = Field(
+        default=5, ge=0, description="The same, per hour (0: no limit)."
+    )
+    mail_limit_ip_per_hour: int = Field(
+        default=20,
+        ge=0,
+        description="Requests that mail a code (sign-up, verification resend, password reset) "
+        "one client address may make per hour, whatever the target (0: no limit).",
+    )
     mail_from: str = Field(
         default="kameng <no-reply@kameng.example>", description="Sender address."
     )

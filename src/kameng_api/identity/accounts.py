@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.audit import service as audit
@@ -14,7 +15,8 @@ from kameng_api.core import db, security
 from kameng_api.core.actor import Actor, RequestMeta, UserKind
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, Conflict
-from kameng_api.identity.errors import InvalidCode
+from kameng_api.identity import throttle
+from kameng_api.identity.errors import InvalidCode, MailRateLimited
 from kameng_api.identity.lookups import find_by_login, get_user, normalize_login
 from kameng_api.identity.models import AuthSession, OneTimeCode, PasswordHistory, User
 from kameng_api.identity.passwords import check_password_policy
@@ -24,6 +26,22 @@ from kameng_api.notifications import service as notifications
 PASSWORD_HISTORY_STAFF = 5
 CODE_TTL = timedelta(minutes=15)
 CODE_MAX_ATTEMPTS = 5
+# Wrong guesses one account may make at its codes of one kind in a day, however many codes it
+# asks for: a fresh code does not bring fresh guesses.
+CODE_GUESS_BUDGET = 10
+CODE_GUESS_WINDOW = timedelta(hours=24)
+
+
+async def check_mail_limit(kind: Literal["verify", "reset"], email: str, meta: RequestMeta) -> None:
+    """Refuse (429 ``rate_limited``, ``Retry-After``) a request that would mail a ``kind``
+    code to ``email`` too often, or from a client that asks too often; checked before the
+    account is looked up, so known and unknown addresses are answered alike."""
+    wait = await throttle.mail_wait(kind, normalize_login(email), meta.ip)
+    if wait:
+        raise MailRateLimited(
+            f"Too many requests for this address; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 async def _set_password(session: AsyncSession, user: User, password: str) -> None:
@@ -100,6 +118,8 @@ async def register_customer(
         password=password,
         display_name=display_name,
     )
+    # after the checks of the input (a weak password does not use up the address's mail)
+    await check_mail_limit("verify", email, meta)
     await _send_code(session, user, "verify_email")
     await audit.record(
         session,
@@ -168,6 +188,19 @@ async def _consume_code(session: AsyncSession, user: User, purpose: str, code: s
     ).scalar_one_or_none()
     if row is None or row.expires_at < clock.now() or row.attempts >= CODE_MAX_ATTEMPTS:
         raise InvalidCode("The code is wrong or has expired; request a new one.")
+    spent = (
+        await session.execute(
+            select(func.coalesce(func.sum(OneTimeCode.attempts), 0)).where(
+                OneTimeCode.user_id == user.id,
+                OneTimeCode.purpose == purpose,
+                # codes made in the window (expires_at: our clock's, not the database's)
+                OneTimeCode.expires_at > clock.now() - CODE_GUESS_WINDOW + CODE_TTL,
+            )
+        )
+    ).scalar_one()
+    if int(spent) >= CODE_GUESS_BUDGET:
+        # the same answer as a wrong code: the guesser learns nothing, not even that it ended
+        raise InvalidCode("The code is wrong or has expired; request a new one.")
     if not security.constant_time_equals(
         row.code_hash, security.token_hash(f"{purpose}:{code.strip()}")
     ):
@@ -198,6 +231,7 @@ async def verify_email(session: AsyncSession, email: str, code: str, meta: Reque
 
 
 async def resend_verification(session: AsyncSession, email: str, meta: RequestMeta) -> None:
+    await check_mail_limit("verify", email, meta)
     user = await find_by_login(session, email)
     if user is not None and user.email and user.email_verified_at is None:
         await _send_code(session, user, "verify_email")
@@ -205,7 +239,9 @@ async def resend_verification(session: AsyncSession, email: str, meta: RequestMe
 
 
 async def request_password_reset(session: AsyncSession, email: str, meta: RequestMeta) -> None:
-    """Always succeeds from the caller's view (no account enumeration)."""
+    """Always succeeds from the caller's view (no account enumeration), unless the address
+    or the client asked too often (then 429, known or not)."""
+    await check_mail_limit("reset", email, meta)
     user = await find_by_login(session, email)
     if user is not None and user.email and user.status == "active":
         await _send_code(session, user, "reset_password")

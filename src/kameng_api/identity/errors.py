@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kameng_api.core.errors import AppError
+from kameng_api.core.errors import AppError, ErrorCode
 
 
 class InvalidCredentials(AppError):
@@ -15,6 +15,12 @@ class LoginLocked(AppError):
     status = 429
     code = "login_locked"
     title = "Too many failed sign-ins"
+
+
+class MailRateLimited(AppError):
+    status = 429
+    code = ErrorCode.rate_limited
+    title = "Too many requests"
 
 
 class InvalidCode(AppError):

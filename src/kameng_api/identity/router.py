@@ -107,7 +107,7 @@ def _token_out(
     operation_id="auth:register",
     status_code=201,
     response_model=RegisterOut,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
 )
 async def register(body: RegisterIn, session: DbSession, meta: Meta, _: Public) -> RegisterOut:
     """Customer sign-up with email + password; a verification code is mailed."""
@@ -136,7 +136,7 @@ async def verify_email(body: VerifyEmailIn, session: DbSession, meta: Meta, _: P
     "/verify-email/resend",
     operation_id="auth:resend_verification",
     status_code=202,
-    responses=error_responses(422),
+    responses=error_responses(422, 429),
 )
 async def resend_verification(body: EmailIn, session: DbSession, meta: Meta, _: Public) -> None:
     await service.resend_verification(session, str(body.email), meta)
@@ -146,7 +146,7 @@ async def resend_verification(body: EmailIn, session: DbSession, meta: Meta, _: 
     "/password-reset",
     operation_id="auth:request_password_reset",
     status_code=202,
-    responses=error_responses(422),
+    responses=error_responses(422, 429),
 )
 async def request_password_reset(body: EmailIn, session: DbSession, meta: Meta, _: Public) -> None:
     """Mails a reset code if the account exists; answers the same either way."""
