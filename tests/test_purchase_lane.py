@@ -5,10 +5,12 @@ a stale price or a dead session, and hand everything it is unsure of to the rout
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select, text
@@ -288,9 +290,40 @@ async def test_the_schedule_job_changing_nothing_keeps_the_lane_s_snapshot(
     assert (_lane("handed_over"), _lane("bought")) == (handed, bought + 1)
 
 
+def _errors_in_german(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's errors as a server with ``lc_messages = 'de_DE'`` words them (the
+    embedded PostgreSQL has no other language to switch to): the SQLSTATE and the index's
+    name stay, the message and the detail are German."""
+    real = asyncpg.connection.Connection.fetchval
+
+    async def fetchval(self: asyncpg.Connection, query: str, *args: Any, **kw: Any) -> Any:
+        try:
+            return await real(self, query, *args, **kw)
+        except asyncpg.UniqueViolationError as exc:
+            found = re.search(r"=\((.*)\)", exc.detail or "")
+            no = found.group(1) if found else ""
+            fields = {
+                "C": exc.sqlstate,
+                "M": f"doppelter Schlüsselwert verletzt Unique-Constraint »{exc.constraint_name}«",
+                "D": f"Schlüssel »(order_no)=({no})« existiert bereits.",
+                "n": exc.constraint_name or "",
+                "s": exc.schema_name or "",
+                "t": exc.table_name or "",
+            }
+            raise asyncpg.UniqueViolationError.new(fields) from None
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "fetchval", fetchval)
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
 async def test_an_order_number_already_taken_goes_to_the_route_not_the_whole_batch(
-    client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    language: str,
 ) -> None:
+    if language == "de":
+        _errors_in_german(monkeypatch)
     _, sku_id, _ = await _shop(client, 10)
     heads = [await login(client, await _buyer(session)) for _ in range(6)]
     first = await client.post(API, json={"sku_id": sku_id}, headers={**heads[0], **_idem()})

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +40,8 @@ from kameng_api.core.metrics import OUTBOX_HELD, PURCHASE_BATCH
 from kameng_api.orders.schemas import DeliveredKeyOut, OrderOut
 from kameng_api.outbox import service as outbox
 from kameng_api.settings import get_settings
+
+log = logging.getLogger("kameng.purchase")
 
 _CALL = text("SELECT kameng_purchase(CAST(:p AS jsonb))")
 _PREFIX = "kameng:"
@@ -203,16 +205,37 @@ def refusal_of(message: str | None, detail: str | None) -> Refused | None:
 
 MANY_SQL = "SELECT kameng_purchase_many(CAST($1 AS jsonb))::text"
 BATCH_MAX = 64
-_TAKEN = re.compile(r"Key \(order_no\)=\((\d+)\) already exists")
+ORDER_NO_UNIQUE = "uq_orders_order_no"  # orders.order_no's unique index (orders/models.py)
+UNIQUE_VIOLATION = "23505"  # SQLSTATE
 
 
-def _order_no_taken(exc: BaseException) -> str | None:
-    """The order number a batch failed on because an order (or another purchase of the batch)
-    already had it — rare (``orders.placing.new_order_no``) — else None."""
-    if getattr(exc, "constraint_name", None) != "uq_orders_order_no":
-        return None
-    found = _TAKEN.search(getattr(exc, "detail", None) or "")
-    return found.group(1) if found else None
+async def order_nos_taken(exc: BaseException, payloads: list[str]) -> set[str]:
+    """The order numbers a batch failed on because an order (or another purchase of the
+    batch) already had them — rare (``orders.placing.new_order_no``) — else an empty set.
+
+    Read from what does not depend on the server's language: the SQLSTATE and the index's
+    name on the error, then the numbers themselves — the batch's repeats, and those the
+    orders table holds. PostgreSQL raises a unique violation only once the other order is
+    committed, so a fresh statement finds it. The error's text (``Key (order_no)=…``, in
+    the server's ``lc_messages``) is never read."""
+    if (
+        getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION
+        or getattr(exc, "constraint_name", None) != ORDER_NO_UNIQUE
+    ):
+        return set()
+    nos = [str(json.loads(p)["order_no"]) for p in payloads]
+    taken = {no for no in nos if nos.count(no) > 1}
+    try:
+        async with db.get_engine().connect() as conn:
+            pg = (await conn.get_raw_connection()).driver_connection
+            assert pg is not None
+            rows = await pg.fetch(
+                "SELECT order_no FROM orders WHERE order_no = ANY($1::text[])", nos
+            )
+    except Exception as exc2:  # the database is away: the batch fails as a whole
+        log.warning("purchase lane: taken order numbers not found: %r", exc2)
+        return taken
+    return taken | {str(r[0]) for r in rows}
 
 
 class Batches:
@@ -285,8 +308,8 @@ class Batches:
             out = json.loads(raw, parse_float=Decimal)
             results = out["results"]
         except BaseException as exc:
-            taken = _order_no_taken(exc)
-            rest = [b for b in batch if taken is None or json.loads(b[1])["order_no"] != taken]
+            taken = await order_nos_taken(exc, [p for _, p, _ in batch])
+            rest = [b for b in batch if json.loads(b[1])["order_no"] not in taken]
             if rest and len(rest) < len(batch):  # only the purchase with that number fails
                 kept = {id(future) for _, _, future in rest}
                 for _, _, future in batch:
