@@ -27,8 +27,14 @@ app = typer.Typer(help="kameng — 卡盟 platform back office and API.", no_arg
 
 
 @app.callback()
-def _load_tasks() -> None:
-    """Every command may write background work (seeding, accounts): the tasks are known."""
+def _load_tasks(ctx: typer.Context) -> None:
+    """Every command may write background work (seeding, accounts): the tasks are known.
+    The API and the worker first choose where their metrics go (before the tasks' modules
+    import prometheus_client, which picks its storage then)."""
+    if ctx.invoked_subcommand in ("serve", "worker"):
+        from kameng_api.core import procmetrics
+
+        procmetrics.prepare(_settings().metrics_path)
     from kameng_api import tasks
 
     tasks.load()
@@ -242,6 +248,7 @@ def run(
     kept alive (restarted with backoff, see kameng_api/supervisor.py) and stopped at exit."""
     from kameng_api import demo, seed
     from kameng_api import migrate as mig
+    from kameng_api.core import procmetrics
     from kameng_api.embedded import EmbeddedServices
     from kameng_api.payments.simulator import SIMULATOR_PATH
     from kameng_api.supervisor import GaveUp, Supervised
@@ -276,6 +283,10 @@ def run(
         env["KAMENG_HOST"] = host
         env["KAMENG_PORT"] = str(port)
         env.setdefault("KAMENG_LOG_JSON", "false")
+        # one metrics directory for the API and the worker, emptied for this run
+        metrics_dir = Path(os.environ.get(procmetrics.ENV) or settings.metrics_path)
+        procmetrics.wipe(metrics_dir)
+        env[procmetrics.ENV] = str(metrics_dir)
         if not settings.epay_gateway_url:  # demo: pay through the simulated gateway we host
             base = (settings.public_url or f"http://{_local(host)}:{port}").rstrip("/")
             env["KAMENG_EPAY_SIMULATOR"] = "true"

@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute, _iter_routes_with_context
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
@@ -25,7 +25,7 @@ from kameng_api.audit import service as audit_service
 from kameng_api.audit.router import router as audit_router
 from kameng_api.catalog.router import router as catalog_router
 from kameng_api.catalog.router import shop_router
-from kameng_api.core import db, memory
+from kameng_api.core import db, memory, procmetrics
 from kameng_api.core.errors import (
     install_error_handlers,
     set_allowed_methods,
@@ -66,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await close_queue()
     await db.dispose_engine()
+    procmetrics.process_exit()
 
 
 def _mount_spa(app: FastAPI, spa_dir: Path) -> None:
@@ -169,7 +170,7 @@ def create_app(settings: Settings | None = None) -> KamengApp:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(procmetrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     if settings.epay_simulator:  # demo: a gateway to pay through (see payments/simulator.py)
         from kameng_api.payments.simulator import SIMULATOR_PATH, EpaySimulator

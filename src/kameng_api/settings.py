@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         default_factory=lambda: _project_root() / "var",
         description="Where embedded PostgreSQL/Redis keep their data and sockets.",
     )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Where every API and worker process writes its Prometheus figures, so one "
+        "scrape of `/metrics` sees them all (prometheus_client's multiprocess mode; "
+        "`PROMETHEUS_MULTIPROC_DIR` wins when set). Unset: `<var_dir>/metrics`. One per host.",
+    )
     spa_dir: Path = Field(
         default_factory=lambda: _project_root() / "frontend" / "dist",
         description="Built SPA served at `/` (skipped when the folder does not exist).",
@@ -307,6 +313,10 @@ class Settings(BaseSettings):
             if not self.dedupe_key.get_secret_value():
                 raise ValueError("KAMENG_DEDUPE_KEY must be set in production")
         return self
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.metrics_dir or self.var_dir / "metrics"
 
     @property
     def smtp_tls_mode(self) -> Literal["implicit", "starttls", "none"]:

@@ -15,8 +15,9 @@ import signal
 from arq.worker import Worker
 
 from kameng_api import tasks
-from kameng_api.core import db, memory, periodic
+from kameng_api.core import db, memory, periodic, procmetrics
 from kameng_api.core.redis import close_queue, redis_settings
+from kameng_api.inventory import service as inventory
 from kameng_api.outbox import service as outbox
 from kameng_api.outbox.jobs import MAX_TIMEOUT_S, arq_functions
 from kameng_api.settings import Settings, get_settings
@@ -25,8 +26,8 @@ log = logging.getLogger("kameng.worker")
 
 
 async def sweeper_loop(settings: Settings, stop: asyncio.Event) -> None:
-    """Push outbox rows the after-commit relay missed; refresh the outbox gauges; run the
-    periodic tasks that are due (core/periodic.py)."""
+    """Push outbox rows the after-commit relay missed; refresh the outbox and stock gauges;
+    run the periodic tasks that are due (core/periodic.py)."""
     last_run: dict[str, float] = {}
     while not stop.is_set():
         try:
@@ -35,6 +36,7 @@ async def sweeper_loop(settings: Settings, stop: asyncio.Event) -> None:
                     break
             async with db.unit_of_work() as session:
                 await outbox.stats(session)
+                await inventory.stock_figures(session)
         except Exception as exc:
             log.warning("outbox sweep failed", extra={"error": repr(exc)})
         await periodic.run_due(last_run)
@@ -107,6 +109,7 @@ async def run_worker(settings: Settings | None = None) -> None:
             await sweeper
         await close_queue()
         await db.dispose_engine()
+        procmetrics.process_exit()
         log.info("worker stopped")
 
 

@@ -84,6 +84,7 @@ from kameng_api.inventory.stock import (
     check_low_stock,
     fold_stock,
     product_stock,
+    stock_figures,
     stock_for_skus,
 )
 
@@ -136,6 +137,7 @@ __all__ = [
     "set_progress",
     "sold_out_key",
     "stage_import",
+    "stock_figures",
     "stock_for_skus",
     "validate_batch",
     "void_batch",

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.alerts import service as alerts
 from kameng_api.catalog import service as catalog
 from kameng_api.catalog.models import Product, Sku
+from kameng_api.core.metrics import STOCK_AVAILABLE, STOCK_LOW
 from kameng_api.inventory.models import Stock, StockDelta
 
 LOW_STOCK_ALERT = "inventory.low_stock"
@@ -172,3 +173,25 @@ async def check_low_stock(session: AsyncSession, sku_ids: list[int]) -> None:
             )
         else:
             await alerts.resolve_alert(session, LOW_STOCK_ALERT, subject)
+
+
+async def stock_figures(session: AsyncSession) -> tuple[int, int]:
+    """Keys on sale (all SKUs) and card-key SKUs at or below their threshold, for the
+    gauges (the worker's sweeper refreshes them)."""
+    row = (
+        await session.execute(
+            text(
+                "WITH d AS (SELECT sku_id, sum(available) AS a FROM inventory_stock_deltas"
+                " GROUP BY sku_id), s AS (SELECT k.id, p.stock_alert_threshold AS t,"
+                " coalesce(st.available, 0) + coalesce(d.a, 0) AS a FROM catalog_skus k"
+                " JOIN catalog_products p ON p.id = k.product_id"
+                " LEFT JOIN inventory_stock st ON st.sku_id = k.id"
+                " LEFT JOIN d ON d.sku_id = k.id WHERE p.delivery_type = 'card_key')"
+                " SELECT coalesce(sum(a), 0) AS available,"
+                " count(*) FILTER (WHERE t > 0 AND a <= t) AS low FROM s"
+            )
+        )
+    ).one()
+    STOCK_AVAILABLE.set(int(row.available))
+    STOCK_LOW.set(int(row.low))
+    return int(row.available), int(row.low)
