@@ -5,7 +5,10 @@
  *   cookies included, every SDK call throws on a non-2xx answer;
  * - turns every failure (RFC 9457 problem+json, a non-JSON error page, a network failure)
  *   into one `ApiError` with `status`, `code`, `detail` and `requestId`;
- * - adds the in-memory access token (auth/token.ts) to every request as `Authorization: Bearer`;
+ * - hands the in-memory access token (auth/token.ts) to the generated client as its `auth`: the
+ *   client sends it as `Authorization: Bearer` with exactly the operations whose OpenAPI entry
+ *   declares the bearer scheme (derived from each route's access rule on the server), and never
+ *   with the sign-in steps, the refresh or the public ones — no list of paths kept here;
  * - hands every 401 answer to the unauthorized handler (auth/session.ts: refresh the token once,
  *   then replay the request) and every 403 to the forbidden handler (auth/stepUp.ts: ask for a
  *   2FA code on `step_up_required`, then replay the request); `replay()` re-sends a request
@@ -133,20 +136,21 @@ const pristine = new WeakMap<Request, Request>();
 const replays = new WeakMap<Request, number>();
 const MAX_REPLAYS = 2;
 
-/** Sign-in steps: they take credentials (or the refresh cookie), never the access token. */
-const ANONYMOUS_PATHS = new Set([
-  '/api/v1/auth/login',
-  '/api/v1/auth/login/2fa',
-  '/api/v1/auth/refresh',
-  '/api/v1/auth/register',
-]);
+/** Requests whose operation takes the bearer token (its OpenAPI entry declares it). */
+const tokenTaking = new WeakSet<Request>();
 
-function withToken(request: Request): Request {
-  const token = getAccessToken();
-  if (!token || request.headers.has('authorization')) return request;
-  if (ANONYMOUS_PATHS.has(new URL(request.url).pathname)) return request;
-  request.headers.set('authorization', `Bearer ${token}`);
-  return request;
+/** The access token for an operation that declares the bearer scheme (the client's `auth`). */
+function accessToken(): string | undefined {
+  return getAccessToken() ?? undefined;
+}
+
+/**
+ * Whether `request`'s operation takes the access token (its OpenAPI entry declares the bearer
+ * scheme). A 401 to one that does not (signing in, the refresh) is about credentials, not about
+ * an expired token.
+ */
+export function takesToken(request: Request): boolean {
+  return tokenTaking.has(request);
 }
 
 /** The bearer token a request was sent with, if any. */
@@ -177,7 +181,11 @@ export async function replay(request: Request): Promise<Response> {
   if (!original) throw new Error(`cannot replay ${request.method} ${request.url}`);
   const again = original.clone();
   again.headers.delete('authorization');
-  withToken(again);
+  if (takesToken(request)) {
+    const token = accessToken();
+    if (token) again.headers.set('authorization', `Bearer ${token}`);
+    tokenTaking.add(again);
+  }
   pristine.set(again, again.clone());
   replays.set(again, (replays.get(request) ?? 0) + 1);
   return handle(await globalThis.fetch(again), again);
@@ -193,9 +201,11 @@ export function configureApiClient(): void {
     baseUrl: typeof window !== 'undefined' ? window.location.origin : '',
     credentials: 'include',
     throwOnError: true,
+    // called only for operations that declare the bearer scheme
+    auth: accessToken,
   });
-  client.interceptors.request.use((request) => {
-    withToken(request);
+  client.interceptors.request.use((request, options) => {
+    if (options.security?.some((scheme) => scheme.scheme === 'bearer')) tokenTaking.add(request);
     pristine.set(request, request.clone());
     return request;
   });

@@ -15,6 +15,14 @@ Every error is ``application/problem+json`` with the :class:`~kameng_api.core.er
 schema (FastAPI would describe it as ``application/json`` and its own validation schema), and a
 success that is a file (CSV/XLSX) is not also described as JSON.
 
+Who needs a token is said the same way, from the route's access rule: a route behind
+``Authenticated``, ``AuthenticatedPendingPassword`` or a permission gets
+``security: [{"bearer": []}]`` (HTTP bearer, a JWT; ``components.securitySchemes.bearer``), a
+route that recognises a signed-in caller but serves anyone (``MaybeSignedIn``) gets
+``[{}, {"bearer": []}]`` (the token is optional), and every other route none — so a route
+added anywhere gets it from its dependencies, and generated clients (the SPA's) attach the
+token exactly where it belongs.
+
 ``tests/test_contract_fuzz.py`` holds the document to the app's behaviour with schemathesis.
 """
 
@@ -64,6 +72,29 @@ def implied_statuses(route: APIRoute) -> set[int]:
     if route.operation_id not in NO_DATABASE:
         statuses.add(503)
     return statuses
+
+
+BEARER = "bearer"
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "The access token from `POST /api/v1/auth/login` (or `/auth/refresh`), "
+    "sent as `Authorization: Bearer <token>`.",
+}
+
+
+def security_of(route: APIRoute) -> list[dict[str, list[str]]] | None:
+    """The route's OpenAPI ``security``, from its access rule: required bearer, optional
+    bearer (``{}`` first: anonymous is fine), or None (public)."""
+    optional = False
+    for call in _calls(route.dependant):
+        rule = getattr(call, deps.ACCESS_MARKER, None)
+        if call is deps.optional_actor:
+            optional = True
+        elif rule == "authenticated" or (isinstance(rule, str) and rule.startswith("permission")):
+            return [{BEARER: []}]
+    return [{}, {BEARER: []}] if optional else None
 
 
 def _problem_content() -> dict[str, Any]:
@@ -117,6 +148,11 @@ def normalize(doc: dict[str, Any], routes: dict[str, APIRoute]) -> dict[str, Any
             if route is not None:
                 for implied in implied_statuses(route):
                     responses.setdefault(str(implied), {})
+                security = security_of(route)
+                if security is not None:
+                    op["security"] = security
+                else:
+                    op.pop("security", None)
             for status, response in responses.items():
                 code = int(status) if status.isdigit() else 0
                 if code >= 400 and _is_problem(response):
@@ -146,6 +182,7 @@ def normalize(doc: dict[str, Any], routes: dict[str, APIRoute]) -> dict[str, Any
     schemas["Problem"] = Problem.model_json_schema(ref_template=ref)
     schemas["Problem"].pop("$defs", None)
     schemas["FieldProblem"] = FieldProblem.model_json_schema(ref_template=ref)
+    doc["components"].setdefault("securitySchemes", {})[BEARER] = BEARER_SCHEME
     return doc
 
 

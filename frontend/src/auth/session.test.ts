@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 
 import { ApiError, unwrap } from '../api';
-import { authLogin, rolesCreate, systemInfo } from '../client';
+import { authLogin, authRegister, meGet, rolesCreate, shopListProducts, systemInfo, systemLiveness } from '../client';
 import { fakeFetch, jsonResponse, pathOf, problemResponse, tokenOut } from '../test/render';
 import { acceptTokens, bootstrapSession, getSession, refreshDelay, SESSION_HINT_KEY } from './session';
 import { getAccessToken } from './token';
@@ -133,3 +133,38 @@ describe('browser session', () => {
     expect(getAccessToken()).toBe('next');
   });
 });
+
+describe('which requests carry the access token', () => {
+  it('exactly those whose OpenAPI entry declares the bearer scheme', async () => {
+    acceptTokens(tokenOut({ access_token: 'tok' }));
+    const fetch = fakeFetch(() => jsonResponse({}));
+    vi.stubGlobal('fetch', fetch.fn);
+
+    await meGet({ throwOnError: true }); // behind an access rule
+    await shopListProducts({ throwOnError: true }); // anyone; a signed-in buyer sees their price
+    await systemLiveness({ throwOnError: true }); // public
+    await authRegister({ throwOnError: true, body: { email: 'a@b.example', password: 'Blue-Horse-Battery-9' } });
+    await authLogin({ throwOnError: true, body: { login: 'a@b.example', password: 'x' } });
+
+    const sent = fetch.calls.map((r) => [pathOf(r), r.headers.get('authorization')]);
+    expect(sent).toEqual([
+      ['/api/v1/me', 'Bearer tok'],
+      ['/api/v1/shop/products', 'Bearer tok'],
+      ['/healthz', null],
+      ['/api/v1/auth/register', null],
+      ['/api/v1/auth/login', null],
+    ]);
+  });
+
+  it('a 401 from an operation that takes no token is an answer, not an expired token', async () => {
+    acceptTokens(tokenOut({ access_token: 'tok' }));
+    const fetch = fakeFetch(() => problemResponse(401, 'invalid_credentials'));
+    vi.stubGlobal('fetch', fetch.fn);
+    await expect(authLogin({ throwOnError: true, body: { login: 'a@b.example', password: 'x' } })).rejects.toMatchObject({
+      status: 401,
+      code: 'invalid_credentials',
+    });
+    expect(fetch.calls.map(pathOf)).toEqual(['/api/v1/auth/login']); // no refresh
+  });
+});
+

@@ -13,7 +13,16 @@
  *   rotates the refresh token and treats a spent one presented again as theft (it ends the
  *   session), so two tabs must never refresh with the same cookie at once.
  */
-import { ApiError, NETWORK_ERROR_CODE, replay, replayDepth, requestToken, setUnauthorizedHandler, toApiError } from '../api';
+import {
+  ApiError,
+  NETWORK_ERROR_CODE,
+  replay,
+  replayDepth,
+  requestToken,
+  setUnauthorizedHandler,
+  takesToken,
+  toApiError,
+} from '../api';
 import { authLogout, authRefresh, type TokenOut } from '../client';
 import { getAccessToken, setAccessToken } from './token';
 
@@ -168,12 +177,9 @@ export async function signOut(): Promise<void> {
   endSession('logout');
 }
 
-/** Requests whose 401 means "wrong credentials", not "token expired". */
-const NO_REFRESH = ['/api/v1/auth/login', '/api/v1/auth/login/2fa', '/api/v1/auth/refresh', '/api/v1/auth/register'];
-
 async function onUnauthorized(response: Response, request: Request): Promise<Response> {
-  const path = new URL(request.url).pathname;
-  if (NO_REFRESH.includes(path)) return response;
+  // an operation that takes no token (signing in, the refresh): the 401 is about credentials
+  if (!takesToken(request)) return response;
   const sent = requestToken(request);
   const current = getAccessToken();
   // somebody refreshed while this request was under way: just send it again

@@ -23,14 +23,22 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
  *
  * All orders, newest first, filtered by status, product, buyer, order number, time.
  */
-export const ordersList = <ThrowOnError extends boolean = false>(options?: Options<OrdersListData, ThrowOnError>) => (options?.client ?? client).get<OrdersListResponses, OrdersListErrors, ThrowOnError>({ url: '/api/v1/admin/orders', ...options });
+export const ordersList = <ThrowOnError extends boolean = false>(options?: Options<OrdersListData, ThrowOnError>) => (options?.client ?? client).get<OrdersListResponses, OrdersListErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/admin/orders',
+    ...options
+});
 
 /**
  * Get Order
  *
  * One order with its timeline (keys stay masked: reveal them in the inventory).
  */
-export const ordersGet = <ThrowOnError extends boolean = false>(options: Options<OrdersGetData, ThrowOnError>) => (options.client ?? client).get<OrdersGetResponses, OrdersGetErrors, ThrowOnError>({ url: '/api/v1/admin/orders/{order_no}', ...options });
+export const ordersGet = <ThrowOnError extends boolean = false>(options: Options<OrdersGetData, ThrowOnError>) => (options.client ?? client).get<OrdersGetResponses, OrdersGetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/admin/orders/{order_no}',
+    ...options
+});
 
 /**
  * Confirm Paid
@@ -39,6 +47,7 @@ export const ordersGet = <ThrowOnError extends boolean = false>(options: Options
  * Needs ``orders:confirm_paid`` with a fresh 2FA and a reason; in the operation log.
  */
 export const ordersConfirmPaid = <ThrowOnError extends boolean = false>(options: Options<OrdersConfirmPaidData, ThrowOnError>) => (options.client ?? client).post<OrdersConfirmPaidResponses, OrdersConfirmPaidErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/admin/orders/{order_no}/confirm-paid',
     ...options,
     headers: {
@@ -54,6 +63,7 @@ export const ordersConfirmPaid = <ThrowOnError extends boolean = false>(options:
  * content is stored encrypted, shown to the buyer with the order and mailed to them.
  */
 export const ordersDeliver = <ThrowOnError extends boolean = false>(options: Options<OrdersDeliverData, ThrowOnError>) => (options.client ?? client).post<OrdersDeliverResponses, OrdersDeliverErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/admin/orders/{order_no}/deliver',
     ...options,
     headers: {
@@ -69,6 +79,7 @@ export const ordersDeliver = <ThrowOnError extends boolean = false>(options: Opt
  * the order); ``sold_out`` when stock cannot cover it.
  */
 export const ordersRedeliver = <ThrowOnError extends boolean = false>(options: Options<OrdersRedeliverData, ThrowOnError>) => (options.client ?? client).post<OrdersRedeliverResponses, OrdersRedeliverErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/admin/orders/{order_no}/redeliver',
     ...options,
     headers: {
@@ -84,6 +95,7 @@ export const ordersRedeliver = <ThrowOnError extends boolean = false>(options: O
  * fresh 2FA; written to the operation log and the order's timeline.
  */
 export const ordersRefund = <ThrowOnError extends boolean = false>(options: Options<OrdersRefundData, ThrowOnError>) => (options.client ?? client).post<OrdersRefundResponses, OrdersRefundErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/admin/orders/{order_no}/refund',
     ...options,
     headers: {
@@ -97,14 +109,22 @@ export const ordersRefund = <ThrowOnError extends boolean = false>(options: Opti
  *
  * 重发通知: mail the buyer the delivery (or refund) notice again.
  */
-export const ordersResend = <ThrowOnError extends boolean = false>(options: Options<OrdersResendData, ThrowOnError>) => (options.client ?? client).post<OrdersResendResponses, OrdersResendErrors, ThrowOnError>({ url: '/api/v1/admin/orders/{order_no}/resend', ...options });
+export const ordersResend = <ThrowOnError extends boolean = false>(options: Options<OrdersResendData, ThrowOnError>) => (options.client ?? client).post<OrdersResendResponses, OrdersResendErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/admin/orders/{order_no}/resend',
+    ...options
+});
 
 /**
  * List Entries
  *
  * Newest first. Filter by actor, action (prefix), target, result and time.
  */
-export const auditList = <ThrowOnError extends boolean = false>(options?: Options<AuditListData, ThrowOnError>) => (options?.client ?? client).get<AuditListResponses, AuditListErrors, ThrowOnError>({ url: '/api/v1/audit-log', ...options });
+export const auditList = <ThrowOnError extends boolean = false>(options?: Options<AuditListData, ThrowOnError>) => (options?.client ?? client).get<AuditListResponses, AuditListErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/audit-log',
+    ...options
+});
 
 /**
  * Export Entries
@@ -112,7 +132,11 @@ export const auditList = <ThrowOnError extends boolean = false>(options?: Option
  * CSV of the filtered log (newest first, at most 100,000 rows). Cells that would start a
  * spreadsheet formula are prefixed with a quote.
  */
-export const auditExport = <ThrowOnError extends boolean = false>(options?: Options<AuditExportData, ThrowOnError>) => (options?.client ?? client).get<AuditExportResponses, AuditExportErrors, ThrowOnError>({ url: '/api/v1/audit-log/export', ...options });
+export const auditExport = <ThrowOnError extends boolean = false>(options?: Options<AuditExportData, ThrowOnError>) => (options?.client ?? client).get<AuditExportResponses, AuditExportErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/audit-log/export',
+    ...options
+});
 
 /**
  * Login
@@ -146,7 +170,11 @@ export const authLogin2Fa = <ThrowOnError extends boolean = false>(options: Opti
  *
  * End this session now (its access and refresh tokens stop working).
  */
-export const authLogout = <ThrowOnError extends boolean = false>(options?: Options<AuthLogoutData, ThrowOnError>) => (options?.client ?? client).post<AuthLogoutResponses, AuthLogoutErrors, ThrowOnError>({ url: '/api/v1/auth/logout', ...options });
+export const authLogout = <ThrowOnError extends boolean = false>(options?: Options<AuthLogoutData, ThrowOnError>) => (options?.client ?? client).post<AuthLogoutResponses, AuthLogoutErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/logout',
+    ...options
+});
 
 /**
  * Request Password Reset
@@ -211,6 +239,7 @@ export const authRegister = <ThrowOnError extends boolean = false>(options: Opti
  * Confirm a 2FA code to unlock sensitive actions for a few minutes.
  */
 export const authStepUp = <ThrowOnError extends boolean = false>(options: Options<AuthStepUpData, ThrowOnError>) => (options.client ?? client).post<AuthStepUpResponses, AuthStepUpErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/auth/step-up',
     ...options,
     headers: {
@@ -248,12 +277,17 @@ export const authResendVerification = <ThrowOnError extends boolean = false>(opt
  *
  * The category tree (two levels), hidden ones included.
  */
-export const catalogListCategories = <ThrowOnError extends boolean = false>(options?: Options<CatalogListCategoriesData, ThrowOnError>) => (options?.client ?? client).get<CatalogListCategoriesResponses, CatalogListCategoriesErrors, ThrowOnError>({ url: '/api/v1/catalog/categories', ...options });
+export const catalogListCategories = <ThrowOnError extends boolean = false>(options?: Options<CatalogListCategoriesData, ThrowOnError>) => (options?.client ?? client).get<CatalogListCategoriesResponses, CatalogListCategoriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/catalog/categories',
+    ...options
+});
 
 /**
  * Create Category
  */
 export const catalogCreateCategory = <ThrowOnError extends boolean = false>(options: Options<CatalogCreateCategoryData, ThrowOnError>) => (options.client ?? client).post<CatalogCreateCategoryResponses, CatalogCreateCategoryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/catalog/categories',
     ...options,
     headers: {
@@ -267,12 +301,17 @@ export const catalogCreateCategory = <ThrowOnError extends boolean = false>(opti
  *
  * Only an empty category (no sub-categories, no products) can go.
  */
-export const catalogDeleteCategory = <ThrowOnError extends boolean = false>(options: Options<CatalogDeleteCategoryData, ThrowOnError>) => (options.client ?? client).delete<CatalogDeleteCategoryResponses, CatalogDeleteCategoryErrors, ThrowOnError>({ url: '/api/v1/catalog/categories/{category_id}', ...options });
+export const catalogDeleteCategory = <ThrowOnError extends boolean = false>(options: Options<CatalogDeleteCategoryData, ThrowOnError>) => (options.client ?? client).delete<CatalogDeleteCategoryResponses, CatalogDeleteCategoryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/catalog/categories/{category_id}',
+    ...options
+});
 
 /**
  * Update Category
  */
 export const catalogUpdateCategory = <ThrowOnError extends boolean = false>(options: Options<CatalogUpdateCategoryData, ThrowOnError>) => (options.client ?? client).patch<CatalogUpdateCategoryResponses, CatalogUpdateCategoryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/catalog/categories/{category_id}',
     ...options,
     headers: {
@@ -287,6 +326,7 @@ export const catalogUpdateCategory = <ThrowOnError extends boolean = false>(opti
  * The editor's live price hints, without saving (writes nothing).
  */
 export const catalogPriceCheck = <ThrowOnError extends boolean = false>(options: Options<CatalogPriceCheckData, ThrowOnError>) => (options.client ?? client).post<CatalogPriceCheckResponses, CatalogPriceCheckErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/catalog/price-check',
     ...options,
     headers: {
@@ -300,7 +340,11 @@ export const catalogPriceCheck = <ThrowOnError extends boolean = false>(options:
  *
  * Newest first, keyset-paginated (``before_id`` = the last page's ``next_before_id``).
  */
-export const catalogListProducts = <ThrowOnError extends boolean = false>(options?: Options<CatalogListProductsData, ThrowOnError>) => (options?.client ?? client).get<CatalogListProductsResponses, CatalogListProductsErrors, ThrowOnError>({ url: '/api/v1/catalog/products', ...options });
+export const catalogListProducts = <ThrowOnError extends boolean = false>(options?: Options<CatalogListProductsData, ThrowOnError>) => (options?.client ?? client).get<CatalogListProductsResponses, CatalogListProductsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/catalog/products',
+    ...options
+});
 
 /**
  * Create Product
@@ -310,6 +354,7 @@ export const catalogListProducts = <ThrowOnError extends boolean = false>(option
  * come back as ``warnings``.
  */
 export const catalogCreateProduct = <ThrowOnError extends boolean = false>(options: Options<CatalogCreateProductData, ThrowOnError>) => (options.client ?? client).post<CatalogCreateProductResponses, CatalogCreateProductErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/catalog/products',
     ...options,
     headers: {
@@ -324,6 +369,7 @@ export const catalogCreateProduct = <ThrowOnError extends boolean = false>(optio
  * List or unlist many products at once.
  */
 export const catalogBulkStatus = <ThrowOnError extends boolean = false>(options: Options<CatalogBulkStatusData, ThrowOnError>) => (options.client ?? client).post<CatalogBulkStatusResponses, CatalogBulkStatusErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/catalog/products/bulk-status',
     ...options,
     headers: {
@@ -335,7 +381,11 @@ export const catalogBulkStatus = <ThrowOnError extends boolean = false>(options:
 /**
  * Get Product
  */
-export const catalogGetProduct = <ThrowOnError extends boolean = false>(options: Options<CatalogGetProductData, ThrowOnError>) => (options.client ?? client).get<CatalogGetProductResponses, CatalogGetProductErrors, ThrowOnError>({ url: '/api/v1/catalog/products/{product_id}', ...options });
+export const catalogGetProduct = <ThrowOnError extends boolean = false>(options: Options<CatalogGetProductData, ThrowOnError>) => (options.client ?? client).get<CatalogGetProductResponses, CatalogGetProductErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/catalog/products/{product_id}',
+    ...options
+});
 
 /**
  * Update Product
@@ -344,6 +394,7 @@ export const catalogGetProduct = <ThrowOnError extends boolean = false>(options:
  * deactivated (orders keep referring to them). Changing prices needs ``catalog:pricing``.
  */
 export const catalogUpdateProduct = <ThrowOnError extends boolean = false>(options: Options<CatalogUpdateProductData, ThrowOnError>) => (options.client ?? client).put<CatalogUpdateProductResponses, CatalogUpdateProductErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/catalog/products/{product_id}',
     ...options,
     headers: {
@@ -357,7 +408,11 @@ export const catalogUpdateProduct = <ThrowOnError extends boolean = false>(optio
  *
  * Import batches, newest first (a key uploader sees their own).
  */
-export const inventoryListImports = <ThrowOnError extends boolean = false>(options?: Options<InventoryListImportsData, ThrowOnError>) => (options?.client ?? client).get<InventoryListImportsResponses, InventoryListImportsErrors, ThrowOnError>({ url: '/api/v1/inventory/imports', ...options });
+export const inventoryListImports = <ThrowOnError extends boolean = false>(options?: Options<InventoryListImportsData, ThrowOnError>) => (options?.client ?? client).get<InventoryListImportsResponses, InventoryListImportsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/inventory/imports',
+    ...options
+});
 
 /**
  * Stage Import
@@ -368,6 +423,7 @@ export const inventoryListImports = <ThrowOnError extends boolean = false>(optio
  */
 export const inventoryStageImport = <ThrowOnError extends boolean = false>(options: Options<InventoryStageImportData, ThrowOnError>) => (options.client ?? client).post<InventoryStageImportResponses, InventoryStageImportErrors, ThrowOnError>({
     ...formDataBodySerializer,
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/inventory/imports',
     ...options,
     headers: {
@@ -381,7 +437,11 @@ export const inventoryStageImport = <ThrowOnError extends boolean = false>(optio
  *
  * The report, the status and — while a large import runs — its progress.
  */
-export const inventoryGetImport = <ThrowOnError extends boolean = false>(options: Options<InventoryGetImportData, ThrowOnError>) => (options.client ?? client).get<InventoryGetImportResponses, InventoryGetImportErrors, ThrowOnError>({ url: '/api/v1/inventory/imports/{import_id}', ...options });
+export const inventoryGetImport = <ThrowOnError extends boolean = false>(options: Options<InventoryGetImportData, ThrowOnError>) => (options.client ?? client).get<InventoryGetImportResponses, InventoryGetImportErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/inventory/imports/{import_id}',
+    ...options
+});
 
 /**
  * Confirm Import
@@ -389,21 +449,33 @@ export const inventoryGetImport = <ThrowOnError extends boolean = false>(options
  * Step 2: import the valid lines, all or none. Small imports finish in this request
  * (``imported``); large ones are ``queued`` for a job that reports progress.
  */
-export const inventoryConfirmImport = <ThrowOnError extends boolean = false>(options: Options<InventoryConfirmImportData, ThrowOnError>) => (options.client ?? client).post<InventoryConfirmImportResponses, InventoryConfirmImportErrors, ThrowOnError>({ url: '/api/v1/inventory/imports/{import_id}/confirm', ...options });
+export const inventoryConfirmImport = <ThrowOnError extends boolean = false>(options: Options<InventoryConfirmImportData, ThrowOnError>) => (options.client ?? client).post<InventoryConfirmImportResponses, InventoryConfirmImportErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/inventory/imports/{import_id}/confirm',
+    ...options
+});
 
 /**
  * Discard Import
  *
  * Throw away an unconfirmed import; its staged file is deleted.
  */
-export const inventoryDiscardImport = <ThrowOnError extends boolean = false>(options: Options<InventoryDiscardImportData, ThrowOnError>) => (options.client ?? client).post<InventoryDiscardImportResponses, InventoryDiscardImportErrors, ThrowOnError>({ url: '/api/v1/inventory/imports/{import_id}/discard', ...options });
+export const inventoryDiscardImport = <ThrowOnError extends boolean = false>(options: Options<InventoryDiscardImportData, ThrowOnError>) => (options.client ?? client).post<InventoryDiscardImportResponses, InventoryDiscardImportErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/inventory/imports/{import_id}/discard',
+    ...options
+});
 
 /**
  * Revalidate Import
  *
  * Check the staged upload again (after ``stock_changed``).
  */
-export const inventoryRevalidateImport = <ThrowOnError extends boolean = false>(options: Options<InventoryRevalidateImportData, ThrowOnError>) => (options.client ?? client).post<InventoryRevalidateImportResponses, InventoryRevalidateImportErrors, ThrowOnError>({ url: '/api/v1/inventory/imports/{import_id}/revalidate', ...options });
+export const inventoryRevalidateImport = <ThrowOnError extends boolean = false>(options: Options<InventoryRevalidateImportData, ThrowOnError>) => (options.client ?? client).post<InventoryRevalidateImportResponses, InventoryRevalidateImportErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/inventory/imports/{import_id}/revalidate',
+    ...options
+});
 
 /**
  * Void Import
@@ -412,6 +484,7 @@ export const inventoryRevalidateImport = <ThrowOnError extends boolean = false>(
  * (``batch_has_sold_keys``).
  */
 export const inventoryVoidImport = <ThrowOnError extends boolean = false>(options: Options<InventoryVoidImportData, ThrowOnError>) => (options.client ?? client).post<InventoryVoidImportResponses, InventoryVoidImportErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/inventory/imports/{import_id}/void',
     ...options,
     headers: {
@@ -425,7 +498,11 @@ export const inventoryVoidImport = <ThrowOnError extends boolean = false>(option
  *
  * Keys of one SKU in one state, newest first, secrets masked; keyset-paginated.
  */
-export const inventoryListKeys = <ThrowOnError extends boolean = false>(options: Options<InventoryListKeysData, ThrowOnError>) => (options.client ?? client).get<InventoryListKeysResponses, InventoryListKeysErrors, ThrowOnError>({ url: '/api/v1/inventory/keys', ...options });
+export const inventoryListKeys = <ThrowOnError extends boolean = false>(options: Options<InventoryListKeysData, ThrowOnError>) => (options.client ?? client).get<InventoryListKeysResponses, InventoryListKeysErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/inventory/keys',
+    ...options
+});
 
 /**
  * Export Keys
@@ -434,6 +511,7 @@ export const inventoryListKeys = <ThrowOnError extends boolean = false>(options:
  * with step-up; written to the operation log; formula-looking cells are prefixed.
  */
 export const inventoryExportKeys = <ThrowOnError extends boolean = false>(options: Options<InventoryExportKeysData, ThrowOnError>) => (options.client ?? client).post<InventoryExportKeysResponses, InventoryExportKeysErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/inventory/keys/export',
     ...options,
     headers: {
@@ -448,6 +526,7 @@ export const inventoryExportKeys = <ThrowOnError extends boolean = false>(option
  * Void available keys (sold, reserved and voided ones are skipped and counted).
  */
 export const inventoryVoidKeys = <ThrowOnError extends boolean = false>(options: Options<InventoryVoidKeysData, ThrowOnError>) => (options.client ?? client).post<InventoryVoidKeysResponses, InventoryVoidKeysErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/inventory/keys/void',
     ...options,
     headers: {
@@ -463,6 +542,7 @@ export const inventoryVoidKeys = <ThrowOnError extends boolean = false>(options:
  * and is written to the operation log.
  */
 export const inventoryRevealKey = <ThrowOnError extends boolean = false>(options: Options<InventoryRevealKeyData, ThrowOnError>) => (options.client ?? client).post<InventoryRevealKeyResponses, InventoryRevealKeyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/inventory/keys/{key_id}/reveal',
     ...options,
     headers: {
@@ -476,7 +556,11 @@ export const inventoryRevealKey = <ThrowOnError extends boolean = false>(options
  *
  * Stock per SKU from counters kept with the keys (no counting of rows).
  */
-export const inventoryProductStock = <ThrowOnError extends boolean = false>(options: Options<InventoryProductStockData, ThrowOnError>) => (options.client ?? client).get<InventoryProductStockResponses, InventoryProductStockErrors, ThrowOnError>({ url: '/api/v1/inventory/stock/{product_id}', ...options });
+export const inventoryProductStock = <ThrowOnError extends boolean = false>(options: Options<InventoryProductStockData, ThrowOnError>) => (options.client ?? client).get<InventoryProductStockResponses, InventoryProductStockErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/inventory/stock/{product_id}',
+    ...options
+});
 
 /**
  * Import Targets
@@ -484,24 +568,37 @@ export const inventoryProductStock = <ThrowOnError extends boolean = false>(opti
  * Products delivered from card-key stock and their SKUs, with available counts — what
  * an importer can pick (a key uploader has no catalog access).
  */
-export const inventoryImportTargets = <ThrowOnError extends boolean = false>(options?: Options<InventoryImportTargetsData, ThrowOnError>) => (options?.client ?? client).get<InventoryImportTargetsResponses, InventoryImportTargetsErrors, ThrowOnError>({ url: '/api/v1/inventory/targets', ...options });
+export const inventoryImportTargets = <ThrowOnError extends boolean = false>(options?: Options<InventoryImportTargetsData, ThrowOnError>) => (options?.client ?? client).get<InventoryImportTargetsResponses, InventoryImportTargetsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/inventory/targets',
+    ...options
+});
 
 /**
  * Login Events
  *
  * The login log: every sign-in attempt with IP, device and result.
  */
-export const usersLoginEvents = <ThrowOnError extends boolean = false>(options?: Options<UsersLoginEventsData, ThrowOnError>) => (options?.client ?? client).get<UsersLoginEventsResponses, UsersLoginEventsErrors, ThrowOnError>({ url: '/api/v1/login-events', ...options });
+export const usersLoginEvents = <ThrowOnError extends boolean = false>(options?: Options<UsersLoginEventsData, ThrowOnError>) => (options?.client ?? client).get<UsersLoginEventsResponses, UsersLoginEventsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/login-events',
+    ...options
+});
 
 /**
  * Me
  */
-export const meGet = <ThrowOnError extends boolean = false>(options?: Options<MeGetData, ThrowOnError>) => (options?.client ?? client).get<MeGetResponses, MeGetErrors, ThrowOnError>({ url: '/api/v1/me', ...options });
+export const meGet = <ThrowOnError extends boolean = false>(options?: Options<MeGetData, ThrowOnError>) => (options?.client ?? client).get<MeGetResponses, MeGetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/me',
+    ...options
+});
 
 /**
  * Disable 2Fa
  */
 export const meDisable2Fa = <ThrowOnError extends boolean = false>(options: Options<MeDisable2FaData, ThrowOnError>) => (options.client ?? client).post<MeDisable2FaResponses, MeDisable2FaErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/me/2fa/disable',
     ...options,
     headers: {
@@ -516,6 +613,7 @@ export const meDisable2Fa = <ThrowOnError extends boolean = false>(options: Opti
  * Confirm enrollment with a code from the app; returns one-time recovery codes (shown once).
  */
 export const meEnable2Fa = <ThrowOnError extends boolean = false>(options: Options<MeEnable2FaData, ThrowOnError>) => (options.client ?? client).post<MeEnable2FaResponses, MeEnable2FaErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/me/2fa/enable',
     ...options,
     headers: {
@@ -529,29 +627,49 @@ export const meEnable2Fa = <ThrowOnError extends boolean = false>(options: Optio
  *
  * New recovery codes (the old ones stop working). Needs a fresh 2FA (step-up).
  */
-export const meRegenerateRecoveryCodes = <ThrowOnError extends boolean = false>(options?: Options<MeRegenerateRecoveryCodesData, ThrowOnError>) => (options?.client ?? client).post<MeRegenerateRecoveryCodesResponses, MeRegenerateRecoveryCodesErrors, ThrowOnError>({ url: '/api/v1/me/2fa/recovery-codes', ...options });
+export const meRegenerateRecoveryCodes = <ThrowOnError extends boolean = false>(options?: Options<MeRegenerateRecoveryCodesData, ThrowOnError>) => (options?.client ?? client).post<MeRegenerateRecoveryCodesResponses, MeRegenerateRecoveryCodesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/me/2fa/recovery-codes',
+    ...options
+});
 
 /**
  * Start 2Fa
  *
  * Start 2FA enrollment: a new secret and its otpauth URI (show it as a QR code).
  */
-export const meStart2Fa = <ThrowOnError extends boolean = false>(options?: Options<MeStart2FaData, ThrowOnError>) => (options?.client ?? client).post<MeStart2FaResponses, MeStart2FaErrors, ThrowOnError>({ url: '/api/v1/me/2fa/setup', ...options });
+export const meStart2Fa = <ThrowOnError extends boolean = false>(options?: Options<MeStart2FaData, ThrowOnError>) => (options?.client ?? client).post<MeStart2FaResponses, MeStart2FaErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/me/2fa/setup',
+    ...options
+});
 
 /**
  * My Login Events
  */
-export const meListLoginEvents = <ThrowOnError extends boolean = false>(options?: Options<MeListLoginEventsData, ThrowOnError>) => (options?.client ?? client).get<MeListLoginEventsResponses, MeListLoginEventsErrors, ThrowOnError>({ url: '/api/v1/me/login-events', ...options });
+export const meListLoginEvents = <ThrowOnError extends boolean = false>(options?: Options<MeListLoginEventsData, ThrowOnError>) => (options?.client ?? client).get<MeListLoginEventsResponses, MeListLoginEventsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/me/login-events',
+    ...options
+});
 
 /**
  * List Notices
  */
-export const meListNotices = <ThrowOnError extends boolean = false>(options?: Options<MeListNoticesData, ThrowOnError>) => (options?.client ?? client).get<MeListNoticesResponses, MeListNoticesErrors, ThrowOnError>({ url: '/api/v1/me/notices', ...options });
+export const meListNotices = <ThrowOnError extends boolean = false>(options?: Options<MeListNoticesData, ThrowOnError>) => (options?.client ?? client).get<MeListNoticesResponses, MeListNoticesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/me/notices',
+    ...options
+});
 
 /**
  * Read Notice
  */
-export const meReadNotice = <ThrowOnError extends boolean = false>(options: Options<MeReadNoticeData, ThrowOnError>) => (options.client ?? client).post<MeReadNoticeResponses, MeReadNoticeErrors, ThrowOnError>({ url: '/api/v1/me/notices/{notice_id}/read', ...options });
+export const meReadNotice = <ThrowOnError extends boolean = false>(options: Options<MeReadNoticeData, ThrowOnError>) => (options.client ?? client).post<MeReadNoticeResponses, MeReadNoticeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/me/notices/{notice_id}/read',
+    ...options
+});
 
 /**
  * Change Password
@@ -559,6 +677,7 @@ export const meReadNotice = <ThrowOnError extends boolean = false>(options: Opti
  * Change your password; your other sessions are signed out.
  */
 export const meChangePassword = <ThrowOnError extends boolean = false>(options: Options<MeChangePasswordData, ThrowOnError>) => (options.client ?? client).post<MeChangePasswordResponses, MeChangePasswordErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/me/password',
     ...options,
     headers: {
@@ -570,19 +689,31 @@ export const meChangePassword = <ThrowOnError extends boolean = false>(options: 
 /**
  * List Sessions
  */
-export const meListSessions = <ThrowOnError extends boolean = false>(options?: Options<MeListSessionsData, ThrowOnError>) => (options?.client ?? client).get<MeListSessionsResponses, MeListSessionsErrors, ThrowOnError>({ url: '/api/v1/me/sessions', ...options });
+export const meListSessions = <ThrowOnError extends boolean = false>(options?: Options<MeListSessionsData, ThrowOnError>) => (options?.client ?? client).get<MeListSessionsResponses, MeListSessionsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/me/sessions',
+    ...options
+});
 
 /**
  * Revoke Session
  */
-export const meRevokeSession = <ThrowOnError extends boolean = false>(options: Options<MeRevokeSessionData, ThrowOnError>) => (options.client ?? client).delete<MeRevokeSessionResponses, MeRevokeSessionErrors, ThrowOnError>({ url: '/api/v1/me/sessions/{session_id}', ...options });
+export const meRevokeSession = <ThrowOnError extends boolean = false>(options: Options<MeRevokeSessionData, ThrowOnError>) => (options.client ?? client).delete<MeRevokeSessionResponses, MeRevokeSessionErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/me/sessions/{session_id}',
+    ...options
+});
 
 /**
  * My Orders
  *
  * The signed-in buyer's orders, newest first (keys: open one order).
  */
-export const ordersListMine = <ThrowOnError extends boolean = false>(options?: Options<OrdersListMineData, ThrowOnError>) => (options?.client ?? client).get<OrdersListMineResponses, OrdersListMineErrors, ThrowOnError>({ url: '/api/v1/orders', ...options });
+export const ordersListMine = <ThrowOnError extends boolean = false>(options?: Options<OrdersListMineData, ThrowOnError>) => (options?.client ?? client).get<OrdersListMineResponses, OrdersListMineErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/orders',
+    ...options
+});
 
 /**
  * Create Order
@@ -594,6 +725,7 @@ export const ordersListMine = <ThrowOnError extends boolean = false>(options?: O
  * ``idempotency_key_reused`` (422) for the same key with another body.
  */
 export const ordersCreate = <ThrowOnError extends boolean = false>(options: Options<OrdersCreateData, ThrowOnError>) => (options.client ?? client).post<OrdersCreateResponses, OrdersCreateErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/orders',
     ...options,
     headers: {
@@ -607,7 +739,11 @@ export const ordersCreate = <ThrowOnError extends boolean = false>(options: Opti
  *
  * One of the buyer's orders, with its card keys once delivered.
  */
-export const ordersGetMine = <ThrowOnError extends boolean = false>(options: Options<OrdersGetMineData, ThrowOnError>) => (options.client ?? client).get<OrdersGetMineResponses, OrdersGetMineErrors, ThrowOnError>({ url: '/api/v1/orders/{order_no}', ...options });
+export const ordersGetMine = <ThrowOnError extends boolean = false>(options: Options<OrdersGetMineData, ThrowOnError>) => (options.client ?? client).get<OrdersGetMineResponses, OrdersGetMineErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/orders/{order_no}',
+    ...options
+});
 
 /**
  * Epay Notify Get
@@ -629,12 +765,20 @@ export const paymentsEpayNotify = <ThrowOnError extends boolean = false>(options
  *
  * Every permission, grouped by module, with labels and the sensitive flag.
  */
-export const rolesPermissionCatalogue = <ThrowOnError extends boolean = false>(options?: Options<RolesPermissionCatalogueData, ThrowOnError>) => (options?.client ?? client).get<RolesPermissionCatalogueResponses, RolesPermissionCatalogueErrors, ThrowOnError>({ url: '/api/v1/permissions', ...options });
+export const rolesPermissionCatalogue = <ThrowOnError extends boolean = false>(options?: Options<RolesPermissionCatalogueData, ThrowOnError>) => (options?.client ?? client).get<RolesPermissionCatalogueResponses, RolesPermissionCatalogueErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/permissions',
+    ...options
+});
 
 /**
  * List Roles
  */
-export const rolesList = <ThrowOnError extends boolean = false>(options?: Options<RolesListData, ThrowOnError>) => (options?.client ?? client).get<RolesListResponses, RolesListErrors, ThrowOnError>({ url: '/api/v1/roles', ...options });
+export const rolesList = <ThrowOnError extends boolean = false>(options?: Options<RolesListData, ThrowOnError>) => (options?.client ?? client).get<RolesListResponses, RolesListErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/roles',
+    ...options
+});
 
 /**
  * Create Role
@@ -642,6 +786,7 @@ export const rolesList = <ThrowOnError extends boolean = false>(options?: Option
  * Create a custom role. You can only include permissions you hold yourself.
  */
 export const rolesCreate = <ThrowOnError extends boolean = false>(options: Options<RolesCreateData, ThrowOnError>) => (options.client ?? client).post<RolesCreateResponses, RolesCreateErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/roles',
     ...options,
     headers: {
@@ -653,17 +798,26 @@ export const rolesCreate = <ThrowOnError extends boolean = false>(options: Optio
 /**
  * Delete Role
  */
-export const rolesDelete = <ThrowOnError extends boolean = false>(options: Options<RolesDeleteData, ThrowOnError>) => (options.client ?? client).delete<RolesDeleteResponses, RolesDeleteErrors, ThrowOnError>({ url: '/api/v1/roles/{role_id}', ...options });
+export const rolesDelete = <ThrowOnError extends boolean = false>(options: Options<RolesDeleteData, ThrowOnError>) => (options.client ?? client).delete<RolesDeleteResponses, RolesDeleteErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/roles/{role_id}',
+    ...options
+});
 
 /**
  * Get Role
  */
-export const rolesGet = <ThrowOnError extends boolean = false>(options: Options<RolesGetData, ThrowOnError>) => (options.client ?? client).get<RolesGetResponses, RolesGetErrors, ThrowOnError>({ url: '/api/v1/roles/{role_id}', ...options });
+export const rolesGet = <ThrowOnError extends boolean = false>(options: Options<RolesGetData, ThrowOnError>) => (options.client ?? client).get<RolesGetResponses, RolesGetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/roles/{role_id}',
+    ...options
+});
 
 /**
  * Update Role
  */
 export const rolesUpdate = <ThrowOnError extends boolean = false>(options: Options<RolesUpdateData, ThrowOnError>) => (options.client ?? client).put<RolesUpdateResponses, RolesUpdateErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/roles/{role_id}',
     ...options,
     headers: {
@@ -677,38 +831,62 @@ export const rolesUpdate = <ThrowOnError extends boolean = false>(options: Optio
  *
  * Visible categories that have products on sale.
  */
-export const shopListCategories = <ThrowOnError extends boolean = false>(options?: Options<ShopListCategoriesData, ThrowOnError>) => (options?.client ?? client).get<ShopListCategoriesResponses, ShopListCategoriesErrors, ThrowOnError>({ url: '/api/v1/shop/categories', ...options });
+export const shopListCategories = <ThrowOnError extends boolean = false>(options?: Options<ShopListCategoriesData, ThrowOnError>) => (options?.client ?? client).get<ShopListCategoriesResponses, ShopListCategoriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/shop/categories',
+    ...options
+});
 
 /**
  * Shop Products
  *
  * Products on sale, with *your* price (guest, member level or reseller tier).
  */
-export const shopListProducts = <ThrowOnError extends boolean = false>(options?: Options<ShopListProductsData, ThrowOnError>) => (options?.client ?? client).get<ShopListProductsResponses, ShopListProductsErrors, ThrowOnError>({ url: '/api/v1/shop/products', ...options });
+export const shopListProducts = <ThrowOnError extends boolean = false>(options?: Options<ShopListProductsData, ThrowOnError>) => (options?.client ?? client).get<ShopListProductsResponses, ShopListProductsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/shop/products',
+    ...options
+});
 
 /**
  * Shop Product
  */
-export const shopGetProduct = <ThrowOnError extends boolean = false>(options: Options<ShopGetProductData, ThrowOnError>) => (options.client ?? client).get<ShopGetProductResponses, ShopGetProductErrors, ThrowOnError>({ url: '/api/v1/shop/products/{product_id}', ...options });
+export const shopGetProduct = <ThrowOnError extends boolean = false>(options: Options<ShopGetProductData, ThrowOnError>) => (options.client ?? client).get<ShopGetProductResponses, ShopGetProductErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/shop/products/{product_id}',
+    ...options
+});
 
 /**
  * Quote
  *
  * What you would pay for ``quantity`` of this SKU (the order uses the same function).
  */
-export const shopQuote = <ThrowOnError extends boolean = false>(options: Options<ShopQuoteData, ThrowOnError>) => (options.client ?? client).get<ShopQuoteResponses, ShopQuoteErrors, ThrowOnError>({ url: '/api/v1/shop/skus/{sku_id}/quote', ...options });
+export const shopQuote = <ThrowOnError extends boolean = false>(options: Options<ShopQuoteData, ThrowOnError>) => (options.client ?? client).get<ShopQuoteResponses, ShopQuoteErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/shop/skus/{sku_id}/quote',
+    ...options
+});
 
 /**
  * System Info
  *
  * Version and health of every part: database, Redis, worker, background-job backlog.
  */
-export const systemInfo = <ThrowOnError extends boolean = false>(options?: Options<SystemInfoData, ThrowOnError>) => (options?.client ?? client).get<SystemInfoResponses, SystemInfoErrors, ThrowOnError>({ url: '/api/v1/system/info', ...options });
+export const systemInfo = <ThrowOnError extends boolean = false>(options?: Options<SystemInfoData, ThrowOnError>) => (options?.client ?? client).get<SystemInfoResponses, SystemInfoErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/system/info',
+    ...options
+});
 
 /**
  * List Users
  */
-export const usersList = <ThrowOnError extends boolean = false>(options?: Options<UsersListData, ThrowOnError>) => (options?.client ?? client).get<UsersListResponses, UsersListErrors, ThrowOnError>({ url: '/api/v1/users', ...options });
+export const usersList = <ThrowOnError extends boolean = false>(options?: Options<UsersListData, ThrowOnError>) => (options?.client ?? client).get<UsersListResponses, UsersListErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users',
+    ...options
+});
 
 /**
  * Create Staff
@@ -717,6 +895,7 @@ export const usersList = <ThrowOnError extends boolean = false>(options?: Option
  * here also needs ``roles:assign`` (with step-up).
  */
 export const usersCreateStaff = <ThrowOnError extends boolean = false>(options: Options<UsersCreateStaffData, ThrowOnError>) => (options.client ?? client).post<UsersCreateStaffResponses, UsersCreateStaffErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/users',
     ...options,
     headers: {
@@ -728,7 +907,11 @@ export const usersCreateStaff = <ThrowOnError extends boolean = false>(options: 
 /**
  * Get User
  */
-export const usersGet = <ThrowOnError extends boolean = false>(options: Options<UsersGetData, ThrowOnError>) => (options.client ?? client).get<UsersGetResponses, UsersGetErrors, ThrowOnError>({ url: '/api/v1/users/{user_id}', ...options });
+export const usersGet = <ThrowOnError extends boolean = false>(options: Options<UsersGetData, ThrowOnError>) => (options.client ?? client).get<UsersGetResponses, UsersGetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}',
+    ...options
+});
 
 /**
  * Update User
@@ -736,6 +919,7 @@ export const usersGet = <ThrowOnError extends boolean = false>(options: Options<
  * Rename, or disable/enable (disabling needs ``users:disable`` and ends their sessions).
  */
 export const usersUpdate = <ThrowOnError extends boolean = false>(options: Options<UsersUpdateData, ThrowOnError>) => (options.client ?? client).patch<UsersUpdateResponses, UsersUpdateErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/users/{user_id}',
     ...options,
     headers: {
@@ -749,12 +933,17 @@ export const usersUpdate = <ThrowOnError extends boolean = false>(options: Optio
  *
  * End every session of the user at once (not your own: 409 ``cannot_manage_self``).
  */
-export const usersForceLogout = <ThrowOnError extends boolean = false>(options: Options<UsersForceLogoutData, ThrowOnError>) => (options.client ?? client).post<UsersForceLogoutResponses, UsersForceLogoutErrors, ThrowOnError>({ url: '/api/v1/users/{user_id}/force-logout', ...options });
+export const usersForceLogout = <ThrowOnError extends boolean = false>(options: Options<UsersForceLogoutData, ThrowOnError>) => (options.client ?? client).post<UsersForceLogoutResponses, UsersForceLogoutErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}/force-logout',
+    ...options
+});
 
 /**
  * Set Roles
  */
 export const usersSetRoles = <ThrowOnError extends boolean = false>(options: Options<UsersSetRolesData, ThrowOnError>) => (options.client ?? client).put<UsersSetRolesResponses, UsersSetRolesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/users/{user_id}/roles',
     ...options,
     headers: {
@@ -768,21 +957,33 @@ export const usersSetRoles = <ThrowOnError extends boolean = false>(options: Opt
  *
  * User wallets, largest balance first; ``q`` matches email or phone.
  */
-export const walletListAccounts = <ThrowOnError extends boolean = false>(options?: Options<WalletListAccountsData, ThrowOnError>) => (options?.client ?? client).get<WalletListAccountsResponses, WalletListAccountsErrors, ThrowOnError>({ url: '/api/v1/wallet/accounts', ...options });
+export const walletListAccounts = <ThrowOnError extends boolean = false>(options?: Options<WalletListAccountsData, ThrowOnError>) => (options?.client ?? client).get<WalletListAccountsResponses, WalletListAccountsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/wallet/accounts',
+    ...options
+});
 
 /**
  * Account Statement
  *
  * One user's wallet movements, newest first.
  */
-export const walletAccountStatement = <ThrowOnError extends boolean = false>(options: Options<WalletAccountStatementData, ThrowOnError>) => (options.client ?? client).get<WalletAccountStatementResponses, WalletAccountStatementErrors, ThrowOnError>({ url: '/api/v1/wallet/accounts/{user_id}/statement', ...options });
+export const walletAccountStatement = <ThrowOnError extends boolean = false>(options: Options<WalletAccountStatementData, ThrowOnError>) => (options.client ?? client).get<WalletAccountStatementResponses, WalletAccountStatementErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/wallet/accounts/{user_id}/statement',
+    ...options
+});
 
 /**
  * Export Statement
  *
  * One user's statement as CSV or XLSX (``wallet:export``).
  */
-export const walletExportStatement = <ThrowOnError extends boolean = false>(options: Options<WalletExportStatementData, ThrowOnError>) => (options.client ?? client).get<WalletExportStatementResponses, WalletExportStatementErrors, ThrowOnError>({ url: '/api/v1/wallet/accounts/{user_id}/statement/export', ...options });
+export const walletExportStatement = <ThrowOnError extends boolean = false>(options: Options<WalletExportStatementData, ThrowOnError>) => (options.client ?? client).get<WalletExportStatementResponses, WalletExportStatementErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/wallet/accounts/{user_id}/statement/export',
+    ...options
+});
 
 /**
  * Adjust
@@ -792,6 +993,7 @@ export const walletExportStatement = <ThrowOnError extends boolean = false>(opti
  * refused with ``insufficient_balance``.
  */
 export const walletAdjust = <ThrowOnError extends boolean = false>(options: Options<WalletAdjustData, ThrowOnError>) => (options.client ?? client).post<WalletAdjustResponses, WalletAdjustErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/wallet/adjustments',
     ...options,
     headers: {
@@ -805,14 +1007,22 @@ export const walletAdjust = <ThrowOnError extends boolean = false>(options: Opti
  *
  * Journal entries (记账凭证) with their lines, newest first.
  */
-export const walletLedger = <ThrowOnError extends boolean = false>(options?: Options<WalletLedgerData, ThrowOnError>) => (options?.client ?? client).get<WalletLedgerResponses, WalletLedgerErrors, ThrowOnError>({ url: '/api/v1/wallet/ledger', ...options });
+export const walletLedger = <ThrowOnError extends boolean = false>(options?: Options<WalletLedgerData, ThrowOnError>) => (options?.client ?? client).get<WalletLedgerResponses, WalletLedgerErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/wallet/ledger',
+    ...options
+});
 
 /**
  * My Wallet
  *
  * The signed-in user's balance (余额).
  */
-export const walletMyWallet = <ThrowOnError extends boolean = false>(options?: Options<WalletMyWalletData, ThrowOnError>) => (options?.client ?? client).get<WalletMyWalletResponses, WalletMyWalletErrors, ThrowOnError>({ url: '/api/v1/wallet/me', ...options });
+export const walletMyWallet = <ThrowOnError extends boolean = false>(options?: Options<WalletMyWalletData, ThrowOnError>) => (options?.client ?? client).get<WalletMyWalletResponses, WalletMyWalletErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/wallet/me',
+    ...options
+});
 
 /**
  * Recharge
@@ -821,6 +1031,7 @@ export const walletMyWallet = <ThrowOnError extends boolean = false>(options?: O
  * gateway's notice arrives (once, however often it is sent).
  */
 export const walletRecharge = <ThrowOnError extends boolean = false>(options: Options<WalletRechargeData, ThrowOnError>) => (options.client ?? client).post<WalletRechargeResponses, WalletRechargeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/wallet/me/recharges',
     ...options,
     headers: {
@@ -834,21 +1045,33 @@ export const walletRecharge = <ThrowOnError extends boolean = false>(options: Op
  *
  * The signed-in user's wallet movements (余额明细), newest first.
  */
-export const walletMyStatement = <ThrowOnError extends boolean = false>(options?: Options<WalletMyStatementData, ThrowOnError>) => (options?.client ?? client).get<WalletMyStatementResponses, WalletMyStatementErrors, ThrowOnError>({ url: '/api/v1/wallet/me/statement', ...options });
+export const walletMyStatement = <ThrowOnError extends boolean = false>(options?: Options<WalletMyStatementData, ThrowOnError>) => (options?.client ?? client).get<WalletMyStatementResponses, WalletMyStatementErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/wallet/me/statement',
+    ...options
+});
 
 /**
  * Export My Statement
  *
  * The signed-in user's statement as a file (at most 100,000 lines, newest first).
  */
-export const walletExportMyStatement = <ThrowOnError extends boolean = false>(options?: Options<WalletExportMyStatementData, ThrowOnError>) => (options?.client ?? client).get<WalletExportMyStatementResponses, WalletExportMyStatementErrors, ThrowOnError>({ url: '/api/v1/wallet/me/statement/export', ...options });
+export const walletExportMyStatement = <ThrowOnError extends boolean = false>(options?: Options<WalletExportMyStatementData, ThrowOnError>) => (options?.client ?? client).get<WalletExportMyStatementResponses, WalletExportMyStatementErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/wallet/me/statement/export',
+    ...options
+});
 
 /**
  * Trial Balance
  *
  * Reconciliation (对账): the ledger sums to zero and every balance equals its lines.
  */
-export const walletTrialBalance = <ThrowOnError extends boolean = false>(options?: Options<WalletTrialBalanceData, ThrowOnError>) => (options?.client ?? client).get<WalletTrialBalanceResponses, WalletTrialBalanceErrors, ThrowOnError>({ url: '/api/v1/wallet/trial-balance', ...options });
+export const walletTrialBalance = <ThrowOnError extends boolean = false>(options?: Options<WalletTrialBalanceData, ThrowOnError>) => (options?.client ?? client).get<WalletTrialBalanceResponses, WalletTrialBalanceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/wallet/trial-balance',
+    ...options
+});
 
 /**
  * Liveness
