@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Header, Request
 
 from kameng_api.core.actor import Actor, UserKind
-from kameng_api.core.errors import AppError, Forbidden, Unauthenticated
+from kameng_api.core.errors import AppError, Unauthenticated
 from kameng_api.core.redis import get_queue
 from kameng_api.rbac.deps import ACCESS_MARKER, DbSession, request_meta
 from kameng_api.resellers import keys
@@ -72,8 +72,10 @@ class SignatureError(Unauthenticated):
         super().__init__(detail, code=code, headers={"WWW-Authenticate": "KamengSignature"})
 
 
-class IpRefused(Forbidden):
+class IpRefused(AppError):
+    status = 403
     code = "ip_refused"
+    title = "Forbidden"
 
 
 class RateLimited(AppError):
@@ -178,14 +180,14 @@ async def signed_reseller(
     meta = request_meta(request)
     if not _allowed(meta.ip, key.ip_allowlist):
         raise IpRefused(f"This key may not be used from {meta.ip}.")
-    verdict, left_ms = await get_queue().eval(
+    verdict, left_ms = await get_queue().eval(  # type: ignore[misc]
         _GATE,
         2,
-        f"open:rate:{key.id}",
+        f"open:rate:{key.app_id}",
         f"open:nonce:{key.app_id}:{nonce}",
-        RATE_WINDOW_MS,
-        key.rate_limit_per_min,
-        NONCE_TTL_S,
+        str(RATE_WINDOW_MS),
+        str(key.rate_limit_per_min),
+        str(NONCE_TTL_S),
     )
     if int(verdict) < 0:
         raise RateLimited(

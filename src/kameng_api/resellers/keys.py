@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.audit import service as audit
 from kameng_api.core.actor import Actor, UserKind
 from kameng_api.core.clock import clock
-from kameng_api.core.errors import Conflict, NotFound
+from kameng_api.core.errors import AppError
 from kameng_api.core.security import decrypt_field, encrypt_field
 from kameng_api.identity.models import User
 from kameng_api.resellers.models import ResellerKey
@@ -28,12 +28,16 @@ from kameng_api.settings import get_settings
 LAST_USED_EVERY_S = 60  # last_used_at is written at most this often per key
 
 
-class TooManyKeys(Conflict):
+class TooManyKeys(AppError):
+    status = 409
     code = "too_many_keys"
+    title = "Conflict"
 
 
-class KeyNotFound(NotFound):
+class KeyNotFound(AppError):
+    status = 404
     code = "key_not_found"
+    title = "Not found"
 
 
 def status_of(key: ResellerKey, now: datetime) -> str:
@@ -186,8 +190,10 @@ async def update_key(
     return key
 
 
-class KeyNotLive(Conflict):
+class KeyNotLive(AppError):
+    status = 409
     code = "key_not_active"
+    title = "Conflict"
 
 
 async def rotate_key(session: AsyncSession, actor: Actor, key_id: int) -> tuple[ResellerKey, str]:
@@ -222,9 +228,7 @@ async def revoke_key(
 ) -> ResellerKey:
     """Refused from the next request on (by its owner, or by staff with
     ``resellers:manage_keys``: ``owner_only=False``). Revoking twice changes nothing."""
-    key = await get_key(
-        session, key_id, user_id=actor.user_id if owner_only else None, lock=True
-    )
+    key = await get_key(session, key_id, user_id=actor.user_id if owner_only else None, lock=True)
     if key.status == "revoked":
         return key
     before = _snapshot(key)

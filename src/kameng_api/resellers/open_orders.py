@@ -18,7 +18,6 @@ it). The money goes back through ``orders.refund`` (once: the order becomes ``re
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +26,7 @@ from kameng_api.audit import service as audit
 from kameng_api.catalog import service as catalog
 from kameng_api.core import outbound
 from kameng_api.core.clock import clock
-from kameng_api.core.errors import Conflict, NotFound
+from kameng_api.core.errors import AppError, NotFound
 from kameng_api.orders import service as orders
 from kameng_api.orders.idempotency import request_hash
 from kameng_api.orders.models import Order
@@ -39,24 +38,34 @@ OPEN_ORDER_LOCK = 0x6F70_656E  # pg_advisory_xact_lock(OPEN_ORDER_LOCK, hash) pe
 _PROCESSING = ("pending_payment", "paid", "delivering")
 
 
-class OrderNotFound(NotFound):
+class OrderNotFound(AppError):
+    status = 404
     code = "order_not_found"
+    title = "Not found"
 
 
-class ProductNotFound(NotFound):
+class ProductNotFound(AppError):
+    status = 404
     code = "product_not_found"
+    title = "Not found"
 
 
-class OutTradeNoReused(Conflict):
+class OutTradeNoReused(AppError):
+    status = 409
     code = "out_trade_no_reused"
+    title = "Conflict"
 
 
-class PriceChanged(Conflict):
+class PriceChanged(AppError):
+    status = 409
     code = "price_changed"
+    title = "Conflict"
 
 
-class NotCancellable(Conflict):
+class NotCancellable(AppError):
+    status = 409
     code = "not_cancellable"
+    title = "Conflict"
 
 
 def open_status(order: Order, link: OpenOrder) -> str:
@@ -88,7 +97,7 @@ async def order_out(
     out = OpenOrderOut(
         order_no=order.order_no,
         out_trade_no=link.out_trade_no,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         sku_id=order.sku_id,
         product_name=order.product_name,
         sku_name=order.sku_name,
@@ -245,5 +254,3 @@ async def cancel(
         after={"out_trade_no": out_trade_no, "refunded": format(order.total, "f")},
     )
     return order, link
-
-

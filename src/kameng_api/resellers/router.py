@@ -79,7 +79,7 @@ def _key_out(key: ResellerKey) -> KeyOut:
         secret_hint=key.secret_hint,
         ip_allowlist=list(key.ip_allowlist),
         rate_limit_per_min=key.rate_limit_per_min,
-        status=keys.status_of(key, clock.now()),  # type: ignore[arg-type]
+        status=keys.status_of(key, clock.now()),
         created_at=key.created_at,
         last_used_at=key.last_used_at,
         expires_at=key.expires_at,
@@ -292,8 +292,7 @@ async def categories(session: DbSession, caller: Signed) -> OpenCategories:
     for root in await catalog.category_tree(session, shop=True):
         items.append(OpenCategory(id=root["id"], name=root["name"], parent_id=None))
         items += [
-            OpenCategory(id=c["id"], name=c["name"], parent_id=root["id"])
-            for c in root["children"]
+            OpenCategory(id=c["id"], name=c["name"], parent_id=root["id"]) for c in root["children"]
         ]
     return OpenCategories(items=items)
 
@@ -316,9 +315,7 @@ async def products(
     rows = sorted(
         (
             p
-            for p in await catalog.shop_products(
-                session, category_id=category_id, q=None, tag=None
-            )
+            for p in await catalog.shop_products(session, category_id=category_id, q=None, tag=None)
             if p.id > after
         ),
         key=lambda p: p.id,
@@ -431,9 +428,7 @@ async def get_order(out_trade_no: TradeNo, session: DbSession, caller: Signed) -
     response_model=OpenOrderOut,
     responses=error_responses(*_SIGNED, 404, 409),
 )
-async def cancel_order(
-    out_trade_no: TradeNo, session: DbSession, caller: Signed
-) -> OpenOrderOut:
+async def cancel_order(out_trade_no: TradeNo, session: DbSession, caller: Signed) -> OpenOrderOut:
     """Cancel before processing (waiting for stock, or a direct recharge not yet sent
     upstream): the money goes back to your balance; else 409 ``not_cancellable``."""
     order, link = await open_orders.cancel(session, caller, out_trade_no)
