@@ -95,20 +95,22 @@ async def test_a_key_is_shown_once_stored_encrypted_and_answers_ping(
 ) -> None:
     account, h = await _reseller(client, session)
     key = await _key(client, h, name="erp", ip_allowlist=["10.0.0.1", "127.0.0.0/8"])
-    assert key["app_id"].startswith("ak_") and key["secret"].startswith("sk_")
+    assert key["app_id"].startswith("ak_")
+    assert key["secret"].startswith("sk_")
     assert key["ip_allowlist"] == ["10.0.0.1/32", "127.0.0.0/8"]
     listed = (await client.get(KEYS, headers=h)).json()
     assert [k["app_id"] for k in listed] == [key["app_id"]]
-    assert "secret" not in listed[0] and listed[0]["secret_hint"] == key["secret"][-4:]
+    assert "secret" not in listed[0]
+    assert listed[0]["secret_hint"] == key["secret"][-4:]
     row = (
         await session.execute(select(ResellerKey).where(ResellerKey.app_id == key["app_id"]))
     ).scalar_one()
-    assert key["secret"] not in row.secret_enc and key["secret"] not in json.dumps(
-        [str(v) for v in row.__dict__.values()]
-    )
+    assert key["secret"] not in row.secret_enc
+    assert key["secret"] not in json.dumps([str(v) for v in row.__dict__.values()])
     async with _api(client, key) as api:
         pong = await api.ping()
-    assert pong["app_id"] == key["app_id"] and pong["reseller_id"] == account.user.id
+    assert pong["app_id"] == key["app_id"]
+    assert pong["reseller_id"] == account.user.id
     async with db.unit_of_work() as s:  # last_used_at noted
         used = await s.scalar(select(ResellerKey.last_used_at).where(ResellerKey.id == key["id"]))
     assert used is not None
@@ -127,7 +129,8 @@ async def test_bad_cidr_is_422_and_key_count_is_capped(
 ) -> None:
     _, h = await _reseller(client, session, "0")
     r = await client.post(KEYS, json={"ip_allowlist": ["10.0.0.300/8"]}, headers=h)
-    assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_failed"
     monkeypatch.setenv("KAMENG_RESELLER_MAX_KEYS", "2")
     from kameng_api.settings import get_settings
 
@@ -135,7 +138,8 @@ async def test_bad_cidr_is_422_and_key_count_is_capped(
     await _key(client, h)
     await _key(client, h)
     r = await client.post(KEYS, json={}, headers=h)
-    assert r.status_code == 409 and r.json()["code"] == "too_many_keys"
+    assert r.status_code == 409
+    assert r.json()["code"] == "too_many_keys"
     get_settings.cache_clear()
 
 
@@ -149,10 +153,12 @@ async def test_customers_and_staff_cannot_use_key_routes_and_b_cannot_touch_a(
     operator = await login(client, await make_user(roles=("operator",)))
     for h in (customer, operator):
         r = await client.post(KEYS, json={}, headers=h)
-        assert r.status_code == 403 and r.json()["code"] == "permission_denied"
+        assert r.status_code == 403
+        assert r.json()["code"] == "permission_denied"
     for path in (f"{KEYS}/{key['id']}/revoke", f"{KEYS}/{key['id']}/rotate"):
         r = await client.post(path, headers=hb)
-        assert r.status_code == 404 and r.json()["code"] == "key_not_found"
+        assert r.status_code == 404
+        assert r.json()["code"] == "key_not_found"
     r = await client.patch(f"{KEYS}/{key['id']}", json={"name": "x"}, headers=hb)
     assert r.status_code == 404
     assert (await client.get(KEYS, headers=hb)).json() == []
@@ -166,9 +172,11 @@ async def test_staff_list_read_only_and_revoke(
     admin = await make_user(roles=("super_admin",), mfa=True)
     ha = await login(client, admin)
     r = await client.get(f"/api/v1/admin/resellers/{account.user.id}/keys", headers=ha)
-    assert r.status_code == 200 and "secret" not in r.json()[0]
+    assert r.status_code == 200
+    assert "secret" not in r.json()[0]
     r = await client.post(f"/api/v1/admin/reseller-keys/{key['id']}/revoke", headers=ha)
-    assert r.status_code == 200 and r.json()["status"] == "revoked"
+    assert r.status_code == 200
+    assert r.json()["status"] == "revoked"
     async with _api(client, key) as api:
         with pytest.raises(OpenApiError) as e:
             await api.ping()
@@ -183,7 +191,8 @@ async def test_rotation_keeps_the_old_key_for_the_grace_then_refuses_it(
     r = await client.post(f"{KEYS}/{old['id']}/rotate", headers=h)
     assert r.status_code == 201, r.text
     new = r.json()
-    assert new["app_id"] != old["app_id"] and new["secret"] != old["secret"]
+    assert new["app_id"] != old["app_id"]
+    assert new["secret"] != old["secret"]
     async with _api(client, old) as api_old, _api(client, new) as api_new:
         assert (await api_old.ping())["app_id"] == old["app_id"]  # in its grace
         assert (await api_new.ping())["app_id"] == new["app_id"]
@@ -200,7 +209,8 @@ async def test_rotation_keeps_the_old_key_for_the_grace_then_refuses_it(
         assert (e.value.status, e.value.code) == (401, "unknown_key")
         assert (await api_new.ping())["app_id"] == new["app_id"]
     r = await client.post(f"{KEYS}/{old['id']}/rotate", headers=h)
-    assert r.status_code == 409 and r.json()["code"] == "key_not_active"
+    assert r.status_code == 409
+    assert r.json()["code"] == "key_not_active"
 
 
 async def test_callback_settings(client: httpx.AsyncClient, session: AsyncSession) -> None:
@@ -212,9 +222,11 @@ async def test_callback_settings(client: httpx.AsyncClient, session: AsyncSessio
         json={"callback_url": "http://169.254.169.254/latest"},
         headers=h,
     )
-    assert r.status_code == 422 and r.json()["code"] == "url_not_allowed"
+    assert r.status_code == 422
+    assert r.json()["code"] == "url_not_allowed"
     r = await client.post("/api/v1/account/reseller/callback/rotate-secret", headers=h)
-    assert r.status_code == 200 and r.json()["webhook_secret"].startswith("whsec_")
+    assert r.status_code == 200
+    assert r.json()["webhook_secret"].startswith("whsec_")
 
 
 # ---- the signature checks -------------------------------------------------------------------
@@ -317,7 +329,8 @@ async def test_ip_allowlist_and_rate_limit(
             await api.ping()
         assert (e.value.status, e.value.code) == (429, "rate_limited")
     r = await client.get("/open/v1/ping", headers=_signed(key, "GET", "/open/v1/ping"))
-    assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 60
+    assert r.status_code == 429
+    assert 1 <= int(r.headers["retry-after"]) <= 60
 
 
 # ---- catalogue, balance, orders ------------------------------------------------------------
@@ -343,29 +356,33 @@ async def test_catalogue_balance_and_a_purchase_at_the_resellers_price(
     async with _api(client, key) as api:
         assert await api.balance() == Decimal("100")
         cats = await api.categories()
-        assert cats and all({"id", "name", "parent_id"} <= c.keys() for c in cats)
+        assert cats
+        assert all({"id", "name", "parent_id"} <= c.keys() for c in cats)
         products = [p async for p in api.products(page_size=1)]
         mine = next(p for p in products if p["id"] == product_id)
-        assert mine["skus"][0]["price"] == "9.5000" and mine["skus"][0]["stock"] == 3
+        assert mine["skus"][0]["price"] == "9.5000"
+        assert mine["skus"][0]["stock"] == 3
         with pytest.raises(OpenApiError) as e:
             await api.create_order("P-1", sku_id, 1, max_unit_price="9.00")
         assert (e.value.status, e.value.code) == (409, "price_changed")
         order = await api.create_order("P-1", sku_id, 2, max_unit_price="9.50")
-        assert order["status"] == "delivered" and order["total"] == "19.0000"
-        assert (
-            sorted(k["secret"] for k in order["keys"])
-            == sorted(s for s in secrets if s in {k["secret"] for k in order["keys"]})
-            and len(order["keys"]) == 2
+        assert order["status"] == "delivered"
+        assert order["total"] == "19.0000"
+        assert sorted(k["secret"] for k in order["keys"]) == sorted(
+            s for s in secrets if s in {k["secret"] for k in order["keys"]}
         )
+        assert len(order["keys"]) == 2
         assert order["replayed"] is False
         again = await api.create_order("P-1", sku_id, 2, max_unit_price="9.50")
-        assert again["replayed"] is True and again["order_no"] == order["order_no"]
+        assert again["replayed"] is True
+        assert again["order_no"] == order["order_no"]
         assert again["keys"] == order["keys"]
         with pytest.raises(OpenApiError) as e:
             await api.create_order("P-1", sku_id, 1)
         assert (e.value.status, e.value.code) == (409, "out_trade_no_reused")
         got = await api.get_order("P-1")
-        assert got is not None and got["keys"] == order["keys"]
+        assert got is not None
+        assert got["keys"] == order["keys"]
         assert await api.get_order("P-404") is None
         page = await api.list_orders()
         assert [o["out_trade_no"] for o in page["items"]] == ["P-1"]
