@@ -524,3 +524,51 @@ def test_the_documented_worked_example() -> None:
 
 
 _ = timedelta
+
+
+def test_the_documented_shell_signing_matches() -> None:
+    """The doc's bash + openssl function signs exactly as the server checks."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl")
+    doc = (Path(__file__).resolve().parents[1] / "docs/reseller-api.md").read_text()
+    found = re.search(
+        r"<!-- begin: sign.sh -->\n```bash\n(.*?)```\n<!-- end: sign.sh -->", doc, re.S
+    )
+    assert found is not None
+    body = '{"out_trade_no":"A-1001","sku_id":7,"quantity":1,"buyer_input":{}}'
+    nonce = "0f8e2a9c4b7d41e6a3c5b2d1e0f9a8b7"
+    for method, path, query, content in (
+        ("POST", "/open/v1/orders", "", body),
+        ("GET", "/open/v1/orders", "cursor=a%20b&limit=5&status=delivered", ""),
+    ):
+        out = subprocess.run(
+            [
+                "bash",
+                "-c",
+                found.group(1) + '\nkameng_sign "$@"',
+                "sh",
+                method,
+                path,
+                query,
+                "1765152000",
+                nonce,
+                content,
+            ],
+            env={"PATH": "/usr/bin:/bin", "KAMENG_SECRET": "sk_example_secret_do_not_use"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        pairs = [tuple(p.split("=", 1)) for p in query.split("&")] if query else []
+        pairs = [(k, v.replace("%20", " ")) for k, v in pairs]
+        expected = signing.sign(
+            "sk_example_secret_do_not_use",
+            signing.string_to_sign(method, path, pairs, "1765152000", nonce, content.encode()),  # type: ignore[arg-type]
+        )
+        assert out == expected
+        assert out in doc
