@@ -151,8 +151,11 @@ async def run_mode(
         conn = Conn(host, int(port))
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            if mode == "orders":
-                body = json.dumps({"sku_id": sku_id}).encode()
+            if mode in ("orders", "route"):
+                # "route": quantity 1.0 is not the lane's case (it wants an int): the route
+                # answers it — the shop's purchase without the lane, for reference
+                qty: Any = 1 if mode == "orders" else 1.0
+                body = json.dumps({"sku_id": sku_id, "quantity": qty}).encode()
                 status, data = await conn.post(
                     "/api/v1/orders",
                     body,
@@ -289,8 +292,9 @@ def main() -> None:
         # warm both paths (snapshots, caches, connections)
         asyncio.run(run_mode(base, "orders", sku_id, buyers, 1.0))
         asyncio.run(run_mode(base, "open", sku_id, buyers, 1.0))
+        asyncio.run(run_mode(base, "route", sku_id, buyers, 1.0))
         for r in range(args.rounds):
-            for mode in ("orders", "open"):
+            for mode in ("orders", "open", "route"):
                 res = asyncio.run(run_mode(base, mode, sku_id, buyers, args.seconds))
                 res["round"] = r + 1
                 results.append(res)
@@ -322,12 +326,16 @@ def main() -> None:
 
     rows = {
         m: {f: mean(m, f) for f in ("purchases_per_s", "p50_ms", "p99_ms")}
-        for m in ("orders", "open")
+        for m in ("orders", "open", "route")
     }
     ratio = rows["open"]["purchases_per_s"] / rows["orders"]["purchases_per_s"]
     print()
     print(f"{'path':28s} {'purchases/s':>12s} {'p50 ms':>8s} {'p99 ms':>8s}")
-    for m, label in (("orders", "POST /api/v1/orders (lane)"), ("open", "POST /open/v1/orders")):
+    for m, label in (
+        ("orders", "POST /api/v1/orders (lane)"),
+        ("route", "POST /api/v1/orders (route)"),
+        ("open", "POST /open/v1/orders"),
+    ):
         r = rows[m]
         print(f"{label:28s} {r['purchases_per_s']:12,.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f}")
     print(
@@ -344,6 +352,11 @@ def main() -> None:
                 "orders_p99_ms": round(rows["orders"]["p99_ms"], 1),
                 "open_p50_ms": round(rows["open"]["p50_ms"], 1),
                 "open_p99_ms": round(rows["open"]["p99_ms"], 1),
+                "route_per_s": round(rows["route"]["purchases_per_s"]),
+                "route_p50_ms": round(rows["route"]["p50_ms"], 1),
+                "open_vs_route": round(
+                    rows["open"]["purchases_per_s"] / rows["route"]["purchases_per_s"], 2
+                ),
                 "resellers": args.resellers,
                 "duplicate_keys": dup_keys,
                 "duplicate_out_trade_no": dup_nos,
