@@ -262,6 +262,15 @@ async def test_every_signature_failure_has_its_code_and_orders_nothing(
         ("short nonce", {**good, "X-Kameng-Nonce": "abc"}, body("A1"), "signature_missing", 401)
     )
     cases.append(
+        (
+            "signature not hex",
+            {**good, "X-Kameng-Signature": "z" * 64},
+            body("A1"),
+            "signature_missing",
+            401,
+        )
+    )
+    cases.append(
         ("unknown key", {**good, "X-Kameng-App-Id": "ak_nope"}, body("A1"), "unknown_key", 401)
     )
     for skew in (-301, 301):
@@ -572,3 +581,35 @@ def test_the_documented_shell_signing_matches() -> None:
         )
         assert out == expected
         assert out in doc
+
+
+async def test_a_direct_recharge_not_yet_upstream_is_cancelled_once_under_a_race(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    account, h = await _reseller(client, session)
+    _, sku_id, _ = await _shop(client, 1)
+    key = await _key(client, h)
+    async with _api(client, key) as api:
+        await api.create_order("D-1", sku_id, 1)
+        order_id = await session.scalar(
+            select(OpenOrder.order_id).where(OpenOrder.out_trade_no == "D-1")
+        )
+        # as a direct recharge handed to delivery, not yet sent to the supplier
+        await session.execute(
+            text(
+                "UPDATE orders SET status='delivering', delivery_type='direct_recharge', "
+                "delivered_qty=0, delivered_at=NULL, upstream_started_at=NULL WHERE id=:i"
+            ),
+            {"i": order_id},
+        )
+        await session.commit()
+        assert (await api.get_order("D-1"))["status"] == "processing"  # type: ignore[index]
+        answers = await asyncio.gather(*(api.cancel_order("D-1") for _ in range(5)))
+        assert {a["status"] for a in answers} == {"cancelled"}
+    assert await wallet.balance(session, account.user.id) == Decimal("100")
+    refunds = await session.scalar(
+        text("SELECT count(*) FROM wallet_entries WHERE kind = 'refund'")
+    )
+    assert refunds == 1
+    status = await session.scalar(select(Order.status).where(Order.id == order_id))
+    assert status == "refunded"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Annotated
@@ -48,6 +49,7 @@ from kameng_api.resellers.signing import (
 )
 
 RATE_WINDOW_MS = 60_000
+_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 NONCE_TTL_S = 2 * WINDOW_S + 60  # longer than any timestamp we accept is fresh
 
 # KEYS: the key's counter, the nonce. ARGV: window ms, limit, nonce TTL s.
@@ -152,6 +154,7 @@ async def signed_reseller(
         or len(ts) > 12
         or not NONCE_RE.match(nonce)
         or len(signature) != 64
+        or not _HEX.match(signature)
     ):
         raise SignatureError(
             "A signing header is malformed (timestamp: Unix seconds; nonce: 16-64 of "

@@ -124,8 +124,8 @@ async def _find(
         .join(OpenOrder, OpenOrder.order_id == Order.id)
         .where(OpenOrder.user_id == user_id, OpenOrder.out_trade_no == out_trade_no)
     )
-    if lock:
-        q = q.with_for_update(of=Order)
+    if lock:  # both rows: a cancel that waited sees the order *and* the link as committed
+        q = q.with_for_update().execution_options(populate_existing=True)
     row = (await session.execute(q)).first()
     return None if row is None else (row[0], row[1])
 
