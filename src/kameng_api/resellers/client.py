@@ -39,13 +39,19 @@ class OpenApiError(Exception):
     """The API refused the request (a problem+json answer with a stable ``code``)."""
 
     def __init__(
-        self, status: int, code: str, detail: str | None, body: dict[str, Any] | None = None
+        self,
+        status: int,
+        code: str,
+        detail: str | None,
+        body: dict[str, Any] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {detail}")
         self.status = status
         self.code = code
         self.detail = detail
         self.body = body or {}
+        self.retry_after = retry_after  # seconds, from Retry-After (429 rate_limited)
 
 
 class OpenApiUnavailable(Exception):
@@ -131,11 +137,13 @@ class OpenApiClient:
         if response.status_code >= 400:
             if not isinstance(data, dict):
                 data = {}
+            retry = response.headers.get("retry-after", "")
             raise OpenApiError(
                 response.status_code,
                 str(data.get("code", "unknown")),
                 data.get("detail"),
                 data,
+                float(retry) if retry.isdigit() else None,
             )
         if not isinstance(data, dict):
             raise OpenApiUnavailable(f"{method} {path}: unexpected answer")
