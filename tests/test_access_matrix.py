@@ -35,6 +35,8 @@ PRINCIPALS = ("anonymous", "customer", "reseller", *STAFF_ROLES)
 
 ANYONE = frozenset(PRINCIPALS)
 SIGNED_IN = ANYONE - {"anonymous"}
+RESELLER = frozenset({"reseller"})
+SIGNED_BY_KEY: frozenset[str] = frozenset()  # no principal of the walk: a key's signature
 
 
 def staff(*roles: str) -> frozenset[str]:
@@ -139,6 +141,28 @@ EXPECTED: dict[str, frozenset[str]] = {
     # 财务 reads the operation log (reconciliation); export stays with the admin
     "audit:list": staff("finance"),
     "audit:export": staff(),
+    # resellers manage their own open-API keys and callback settings; staff with
+    # resellers:read / resellers:manage_keys (the admin) see a reseller's keys and revoke them
+    "resellers:list_my_keys": RESELLER,
+    "resellers:create_key": RESELLER,
+    "resellers:update_key": RESELLER,
+    "resellers:rotate_key": RESELLER,
+    "resellers:revoke_key": RESELLER,
+    "resellers:get_callback": RESELLER,
+    "resellers:set_callback": RESELLER,
+    "resellers:rotate_webhook_secret": RESELLER,
+    "resellers:list_keys": staff(),
+    "resellers:admin_revoke_key": staff(),
+    # the open API: signed with a reseller's key; a token lets nobody in (401
+    # signature_missing); tests/test_reseller_open_api.py covers the signed calls
+    "open:ping": SIGNED_BY_KEY,
+    "open:balance": SIGNED_BY_KEY,
+    "open:categories": SIGNED_BY_KEY,
+    "open:products": SIGNED_BY_KEY,
+    "open:create_order": SIGNED_BY_KEY,
+    "open:list_orders": SIGNED_BY_KEY,
+    "open:get_order": SIGNED_BY_KEY,
+    "open:cancel_order": SIGNED_BY_KEY,
 }
 
 # Routes outside the API schema, and why they are open.
@@ -230,7 +254,9 @@ async def test_every_route_as_every_role_matches_the_matrix(client: httpx.AsyncC
                 else None
             )
             allowed = who in EXPECTED[op_id]
-            if allowed:
+            if EXPECTED[op_id] is SIGNED_BY_KEY:
+                ok = r.status_code == 401 and code == "signature_missing"
+            elif allowed:
                 ok = code not in NOT_REFUSED_BY_ACCESS and r.status_code < 500
             elif who == "anonymous":
                 ok = r.status_code == 401 and code == "unauthenticated"

@@ -45,6 +45,9 @@ from kameng_api.orders.router import admin_router as orders_admin_router
 from kameng_api.orders.router import router as orders_router
 from kameng_api.payments.router import router as payments_router
 from kameng_api.rbac.router import router as roles_router
+from kameng_api.resellers.router import account_router as reseller_account_router
+from kameng_api.resellers.router import admin_router as reseller_admin_router
+from kameng_api.resellers.router import open_router
 from kameng_api.settings import Settings, get_settings
 from kameng_api.system.router import ops_router
 from kameng_api.system.router import router as system_router
@@ -81,7 +84,7 @@ def _mount_spa(app: FastAPI, spa_dir: Path) -> None:
 
     @app.get("/{path:path}", include_in_schema=False)
     async def spa(path: str, request: Request) -> Response:
-        if path == "api" or path.startswith("api/"):
+        if path in ("api", "open") or path.startswith(("api/", "open/")):
             raise StarletteHTTPException(404, "No such API route.")
         candidate = (root / path).resolve()
         if path and candidate.is_file() and candidate.is_relative_to(root):
@@ -136,7 +139,17 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         description="Back office and API of the kameng 卡盟 platform. Every error is "
         "`application/problem+json` (RFC 9457) with a stable `code`. No text the API accepts "
         "(path, query, headers, JSON or form bodies) may contain the NUL character U+0000: "
-        "such a request is refused with 422 `validation_failed`.",
+        "such a request is refused with 422 `validation_failed`.\n\n"
+        "## Reseller open API (`/open/v1`, tag `open`)\n\n"
+        "Resellers call `/open/v1/*` with a key made under 我的对接 "
+        "(`/api/v1/account/reseller/keys`), not with a token. Every request carries "
+        "`X-Kameng-App-Id`, `X-Kameng-Timestamp` (Unix seconds, ±300 s), `X-Kameng-Nonce` "
+        "(16–64 of `A-Z a-z 0-9 _ -`, once) and `X-Kameng-Signature`: lowercase hex "
+        "HMAC-SHA256 with the key's secret over `METHOD\\nPATH\\nCANONICAL_QUERY\\n"
+        "TIMESTAMP\\nNONCE\\nSHA256_HEX(body)`. Refusals: 401 `signature_missing`, "
+        "`unknown_key`, `stale_timestamp`, `bad_signature`, `nonce_reused`; 403 `ip_refused`; "
+        "429 `rate_limited` (`Retry-After`). Step by step, with examples: "
+        "docs/reseller-api.md.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
         docs_url="/api/docs",
@@ -160,12 +173,15 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         wallet_router,
         orders_router,
         orders_admin_router,
+        reseller_account_router,
+        reseller_admin_router,
         payments_router,
         system_router,
     ):
         api.include_router(r)
     app.include_router(ops_router)
     app.include_router(api)
+    app.include_router(open_router)  # /open/v1: signed by a reseller's key, not a token
     set_allowed_methods(_allowed_methods(app))
 
     @app.get("/metrics", include_in_schema=False)

@@ -243,6 +243,21 @@ class Settings(BaseSettings):
         "process. Purchases arriving meanwhile wait and go together in the next one: on few "
         "cores one batch at a time is fastest (a batch of 30 costs little more than one).",
     )
+    reseller_key_grace_s: int = Field(
+        default=86400,
+        ge=0,
+        description="After a reseller rotates an open-API key, the old key keeps working this "
+        "many seconds (then it is refused as unknown_key).",
+    )
+    reseller_max_keys: int = Field(
+        default=10, ge=1, le=100, description="Live open-API keys one reseller may hold."
+    )
+    reseller_default_rate_per_min: int = Field(
+        default=600,
+        ge=1,
+        le=100_000,
+        description="Requests per minute a new open-API key may make (per key; 429 beyond).",
+    )
     purchase_batch_stretch_ms: float = Field(
         default=15,
         gt=0,

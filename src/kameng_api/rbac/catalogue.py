@@ -58,6 +58,7 @@ def load_catalogue() -> dict[str, PermissionInfo]:
 
     for name in (
         "orders",
+        "resellers",
         "catalog",
         "inventory",
         "wallet",

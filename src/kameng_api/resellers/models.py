@@ -85,4 +85,6 @@ class OpenOrder(Base):
     key_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("reseller_keys.id"))
     callback_url: Mapped[str | None] = mapped_column(String(512))  # overrides the account's
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # the reseller cancelled it before it went upstream (the order itself reads ``refunded``)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,219 @@
+"""The open API's access rule: a request signed with a reseller's key (``signing.py``).
+
+Checked in this order, each refusal with its own code and nothing ordered:
+
+1. the four headers present and well formed — else 401 ``signature_missing``;
+2. the app id names a usable key of an active reseller — else 401 ``unknown_key`` (no such
+   key, revoked, or rotated and past its grace);
+3. the timestamp within ±300 s of our clock — else 401 ``stale_timestamp``;
+4. the HMAC over method, raw path, the query pairs as received, timestamp, nonce and the
+   exact body bytes — else 401 ``bad_signature`` (checked *before* the nonce is spent, so a
+   forged request cannot burn a reseller's nonces);
+5. the client address (``request.client.host``, which honours the proxy trust setting) in
+   the key's allowlist, when it has one — else 403 ``ip_refused``;
+6. one Redis script: the key's request count of this minute (fixed window, atomic
+   ``INCR`` + ``PEXPIRE``) — beyond its limit 429 ``rate_limited`` with ``Retry-After`` —
+   then the nonce stored ``SET NX EX`` (per app id, kept 2 × the window) — seen before: 401
+   ``nonce_reused``.
+
+The caller becomes an ``Actor`` of kind reseller (no permissions: the order services scope
+everything to ``user_id``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, Header, Request
+
+from kameng_api.core.actor import Actor, UserKind
+from kameng_api.core.errors import AppError, Unauthenticated
+from kameng_api.core.redis import get_queue
+from kameng_api.rbac.deps import ACCESS_MARKER, DbSession, request_meta
+from kameng_api.resellers import keys
+from kameng_api.resellers.signing import (
+    HEADER_APP_ID,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    NONCE_RE,
+    WINDOW_S,
+    signature_matches,
+    string_to_sign,
+)
+
+RATE_WINDOW_MS = 60_000
+_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+NONCE_TTL_S = 2 * WINDOW_S + 60  # longer than any timestamp we accept is fresh
+
+# KEYS: the key's counter, the nonce. ARGV: window ms, limit, nonce TTL s.
+# {-1, ms left}: rate limited (the nonce is not spent); {1, 0}: go on; {0, 0}: nonce seen.
+_GATE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); left = tonumber(ARGV[1]) end
+  return {-1, left}
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return {1, 0} end
+return {0, 0}
+"""
+
+
+class SignatureError(Unauthenticated):
+    """A 401 of the open API (its ``code`` says which check failed)."""
+
+    def __init__(self, detail: str, code: str) -> None:
+        super().__init__(detail, code=code, headers={"WWW-Authenticate": "KamengSignature"})
+
+
+class IpRefused(AppError):
+    status = 403
+    code = "ip_refused"
+    title = "Forbidden"
+
+
+class RateLimited(AppError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed the request: the key and its reseller, as an Actor for the services."""
+
+    key: keys.RequestKey
+    actor: Actor
+
+    @property
+    def user_id(self) -> int:
+        return self.actor.user_id
+
+
+def _allowed(ip: str | None, allowlist: tuple[str, ...]) -> bool:
+    if not allowlist:
+        return True
+    if ip is None:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    for cidr in allowlist:
+        try:
+            if addr in ipaddress.ip_network(cidr, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+async def signed_reseller(
+    request: Request,
+    session: DbSession,
+    x_kameng_app_id: Annotated[
+        str | None, Header(description="your key's app id", max_length=64)
+    ] = None,
+    x_kameng_timestamp: Annotated[
+        str | None, Header(description="Unix seconds (±300 s of our clock)", max_length=20)
+    ] = None,
+    x_kameng_nonce: Annotated[
+        str | None, Header(description="16–64 of A-Z a-z 0-9 _ -, once per key", max_length=64)
+    ] = None,
+    x_kameng_signature: Annotated[
+        str | None,
+        Header(description="lowercase hex HMAC-SHA256 (docs/reseller-api.md)", max_length=128),
+    ] = None,
+) -> Caller:
+    """The reseller whose key signed this request, or a refusal (see the module's doc)."""
+    h = request.headers
+    app_id = h.get(HEADER_APP_ID, "").strip()
+    ts = h.get(HEADER_TIMESTAMP, "").strip()
+    nonce = h.get(HEADER_NONCE, "").strip()
+    signature = h.get(HEADER_SIGNATURE, "").strip()
+    if not (app_id and ts and nonce and signature):
+        raise SignatureError(
+            "Sign the request: X-Kameng-App-Id, X-Kameng-Timestamp, X-Kameng-Nonce and "
+            "X-Kameng-Signature are required.",
+            "signature_missing",
+        )
+    if (
+        len(app_id) > 64
+        or not ts.isascii()
+        or not ts.isdigit()
+        or len(ts) > 12
+        or not NONCE_RE.match(nonce)
+        or len(signature) != 64
+        or not _HEX.match(signature)
+    ):
+        raise SignatureError(
+            "A signing header is malformed (timestamp: Unix seconds; nonce: 16-64 of "
+            "A-Z a-z 0-9 _ -; signature: 64 hex digits).",
+            "signature_missing",
+        )
+    key = await keys.key_for_request(session, app_id)
+    if key is None:
+        raise SignatureError("No such key, or it was revoked or has expired.", "unknown_key")
+    if abs(time.time() - int(ts)) > WINDOW_S:
+        raise SignatureError(
+            f"The timestamp is more than {WINDOW_S} s from our clock "
+            f"(server time {int(time.time())}).",
+            "stale_timestamp",
+        )
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw_path.decode("latin-1").partition("?")[0]
+    query = parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), True)
+    body = await request.body()
+    text = string_to_sign(request.method, path, query, ts, nonce, body)
+    if not signature_matches(key.secret, text, signature):
+        raise SignatureError(
+            "The signature does not match the request (see docs/reseller-api.md).",
+            "bad_signature",
+        )
+    meta = request_meta(request)
+    if not _allowed(meta.ip, key.ip_allowlist):
+        raise IpRefused(f"This key may not be used from {meta.ip}.")
+    verdict, left_ms = await get_queue().eval(  # type: ignore[misc]
+        _GATE,
+        2,
+        f"open:rate:{key.app_id}",
+        f"open:nonce:{key.app_id}:{nonce}",
+        str(RATE_WINDOW_MS),
+        str(key.rate_limit_per_min),
+        str(NONCE_TTL_S),
+    )
+    if int(verdict) < 0:
+        raise RateLimited(
+            f"At most {key.rate_limit_per_min} requests a minute with this key.",
+            headers={"Retry-After": str(max(1, math.ceil(int(left_ms) / 1000)))},
+        )
+    if int(verdict) == 0:
+        raise SignatureError("This nonce was used already: make a new one.", "nonce_reused")
+    await keys.note_used(session, key)
+    actor = Actor(
+        user_id=key.user_id,
+        kind=UserKind.reseller,
+        session_id=f"key:{key.app_id}",
+        meta=meta,
+    )
+    request.state.actor = actor
+    return caller_of(key, actor)
+
+
+def caller_of(key: keys.RequestKey, actor: Actor) -> Caller:
+    return Caller(key, actor)
+
+
+setattr(signed_reseller, ACCESS_MARKER, "signed")
+
+Signed = Annotated[Caller, Depends(signed_reseller)]
