@@ -329,6 +329,20 @@ export type AuditPage = {
 };
 
 /**
+ * BalanceOut
+ */
+export type BalanceOut = {
+    /**
+     * Balance
+     */
+    balance: string;
+    /**
+     * Currency
+     */
+    currency?: string;
+};
+
+/**
  * Body_inventory:stage_import
  */
 export type BodyInventoryStageImport = {
@@ -1241,6 +1255,236 @@ export type NoticeOut = {
 };
 
 /**
+ * OpenCategories
+ */
+export type OpenCategories = {
+    /**
+     * Items
+     */
+    items: Array<OpenCategory>;
+};
+
+/**
+ * OpenCategory
+ */
+export type OpenCategory = {
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Parent Id
+     */
+    parent_id: number | null;
+};
+
+/**
+ * OpenKey
+ */
+export type OpenKey = {
+    /**
+     * Card No
+     */
+    card_no: string | null;
+    /**
+     * Secret
+     */
+    secret: string;
+};
+
+/**
+ * OpenOrderIn
+ */
+export type OpenOrderIn = {
+    /**
+     * Buyer Input
+     */
+    buyer_input?: {
+        [key: string]: string;
+    };
+    /**
+     * Callback Url
+     *
+     * this order's callbacks go here (else your account's URL)
+     */
+    callback_url?: string | null;
+    /**
+     * Max Unit Price
+     *
+     * refused (409 price_changed) when our unit price is higher
+     */
+    max_unit_price?: number | string | null;
+    /**
+     * Out Trade No
+     *
+     * your order number: one order per number
+     */
+    out_trade_no: string;
+    /**
+     * Quantity
+     */
+    quantity?: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+};
+
+/**
+ * OpenOrderOut
+ */
+export type OpenOrderOut = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Keys
+     */
+    keys?: Array<OpenKey>;
+    /**
+     * Message
+     */
+    message?: string | null;
+    /**
+     * Order No
+     */
+    order_no: string;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string;
+    /**
+     * Product Name
+     */
+    product_name: string;
+    /**
+     * Quantity
+     */
+    quantity: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Sku Name
+     */
+    sku_name: string;
+    /**
+     * Status
+     */
+    status: 'processing' | 'delivered' | 'partially_delivered' | 'failed' | 'refunded' | 'cancelled';
+    /**
+     * Total
+     */
+    total: string;
+    /**
+     * Unit Price
+     */
+    unit_price: string;
+};
+
+/**
+ * OpenOrders
+ */
+export type OpenOrders = {
+    /**
+     * Items
+     */
+    items: Array<OpenOrderOut>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * OpenProduct
+ */
+export type OpenProduct = {
+    /**
+     * Buyer Fields
+     */
+    buyer_fields: Array<BuyerField>;
+    /**
+     * Category Id
+     */
+    category_id: number;
+    /**
+     * Delivery Type
+     */
+    delivery_type: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Skus
+     */
+    skus: Array<OpenSku>;
+};
+
+/**
+ * OpenProducts
+ */
+export type OpenProducts = {
+    /**
+     * Items
+     */
+    items: Array<OpenProduct>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * OpenSku
+ */
+export type OpenSku = {
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Max Qty
+     */
+    max_qty: number;
+    /**
+     * Min Qty
+     */
+    min_qty: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Price
+     *
+     * your unit price (your reseller tier)
+     */
+    price: string;
+    /**
+     * Stock
+     *
+     * keys for sale; null: not limited
+     */
+    stock: number | null;
+};
+
+/**
  * OrderEventOut
  */
 export type OrderEventOut = {
@@ -1482,6 +1726,24 @@ export type PermissionOut = {
      * Sensitive
      */
     sensitive: boolean;
+};
+
+/**
+ * PingOut
+ */
+export type PingOut = {
+    /**
+     * App Id
+     */
+    app_id: string;
+    /**
+     * Reseller Id
+     */
+    reseller_id: number;
+    /**
+     * Server Time
+     */
+    server_time: string;
 };
 
 /**
@@ -2008,6 +2270,186 @@ export type RegisterOut = {
      * User Id
      */
     user_id: number;
+};
+
+/**
+ * ResellerCallbackIn
+ */
+export type ResellerCallbackIn = {
+    /**
+     * Callback Url
+     *
+     * http(s) URL our callbacks go to (empty: none); checked against SSRF rules
+     */
+    callback_url: string | null;
+};
+
+/**
+ * ResellerCallbackOut
+ */
+export type ResellerCallbackOut = {
+    /**
+     * Callback Url
+     */
+    callback_url: string | null;
+    /**
+     * Has Webhook Secret
+     */
+    has_webhook_secret: boolean;
+};
+
+/**
+ * ResellerKeyCreated
+ */
+export type ResellerKeyCreated = {
+    /**
+     * App Id
+     */
+    app_id: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     *
+     * set once rotated: the end of its grace
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Ip Allowlist
+     */
+    ip_allowlist: Array<string>;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Rate Limit Per Min
+     */
+    rate_limit_per_min: number;
+    /**
+     * Rotated To Id
+     */
+    rotated_to_id: number | null;
+    /**
+     * Secret
+     *
+     * shown once: store it now, it cannot be read again
+     */
+    secret: string;
+    /**
+     * Secret Hint
+     *
+     * the secret's last 4 characters
+     */
+    secret_hint: string;
+    /**
+     * Status
+     */
+    status: 'active' | 'rotated' | 'expired' | 'revoked';
+};
+
+/**
+ * ResellerKeyIn
+ */
+export type ResellerKeyIn = {
+    /**
+     * Ip Allowlist
+     *
+     * CIDRs or addresses the key may be used from; empty: any address
+     */
+    ip_allowlist?: Array<string>;
+    /**
+     * Name
+     */
+    name?: string;
+    /**
+     * Rate Limit Per Min
+     *
+     * requests per minute (empty: the shop's default)
+     */
+    rate_limit_per_min?: number | null;
+};
+
+/**
+ * ResellerKeyOut
+ */
+export type ResellerKeyOut = {
+    /**
+     * App Id
+     */
+    app_id: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     *
+     * set once rotated: the end of its grace
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Ip Allowlist
+     */
+    ip_allowlist: Array<string>;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Rate Limit Per Min
+     */
+    rate_limit_per_min: number;
+    /**
+     * Rotated To Id
+     */
+    rotated_to_id: number | null;
+    /**
+     * Secret Hint
+     *
+     * the secret's last 4 characters
+     */
+    secret_hint: string;
+    /**
+     * Status
+     */
+    status: 'active' | 'rotated' | 'expired' | 'revoked';
+};
+
+/**
+ * ResellerKeyUpdate
+ */
+export type ResellerKeyUpdate = {
+    /**
+     * Ip Allowlist
+     */
+    ip_allowlist?: Array<string> | null;
+    /**
+     * Name
+     */
+    name?: string | null;
+    /**
+     * Rate Limit Per Min
+     */
+    rate_limit_per_min?: number | null;
 };
 
 /**
@@ -2873,6 +3315,18 @@ export type WalletOut = {
 };
 
 /**
+ * WebhookSecretOut
+ */
+export type WebhookSecretOut = {
+    /**
+     * Webhook Secret
+     *
+     * ``whsec_…``: shown once, store it now
+     */
+    webhook_secret: string;
+};
+
+/**
  * WorkerOut
  */
 export type WorkerOut = {
@@ -2907,6 +3361,351 @@ export type KamengApiOrdersSchemasReasonIn = {
      */
     reason: string;
 };
+
+export type ResellersGetCallbackData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/callback';
+};
+
+export type ResellersGetCallbackErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersGetCallbackError = ResellersGetCallbackErrors[keyof ResellersGetCallbackErrors];
+
+export type ResellersGetCallbackResponses = {
+    /**
+     * Successful Response
+     */
+    200: ResellerCallbackOut;
+};
+
+export type ResellersGetCallbackResponse = ResellersGetCallbackResponses[keyof ResellersGetCallbackResponses];
+
+export type ResellersSetCallbackData = {
+    body: ResellerCallbackIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/callback';
+};
+
+export type ResellersSetCallbackErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersSetCallbackError = ResellersSetCallbackErrors[keyof ResellersSetCallbackErrors];
+
+export type ResellersSetCallbackResponses = {
+    /**
+     * Successful Response
+     */
+    200: ResellerCallbackOut;
+};
+
+export type ResellersSetCallbackResponse = ResellersSetCallbackResponses[keyof ResellersSetCallbackResponses];
+
+export type ResellersRotateWebhookSecretData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/callback/rotate-secret';
+};
+
+export type ResellersRotateWebhookSecretErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersRotateWebhookSecretError = ResellersRotateWebhookSecretErrors[keyof ResellersRotateWebhookSecretErrors];
+
+export type ResellersRotateWebhookSecretResponses = {
+    /**
+     * Successful Response
+     */
+    200: WebhookSecretOut;
+};
+
+export type ResellersRotateWebhookSecretResponse = ResellersRotateWebhookSecretResponses[keyof ResellersRotateWebhookSecretResponses];
+
+export type ResellersListMyKeysData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/keys';
+};
+
+export type ResellersListMyKeysErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersListMyKeysError = ResellersListMyKeysErrors[keyof ResellersListMyKeysErrors];
+
+export type ResellersListMyKeysResponses = {
+    /**
+     * Response Resellers:List My Keys
+     *
+     * Successful Response
+     */
+    200: Array<ResellerKeyOut>;
+};
+
+export type ResellersListMyKeysResponse = ResellersListMyKeysResponses[keyof ResellersListMyKeysResponses];
+
+export type ResellersCreateKeyData = {
+    body: ResellerKeyIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/keys';
+};
+
+export type ResellersCreateKeyErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCreateKeyError = ResellersCreateKeyErrors[keyof ResellersCreateKeyErrors];
+
+export type ResellersCreateKeyResponses = {
+    /**
+     * Successful Response
+     */
+    201: ResellerKeyCreated;
+};
+
+export type ResellersCreateKeyResponse = ResellersCreateKeyResponses[keyof ResellersCreateKeyResponses];
+
+export type ResellersUpdateKeyData = {
+    body: ResellerKeyUpdate;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/keys/{key_id}';
+};
+
+export type ResellersUpdateKeyErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersUpdateKeyError = ResellersUpdateKeyErrors[keyof ResellersUpdateKeyErrors];
+
+export type ResellersUpdateKeyResponses = {
+    /**
+     * Successful Response
+     */
+    200: ResellerKeyOut;
+};
+
+export type ResellersUpdateKeyResponse = ResellersUpdateKeyResponses[keyof ResellersUpdateKeyResponses];
+
+export type ResellersRevokeKeyData = {
+    body?: never;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/keys/{key_id}/revoke';
+};
+
+export type ResellersRevokeKeyErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersRevokeKeyError = ResellersRevokeKeyErrors[keyof ResellersRevokeKeyErrors];
+
+export type ResellersRevokeKeyResponses = {
+    /**
+     * Successful Response
+     */
+    200: ResellerKeyOut;
+};
+
+export type ResellersRevokeKeyResponse = ResellersRevokeKeyResponses[keyof ResellersRevokeKeyResponses];
+
+export type ResellersRotateKeyData = {
+    body?: never;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/keys/{key_id}/rotate';
+};
+
+export type ResellersRotateKeyErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersRotateKeyError = ResellersRotateKeyErrors[keyof ResellersRotateKeyErrors];
+
+export type ResellersRotateKeyResponses = {
+    /**
+     * Successful Response
+     */
+    201: ResellerKeyCreated;
+};
+
+export type ResellersRotateKeyResponse = ResellersRotateKeyResponses[keyof ResellersRotateKeyResponses];
 
 export type OrdersListData = {
     body?: never;
@@ -3305,6 +4104,100 @@ export type OrdersResendResponses = {
 };
 
 export type OrdersResendResponse = OrdersResendResponses[keyof OrdersResendResponses];
+
+export type ResellersAdminRevokeKeyData = {
+    body?: never;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: number;
+    };
+    query?: never;
+    url: '/api/v1/admin/reseller-keys/{key_id}/revoke';
+};
+
+export type ResellersAdminRevokeKeyErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersAdminRevokeKeyError = ResellersAdminRevokeKeyErrors[keyof ResellersAdminRevokeKeyErrors];
+
+export type ResellersAdminRevokeKeyResponses = {
+    /**
+     * Successful Response
+     */
+    200: ResellerKeyOut;
+};
+
+export type ResellersAdminRevokeKeyResponse = ResellersAdminRevokeKeyResponses[keyof ResellersAdminRevokeKeyResponses];
+
+export type ResellersListKeysData = {
+    body?: never;
+    path: {
+        /**
+         * User Id
+         */
+        user_id: number;
+    };
+    query?: never;
+    url: '/api/v1/admin/resellers/{user_id}/keys';
+};
+
+export type ResellersListKeysErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersListKeysError = ResellersListKeysErrors[keyof ResellersListKeysErrors];
+
+export type ResellersListKeysResponses = {
+    /**
+     * Response Resellers:List Keys
+     *
+     * Successful Response
+     */
+    200: Array<ResellerKeyOut>;
+};
+
+export type ResellersListKeysResponse = ResellersListKeysResponses[keyof ResellersListKeysResponses];
 
 export type AuditListData = {
     body?: never;
@@ -6987,6 +7880,610 @@ export type SystemLivenessResponses = {
 };
 
 export type SystemLivenessResponse = SystemLivenessResponses[keyof SystemLivenessResponses];
+
+export type OpenBalanceData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/open/v1/balance';
+};
+
+export type OpenBalanceErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenBalanceError = OpenBalanceErrors[keyof OpenBalanceErrors];
+
+export type OpenBalanceResponses = {
+    /**
+     * Successful Response
+     */
+    200: BalanceOut;
+};
+
+export type OpenBalanceResponse = OpenBalanceResponses[keyof OpenBalanceResponses];
+
+export type OpenCategoriesData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/open/v1/categories';
+};
+
+export type OpenCategoriesErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenCategoriesError = OpenCategoriesErrors[keyof OpenCategoriesErrors];
+
+export type OpenCategoriesResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenCategories;
+};
+
+export type OpenCategoriesResponse = OpenCategoriesResponses[keyof OpenCategoriesResponses];
+
+export type OpenListOrdersData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: {
+        /**
+         * Status
+         */
+        status?: 'processing' | 'delivered' | 'partially_delivered' | 'failed' | 'refunded' | 'cancelled' | null;
+        /**
+         * Cursor
+         */
+        cursor?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/open/v1/orders';
+};
+
+export type OpenListOrdersErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenListOrdersError = OpenListOrdersErrors[keyof OpenListOrdersErrors];
+
+export type OpenListOrdersResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenOrders;
+};
+
+export type OpenListOrdersResponse = OpenListOrdersResponses[keyof OpenListOrdersResponses];
+
+export type OpenCreateOrderData = {
+    body: OpenOrderIn;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/open/v1/orders';
+};
+
+export type OpenCreateOrderErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenCreateOrderError = OpenCreateOrderErrors[keyof OpenCreateOrderErrors];
+
+export type OpenCreateOrderResponses = {
+    /**
+     * a replay: this out_trade_no's order
+     */
+    200: OpenOrderOut;
+    /**
+     * Successful Response
+     */
+    201: OpenOrderOut;
+};
+
+export type OpenCreateOrderResponse = OpenCreateOrderResponses[keyof OpenCreateOrderResponses];
+
+export type OpenGetOrderData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path: {
+        /**
+         * Out Trade No
+         */
+        out_trade_no: string;
+    };
+    query?: never;
+    url: '/open/v1/orders/{out_trade_no}';
+};
+
+export type OpenGetOrderErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenGetOrderError = OpenGetOrderErrors[keyof OpenGetOrderErrors];
+
+export type OpenGetOrderResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenOrderOut;
+};
+
+export type OpenGetOrderResponse = OpenGetOrderResponses[keyof OpenGetOrderResponses];
+
+export type OpenCancelOrderData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path: {
+        /**
+         * Out Trade No
+         */
+        out_trade_no: string;
+    };
+    query?: never;
+    url: '/open/v1/orders/{out_trade_no}/cancel';
+};
+
+export type OpenCancelOrderErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenCancelOrderError = OpenCancelOrderErrors[keyof OpenCancelOrderErrors];
+
+export type OpenCancelOrderResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenOrderOut;
+};
+
+export type OpenCancelOrderResponse = OpenCancelOrderResponses[keyof OpenCancelOrderResponses];
+
+export type OpenPingData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/open/v1/ping';
+};
+
+export type OpenPingErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenPingError = OpenPingErrors[keyof OpenPingErrors];
+
+export type OpenPingResponses = {
+    /**
+     * Successful Response
+     */
+    200: PingOut;
+};
+
+export type OpenPingResponse = OpenPingResponses[keyof OpenPingResponses];
+
+export type OpenProductsData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: {
+        /**
+         * Category Id
+         */
+        category_id?: number | null;
+        /**
+         * Cursor
+         */
+        cursor?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/open/v1/products';
+};
+
+export type OpenProductsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenProductsError = OpenProductsErrors[keyof OpenProductsErrors];
+
+export type OpenProductsResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenProducts;
+};
+
+export type OpenProductsResponse = OpenProductsResponses[keyof OpenProductsResponses];
 
 export type SystemReadinessData = {
     body?: never;
