@@ -45,6 +45,8 @@ from kameng_api.orders.router import admin_router as orders_admin_router
 from kameng_api.orders.router import router as orders_router
 from kameng_api.payments.router import router as payments_router
 from kameng_api.rbac.router import router as roles_router
+from kameng_api.resellers.callbacks_router import admin_router as reseller_callbacks_admin_router
+from kameng_api.resellers.callbacks_router import router as reseller_callbacks_router
 from kameng_api.settings import Settings, get_settings
 from kameng_api.system.router import ops_router
 from kameng_api.system.router import router as system_router
@@ -160,6 +162,8 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         orders_router,
         orders_admin_router,
         payments_router,
+        reseller_callbacks_router,
+        reseller_callbacks_admin_router,
         system_router,
     ):
         api.include_router(r)

@@ -62,6 +62,7 @@ def load_catalogue() -> dict[str, PermissionInfo]:
         "inventory",
         "wallet",
         "suppliers",
+        "resellers",
         "reports",
         "identity",
         "rbac",
