@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -165,22 +165,35 @@ async def order_event(
 
 async def orders_settled(session: AsyncSession, order_ids: list[int]) -> int:
     """Queue the event of each open-API order's current terminal status (from the notice job:
-    delivered or failed orders, any of them made by the SQL purchase functions). Returns how
-    many callbacks were new."""
+    delivered or failed orders, any of them made by the SQL purchase functions). One query
+    finds the open-API orders among them (none for a shop purchase). Returns how many
+    callbacks were new."""
     if not order_ids:
         return 0
     rows = (
         await session.execute(
-            select(Order)
+            select(Order, OpenOrder.user_id, OpenOrder.out_trade_no, OpenOrder.callback_url)
             .join(OpenOrder, OpenOrder.order_id == Order.id)
             .where(Order.id.in_(order_ids), Order.status.in_(list(EVENT_OF_STATUS)))
             .order_by(Order.id)
         )
-    ).scalars()
+    ).all()
     made = 0
-    for order in list(rows):
-        if await order_event(session, order.id, EVENT_OF_STATUS[order.status], order=order):
-            made += 1
+    urls: dict[int, str | None] = {}  # reseller → the account's callback URL
+    for order, user_id, out_trade_no, override in rows:
+        if user_id not in urls:
+            urls[user_id] = (await ensure_account(session, user_id)).callback_url
+        cb = await _create(
+            session,
+            user_id=user_id,
+            event=EVENT_OF_STATUS[order.status],
+            url=override or urls[user_id],
+            data=order_data(order, out_trade_no),
+            order_id=order.id,
+            order_no=order.order_no,
+            out_trade_no=out_trade_no,
+        )
+        made += cb is not None
     return made
 
 
@@ -220,23 +233,17 @@ async def _create(
     )
     if order_id is not None:
         stmt = stmt.on_conflict_do_nothing(index_elements=["order_id", "event"])
-    callback_id = (await session.execute(stmt.returning(ResellerCallback.id))).scalar_one_or_none()
-    if callback_id is None:
+    cb = (
+        await session.execute(
+            stmt.returning(ResellerCallback).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if cb is None:
         return None
     if url:
-        msg = await outbox.enqueue(session, CALLBACK_TASK, {"callback_id": callback_id})
-        await session.execute(
-            update(ResellerCallback)
-            .where(ResellerCallback.id == callback_id)
-            .values(job_outbox_id=msg.id)
-        )
-    return (
-        await session.execute(
-            select(ResellerCallback)
-            .where(ResellerCallback.id == callback_id)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+        msg = await outbox.enqueue(session, CALLBACK_TASK, {"callback_id": cb.id})
+        cb.job_outbox_id = msg.id  # written with the caller's next flush (or commit)
+    return cb
 
 
 async def ping(session: AsyncSession, actor: Actor) -> ResellerCallback:
