@@ -71,7 +71,7 @@ from kameng_api.resellers.callback_models import (
     ResellerCallback,
     ResellerCallbackAttempt,
 )
-from kameng_api.resellers.models import OpenOrder
+from kameng_api.resellers.models import OpenOrder, ResellerAccount
 from kameng_api.resellers.signing import webhook_signature
 from kameng_api.settings import get_settings
 
@@ -340,7 +340,10 @@ async def send(session: AsyncSession, callback_id: int, outbox_id: int, trigger:
     ).scalar_one_or_none()
     if cb is None or cb.status != "pending" or cb.job_outbox_id != outbox_id or not cb.url:
         return "stale"
-    account = await ensure_account(session, cb.user_id)
+    # the account row was made with the callback (ensure_account); a plain read here
+    account = await session.get(ResellerAccount, cb.user_id) or await ensure_account(
+        session, cb.user_id
+    )
     body = body_of(cb)
     started = clock.now()
     headers = signed_headers(webhook_secret(account), cb.webhook_id, body, int(started.timestamp()))
