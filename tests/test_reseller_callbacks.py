@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 import uuid
 from collections import Counter
@@ -87,7 +88,10 @@ class Receiver:
         return PlainTextResponse("ok")
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/{path:path}", self.handle, methods=["POST"])])
+        async def endpoint(request: Request) -> PlainTextResponse:
+            return await self.handle(request)  # looked up per call: a test may replace it
+
+        return Starlette(routes=[Route("/{path:path}", endpoint, methods=["POST"])])
 
 
 @pytest.fixture
@@ -575,3 +579,49 @@ async def test_a_test_ping_is_sent_once_and_shown_in_the_log(
     )
     assert r.status_code == 409
     assert r.json()["code"] == "callback_url_missing"
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_mid_call_leaves_one_callback_delivered(
+    client: httpx.AsyncClient, session: AsyncSession, receiver: Receiver, tmp_path: Path
+) -> None:
+    """SIGKILL the worker while the receiver holds the first call: the attempt rolls back,
+    arq runs the job again in a new worker, and the callback is delivered — one row, one
+    webhook id (a receiver may see it twice: Standard Webhooks de-duplicates by it)."""
+    hold = asyncio.Event()
+    inner = receiver.handle
+
+    async def slow_first(request: Request) -> PlainTextResponse:
+        if not receiver.calls:
+            hold.set()
+            await asyncio.sleep(4)
+        return await inner(request)
+
+    receiver.handle = slow_first  # type: ignore[method-assign]
+    b = await _buy_open(client, session, receiver)
+    env = kameng_env(KAMENG_OUTBOUND_ALLOW_LOOPBACK="true", KAMENG_CALLBACK_RETRY_S="0.2,0.4")
+    log = str(tmp_path / "worker.log")
+    first = start_worker(env, log)
+    second = None
+    try:
+        await asyncio.wait_for(hold.wait(), 60)
+        stop(first, signal.SIGKILL)
+        second = start_worker(env, log)
+
+        async def delivered() -> ResellerCallback | None:
+            cbs = await _callbacks(session, b.reseller.user.id)
+            return cbs[0] if cbs and cbs[0].status == "delivered" else None
+
+        cb = await wait_for(delivered, 90)
+    finally:
+        stop(first, signal.SIGKILL)
+        if second is not None:
+            stop(second)
+    wid, cb_id = cb.webhook_id, cb.id
+    assert len(await _callbacks(session, b.reseller.user.id)) == 1
+    tries = await _attempts(session, cb_id)
+    assert [t.status_code for t in tries][-1] == 200
+    assert {c["headers"]["webhook-id"] for c in receiver.calls} == {wid}
+    # the delivered callback is not sent again by anything still queued
+    await asyncio.sleep(1.5)
+    assert len(await _attempts(session, cb_id)) == len(tries)

@@ -24,7 +24,7 @@ async def callback_send(session: AsyncSession, payload: dict[str, Any], meta: Jo
         meta.outbox_id,
         str(payload.get("trigger") or "auto"),
     )
-    log.info(
+    log.debug(
         "reseller callback",
         extra={
             "callback_id": payload["callback_id"],
