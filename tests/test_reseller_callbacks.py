@@ -557,7 +557,7 @@ async def test_a_test_ping_is_sent_once_and_shown_in_the_log(
 ) -> None:
     acct, _ = await _reseller(session, receiver, "/ping")
     h = await login(client, acct)
-    r = await client.post("/api/v1/account/reseller/callbacks/ping", headers=h)
+    r = await client.post("/api/v1/account/reseller/callback-test", headers=h)
     assert r.status_code == 202, r.text
     ping = r.json()
     assert (ping["event"], ping["status"]) == ("ping", "pending")
@@ -568,14 +568,14 @@ async def test_a_test_ping_is_sent_once_and_shown_in_the_log(
     assert r.json()["status"] == "delivered"
     # a ping that fails is not retried
     receiver.fail_all = True
-    r = await client.post("/api/v1/account/reseller/callbacks/ping", headers=h)
+    r = await client.post("/api/v1/account/reseller/callback-test", headers=h)
     await _send_due(session)
     r = await client.get(f"/api/v1/account/reseller/callbacks/{r.json()['id']}", headers=h)
     assert (r.json()["status"], r.json()["attempts"]) == ("failed", 1)
     # without a URL: nothing to ping
     bare, _ = await _reseller(session, receiver, None)
     r = await client.post(
-        "/api/v1/account/reseller/callbacks/ping", headers=await login(client, bare)
+        "/api/v1/account/reseller/callback-test", headers=await login(client, bare)
     )
     assert r.status_code == 409
     assert r.json()["code"] == "callback_url_missing"

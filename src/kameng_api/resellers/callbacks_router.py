@@ -26,7 +26,7 @@ from kameng_api.resellers.callbacks_schemas import (
     CallbackStatus,
 )
 
-router = APIRouter(prefix="/account/reseller/callbacks", tags=["resellers"])
+router = APIRouter(prefix="/account/reseller", tags=["resellers"])
 admin_router = APIRouter(prefix="/admin/resellers/callbacks", tags=["resellers"])
 
 
@@ -49,7 +49,7 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 @router.get(
-    "",
+    "/callbacks",
     operation_id="resellers:callbacks_list_mine",
     response_model=CallbackPage,
     responses=error_responses(401, 403),
@@ -77,8 +77,9 @@ async def my_callbacks(
     )
 
 
+# not under /callbacks/: a path beside /callbacks/{callback_id} would also match it
 @router.post(
-    "/ping",
+    "/callback-test",
     operation_id="resellers:callbacks_ping",
     response_model=CallbackOut,
     status_code=202,
@@ -91,7 +92,7 @@ async def ping(session: DbSession, actor: Reseller) -> CallbackOut:
 
 
 @router.get(
-    "/{callback_id}",
+    "/callbacks/{callback_id}",
     operation_id="resellers:callbacks_get_mine",
     response_model=CallbackDetailOut,
     responses=error_responses(401, 403, 404),
@@ -110,7 +111,7 @@ async def my_callback(callback_id: Id, session: DbSession, actor: Reseller) -> C
 
 
 @router.post(
-    "/{callback_id}/resend",
+    "/callbacks/{callback_id}/resend",
     operation_id="resellers:callbacks_resend_mine",
     response_model=CallbackOut,
     status_code=202,
