@@ -39,11 +39,11 @@ async def notify(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) 
     batch, the first mail that cannot be sent hands that order and the rest to one job each
     (this one then finishes): a retry never mails the buyers already told again.
 
-    First, open-API orders among them get their reseller callback queued (in a transaction
-    of its own, so a mail server that is away does not hold it back; once per order and
-    event however often this runs)."""
+    First, open-API orders among them get their reseller callback queued, in this
+    transaction (once per order and event however often this runs; no second connection,
+    which a full pool would never give)."""
     ids = [payload["order_id"]] if "order_id" in payload else payload["order_ids"]
-    await callbacks.orders_settled_apart([int(i) for i in ids])
+    await callbacks.orders_settled(session, [int(i) for i in ids])
     if "order_id" in payload:
         order_id = int(payload["order_id"])
         mail = await service.delivery_mail(session, order_id)

@@ -59,7 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api import __version__
 from kameng_api.audit import service as audit
-from kameng_api.core import db, outbound
+from kameng_api.core import outbound
 from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import Conflict, NotFound
@@ -195,13 +195,6 @@ async def orders_settled(session: AsyncSession, order_ids: list[int]) -> int:
         )
         made += cb is not None
     return made
-
-
-async def orders_settled_apart(order_ids: list[int]) -> int:
-    """``orders_settled`` in a transaction of its own (committed before the notice's mail is
-    tried: a mail server away must not hold the reseller's callback back)."""
-    async with db.unit_of_work() as session:
-        return await orders_settled(session, order_ids)
 
 
 async def _create(
