@@ -485,6 +485,14 @@ async def test_cancel_only_before_processing_and_refunds_once(
         assert out["status"] == "cancelled"
         assert await api.balance() == before + Decimal("10")
         assert (await api.list_orders(status="cancelled"))["items"][0]["out_trade_no"] == "C-1"
+        # the reseller's callback log names the cancel (and the refund it made), once each
+        events = (
+            await session.execute(
+                text("SELECT event FROM reseller_callbacks WHERE order_id=:i ORDER BY event"),
+                {"i": order_id},
+            )
+        ).scalars()
+        assert list(events) == ["order.cancelled", "order.refunded"]
         # a direct recharge that went upstream: not cancellable
         await session.execute(
             text(

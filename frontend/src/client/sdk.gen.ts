@@ -2,7 +2,7 @@
 
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client';
 import { client } from './client.gen';
-import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, OpenBalanceData, OpenBalanceErrors, OpenBalanceResponses, OpenCancelOrderData, OpenCancelOrderErrors, OpenCancelOrderResponses, OpenCategoriesData, OpenCategoriesErrors, OpenCategoriesResponses, OpenCreateOrderData, OpenCreateOrderErrors, OpenCreateOrderResponses, OpenGetOrderData, OpenGetOrderErrors, OpenGetOrderResponses, OpenListOrdersData, OpenListOrdersErrors, OpenListOrdersResponses, OpenPingData, OpenPingErrors, OpenPingResponses, OpenProductsData, OpenProductsErrors, OpenProductsResponses, OrdersConfirmPaidData, OrdersConfirmPaidErrors, OrdersConfirmPaidResponses, OrdersCreateData, OrdersCreateErrors, OrdersCreateResponses, OrdersDeliverData, OrdersDeliverErrors, OrdersDeliverResponses, OrdersGetData, OrdersGetErrors, OrdersGetMineData, OrdersGetMineErrors, OrdersGetMineResponses, OrdersGetResponses, OrdersListData, OrdersListErrors, OrdersListMineData, OrdersListMineErrors, OrdersListMineResponses, OrdersListResponses, OrdersRedeliverData, OrdersRedeliverErrors, OrdersRedeliverResponses, OrdersRefundData, OrdersRefundErrors, OrdersRefundResponses, OrdersResendData, OrdersResendErrors, OrdersResendResponses, PaymentsEpayNotifyData, PaymentsEpayNotifyErrors, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetErrors, PaymentsEpayNotifyGetResponses, PaymentsEpayNotifyResponses, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyErrors, ResellersAdminRevokeKeyResponses, ResellersCreateKeyData, ResellersCreateKeyErrors, ResellersCreateKeyResponses, ResellersGetCallbackData, ResellersGetCallbackErrors, ResellersGetCallbackResponses, ResellersListKeysData, ResellersListKeysErrors, ResellersListKeysResponses, ResellersListMyKeysData, ResellersListMyKeysErrors, ResellersListMyKeysResponses, ResellersRevokeKeyData, ResellersRevokeKeyErrors, ResellersRevokeKeyResponses, ResellersRotateKeyData, ResellersRotateKeyErrors, ResellersRotateKeyResponses, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretErrors, ResellersRotateWebhookSecretResponses, ResellersSetCallbackData, ResellersSetCallbackErrors, ResellersSetCallbackResponses, ResellersUpdateKeyData, ResellersUpdateKeyErrors, ResellersUpdateKeyResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesErrors, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses, WalletAccountStatementData, WalletAccountStatementErrors, WalletAccountStatementResponses, WalletAdjustData, WalletAdjustErrors, WalletAdjustResponses, WalletExportMyStatementData, WalletExportMyStatementErrors, WalletExportMyStatementResponses, WalletExportStatementData, WalletExportStatementErrors, WalletExportStatementResponses, WalletLedgerData, WalletLedgerErrors, WalletLedgerResponses, WalletListAccountsData, WalletListAccountsErrors, WalletListAccountsResponses, WalletMyStatementData, WalletMyStatementErrors, WalletMyStatementResponses, WalletMyWalletData, WalletMyWalletErrors, WalletMyWalletResponses, WalletRechargeData, WalletRechargeErrors, WalletRechargeResponses, WalletTrialBalanceData, WalletTrialBalanceErrors, WalletTrialBalanceResponses } from './types.gen';
+import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, OpenBalanceData, OpenBalanceErrors, OpenBalanceResponses, OpenCancelOrderData, OpenCancelOrderErrors, OpenCancelOrderResponses, OpenCategoriesData, OpenCategoriesErrors, OpenCategoriesResponses, OpenCreateOrderData, OpenCreateOrderErrors, OpenCreateOrderResponses, OpenGetOrderData, OpenGetOrderErrors, OpenGetOrderResponses, OpenListOrdersData, OpenListOrdersErrors, OpenListOrdersResponses, OpenPingData, OpenPingErrors, OpenPingResponses, OpenProductsData, OpenProductsErrors, OpenProductsResponses, OrdersConfirmPaidData, OrdersConfirmPaidErrors, OrdersConfirmPaidResponses, OrdersCreateData, OrdersCreateErrors, OrdersCreateResponses, OrdersDeliverData, OrdersDeliverErrors, OrdersDeliverResponses, OrdersGetData, OrdersGetErrors, OrdersGetMineData, OrdersGetMineErrors, OrdersGetMineResponses, OrdersGetResponses, OrdersListData, OrdersListErrors, OrdersListMineData, OrdersListMineErrors, OrdersListMineResponses, OrdersListResponses, OrdersRedeliverData, OrdersRedeliverErrors, OrdersRedeliverResponses, OrdersRefundData, OrdersRefundErrors, OrdersRefundResponses, OrdersResendData, OrdersResendErrors, OrdersResendResponses, PaymentsEpayNotifyData, PaymentsEpayNotifyErrors, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetErrors, PaymentsEpayNotifyGetResponses, PaymentsEpayNotifyResponses, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyErrors, ResellersAdminRevokeKeyResponses, ResellersCallbacksGetData, ResellersCallbacksGetErrors, ResellersCallbacksGetMineData, ResellersCallbacksGetMineErrors, ResellersCallbacksGetMineResponses, ResellersCallbacksGetResponses, ResellersCallbacksListData, ResellersCallbacksListErrors, ResellersCallbacksListMineData, ResellersCallbacksListMineErrors, ResellersCallbacksListMineResponses, ResellersCallbacksListResponses, ResellersCallbacksPingData, ResellersCallbacksPingErrors, ResellersCallbacksPingResponses, ResellersCallbacksResendData, ResellersCallbacksResendErrors, ResellersCallbacksResendMineData, ResellersCallbacksResendMineErrors, ResellersCallbacksResendMineResponses, ResellersCallbacksResendResponses, ResellersCreateKeyData, ResellersCreateKeyErrors, ResellersCreateKeyResponses, ResellersGetCallbackData, ResellersGetCallbackErrors, ResellersGetCallbackResponses, ResellersListKeysData, ResellersListKeysErrors, ResellersListKeysResponses, ResellersListMyKeysData, ResellersListMyKeysErrors, ResellersListMyKeysResponses, ResellersRevokeKeyData, ResellersRevokeKeyErrors, ResellersRevokeKeyResponses, ResellersRotateKeyData, ResellersRotateKeyErrors, ResellersRotateKeyResponses, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretErrors, ResellersRotateWebhookSecretResponses, ResellersSetCallbackData, ResellersSetCallbackErrors, ResellersSetCallbackResponses, ResellersUpdateKeyData, ResellersUpdateKeyErrors, ResellersUpdateKeyResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesErrors, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses, WalletAccountStatementData, WalletAccountStatementErrors, WalletAccountStatementResponses, WalletAdjustData, WalletAdjustErrors, WalletAdjustResponses, WalletExportMyStatementData, WalletExportMyStatementErrors, WalletExportMyStatementResponses, WalletExportStatementData, WalletExportStatementErrors, WalletExportStatementResponses, WalletLedgerData, WalletLedgerErrors, WalletLedgerResponses, WalletListAccountsData, WalletListAccountsErrors, WalletListAccountsResponses, WalletMyStatementData, WalletMyStatementErrors, WalletMyStatementResponses, WalletMyWalletData, WalletMyWalletErrors, WalletMyWalletResponses, WalletRechargeData, WalletRechargeErrors, WalletRechargeResponses, WalletTrialBalanceData, WalletTrialBalanceErrors, WalletTrialBalanceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -41,11 +41,57 @@ export const resellersSetCallback = <ThrowOnError extends boolean = false>(optio
 });
 
 /**
+ * Ping
+ *
+ * Send a test callback (event ``ping``) to the account's callback URL now: one attempt,
+ * shown in the log like any other (409 ``callback_url_missing`` without a URL).
+ */
+export const resellersCallbacksPing = <ThrowOnError extends boolean = false>(options?: Options<ResellersCallbacksPingData, ThrowOnError>) => (options?.client ?? client).post<ResellersCallbacksPingResponses, ResellersCallbacksPingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/account/reseller/callback-test',
+    ...options
+});
+
+/**
  * Rotate Webhook Secret
  *
  * A new callback signing secret (``whsec_…``), shown this once; the old one stops.
  */
 export const resellersRotateWebhookSecret = <ThrowOnError extends boolean = false>(options?: Options<ResellersRotateWebhookSecretData, ThrowOnError>) => (options?.client ?? client).post<ResellersRotateWebhookSecretResponses, ResellersRotateWebhookSecretErrors, ThrowOnError>({ url: '/api/v1/account/reseller/callback/rotate-secret', ...options });
+
+/**
+ * My Callbacks
+ *
+ * The reseller's callbacks, newest first.
+ */
+export const resellersCallbacksListMine = <ThrowOnError extends boolean = false>(options?: Options<ResellersCallbacksListMineData, ThrowOnError>) => (options?.client ?? client).get<ResellersCallbacksListMineResponses, ResellersCallbacksListMineErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/account/reseller/callbacks',
+    ...options
+});
+
+/**
+ * My Callback
+ *
+ * One of the reseller's callbacks: the body as sent and every attempt.
+ */
+export const resellersCallbacksGetMine = <ThrowOnError extends boolean = false>(options: Options<ResellersCallbacksGetMineData, ThrowOnError>) => (options.client ?? client).get<ResellersCallbacksGetMineResponses, ResellersCallbacksGetMineErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/account/reseller/callbacks/{callback_id}',
+    ...options
+});
+
+/**
+ * Resend Mine
+ *
+ * Send one of the reseller's callbacks again now (same webhook id and body, to the URL
+ * that applies now); a failed one is re-opened with a new round of retries.
+ */
+export const resellersCallbacksResendMine = <ThrowOnError extends boolean = false>(options: Options<ResellersCallbacksResendMineData, ThrowOnError>) => (options.client ?? client).post<ResellersCallbacksResendMineResponses, ResellersCallbacksResendMineErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/account/reseller/callbacks/{callback_id}/resend',
+    ...options
+});
 
 /**
  * List My Keys
@@ -203,6 +249,39 @@ export const ordersResend = <ThrowOnError extends boolean = false>(options: Opti
 export const resellersAdminRevokeKey = <ThrowOnError extends boolean = false>(options: Options<ResellersAdminRevokeKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersAdminRevokeKeyResponses, ResellersAdminRevokeKeyErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/admin/reseller-keys/{key_id}/revoke',
+    ...options
+});
+
+/**
+ * List Callbacks
+ *
+ * Every reseller's callbacks (or one reseller's: ``user_id``), newest first.
+ */
+export const resellersCallbacksList = <ThrowOnError extends boolean = false>(options?: Options<ResellersCallbacksListData, ThrowOnError>) => (options?.client ?? client).get<ResellersCallbacksListResponses, ResellersCallbacksListErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/admin/resellers/callbacks',
+    ...options
+});
+
+/**
+ * Get Callback
+ *
+ * One callback with its body and every attempt.
+ */
+export const resellersCallbacksGet = <ThrowOnError extends boolean = false>(options: Options<ResellersCallbacksGetData, ThrowOnError>) => (options.client ?? client).get<ResellersCallbacksGetResponses, ResellersCallbacksGetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/admin/resellers/callbacks/{callback_id}',
+    ...options
+});
+
+/**
+ * Resend
+ *
+ * Send a reseller's callback again now (in the operation log).
+ */
+export const resellersCallbacksResend = <ThrowOnError extends boolean = false>(options: Options<ResellersCallbacksResendData, ThrowOnError>) => (options.client ?? client).post<ResellersCallbacksResendResponses, ResellersCallbacksResendErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/admin/resellers/callbacks/{callback_id}/resend',
     ...options
 });
 

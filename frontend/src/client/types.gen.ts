@@ -87,6 +87,188 @@ export type AdjustOut = {
 };
 
 /**
+ * AdminCallbackDetailOut
+ */
+export type AdminCallbackDetailOut = {
+    /**
+     * Attempt Log
+     */
+    attempt_log: Array<CallbackAttemptOut>;
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Event
+     */
+    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Attempt At
+     */
+    last_attempt_at: string | null;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Latency Ms
+     */
+    last_latency_ms: number | null;
+    /**
+     * Last Response Excerpt
+     */
+    last_response_excerpt: string | null;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    /**
+     * Order No
+     */
+    order_no: string | null;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string | null;
+    /**
+     * Payload
+     *
+     * The body as sent (signed): type, timestamp, data. Never card secrets: fetch keys with the signed order query.
+     */
+    payload: {
+        [key: string]: unknown;
+    };
+    /**
+     * Status
+     *
+     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
+     */
+    status: 'pending' | 'delivered' | 'failed' | 'skipped';
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * User Id
+     */
+    user_id: number;
+    /**
+     * Webhook Id
+     *
+     * Standard Webhooks `webhook-id`, the same on every try.
+     */
+    webhook_id: string;
+};
+
+/**
+ * AdminCallbackOut
+ */
+export type AdminCallbackOut = {
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Event
+     */
+    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Attempt At
+     */
+    last_attempt_at: string | null;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Latency Ms
+     */
+    last_latency_ms: number | null;
+    /**
+     * Last Response Excerpt
+     */
+    last_response_excerpt: string | null;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    /**
+     * Order No
+     */
+    order_no: string | null;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string | null;
+    /**
+     * Status
+     *
+     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
+     */
+    status: 'pending' | 'delivered' | 'failed' | 'skipped';
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * User Id
+     */
+    user_id: number;
+    /**
+     * Webhook Id
+     *
+     * Standard Webhooks `webhook-id`, the same on every try.
+     */
+    webhook_id: string;
+};
+
+/**
+ * AdminCallbackPage
+ */
+export type AdminCallbackPage = {
+    /**
+     * Items
+     */
+    items: Array<AdminCallbackOut>;
+    /**
+     * Next Before
+     */
+    next_before: number | null;
+};
+
+/**
  * AdminOrderOut
  */
 export type AdminOrderOut = {
@@ -440,6 +622,220 @@ export type BuyerField = {
      * Type
      */
     type?: 'text' | 'number' | 'email' | 'phone' | 'select';
+};
+
+/**
+ * CallbackAttemptOut
+ */
+export type CallbackAttemptOut = {
+    /**
+     * Attempt No
+     */
+    attempt_no: number;
+    /**
+     * Error
+     */
+    error: string | null;
+    /**
+     * Latency Ms
+     */
+    latency_ms: number;
+    /**
+     * Response Excerpt
+     *
+     * The start of the answer (≤ 500 chars).
+     */
+    response_excerpt: string | null;
+    /**
+     * Started At
+     */
+    started_at: string;
+    /**
+     * Status Code
+     */
+    status_code: number | null;
+    /**
+     * Trigger
+     */
+    trigger: 'auto' | 'resend';
+    /**
+     * Url
+     */
+    url: string;
+};
+
+/**
+ * CallbackDetailOut
+ */
+export type CallbackDetailOut = {
+    /**
+     * Attempt Log
+     */
+    attempt_log: Array<CallbackAttemptOut>;
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Event
+     */
+    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Attempt At
+     */
+    last_attempt_at: string | null;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Latency Ms
+     */
+    last_latency_ms: number | null;
+    /**
+     * Last Response Excerpt
+     */
+    last_response_excerpt: string | null;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    /**
+     * Order No
+     */
+    order_no: string | null;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string | null;
+    /**
+     * Payload
+     *
+     * The body as sent (signed): type, timestamp, data. Never card secrets: fetch keys with the signed order query.
+     */
+    payload: {
+        [key: string]: unknown;
+    };
+    /**
+     * Status
+     *
+     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
+     */
+    status: 'pending' | 'delivered' | 'failed' | 'skipped';
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * Webhook Id
+     *
+     * Standard Webhooks `webhook-id`, the same on every try.
+     */
+    webhook_id: string;
+};
+
+/**
+ * CallbackOut
+ */
+export type CallbackOut = {
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Event
+     */
+    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Attempt At
+     */
+    last_attempt_at: string | null;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Latency Ms
+     */
+    last_latency_ms: number | null;
+    /**
+     * Last Response Excerpt
+     */
+    last_response_excerpt: string | null;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    /**
+     * Order No
+     */
+    order_no: string | null;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string | null;
+    /**
+     * Status
+     *
+     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
+     */
+    status: 'pending' | 'delivered' | 'failed' | 'skipped';
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * Webhook Id
+     *
+     * Standard Webhooks `webhook-id`, the same on every try.
+     */
+    webhook_id: string;
+};
+
+/**
+ * CallbackPage
+ */
+export type CallbackPage = {
+    /**
+     * Items
+     */
+    items: Array<CallbackOut>;
+    /**
+     * Next Before
+     */
+    next_before: number | null;
 };
 
 /**
@@ -3440,6 +3836,43 @@ export type ResellersSetCallbackResponses = {
 
 export type ResellersSetCallbackResponse = ResellersSetCallbackResponses[keyof ResellersSetCallbackResponses];
 
+export type ResellersCallbacksPingData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/callback-test';
+};
+
+export type ResellersCallbacksPingErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksPingError = ResellersCallbacksPingErrors[keyof ResellersCallbacksPingErrors];
+
+export type ResellersCallbacksPingResponses = {
+    /**
+     * Successful Response
+     */
+    202: CallbackOut;
+};
+
+export type ResellersCallbacksPingResponse = ResellersCallbacksPingResponses[keyof ResellersCallbacksPingResponses];
+
 export type ResellersRotateWebhookSecretData = {
     body?: never;
     path?: never;
@@ -3472,6 +3905,164 @@ export type ResellersRotateWebhookSecretResponses = {
 };
 
 export type ResellersRotateWebhookSecretResponse = ResellersRotateWebhookSecretResponses[keyof ResellersRotateWebhookSecretResponses];
+
+export type ResellersCallbacksListMineData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Status
+         */
+        status?: 'pending' | 'delivered' | 'failed' | 'skipped' | null;
+        /**
+         * Event
+         */
+        event?: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping' | null;
+        /**
+         * Order No
+         */
+        order_no?: string | null;
+        /**
+         * Out Trade No
+         */
+        out_trade_no?: string | null;
+        /**
+         * Before
+         */
+        before?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/account/reseller/callbacks';
+};
+
+export type ResellersCallbacksListMineErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksListMineError = ResellersCallbacksListMineErrors[keyof ResellersCallbacksListMineErrors];
+
+export type ResellersCallbacksListMineResponses = {
+    /**
+     * Successful Response
+     */
+    200: CallbackPage;
+};
+
+export type ResellersCallbacksListMineResponse = ResellersCallbacksListMineResponses[keyof ResellersCallbacksListMineResponses];
+
+export type ResellersCallbacksGetMineData = {
+    body?: never;
+    path: {
+        /**
+         * Callback Id
+         */
+        callback_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/callbacks/{callback_id}';
+};
+
+export type ResellersCallbacksGetMineErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksGetMineError = ResellersCallbacksGetMineErrors[keyof ResellersCallbacksGetMineErrors];
+
+export type ResellersCallbacksGetMineResponses = {
+    /**
+     * Successful Response
+     */
+    200: CallbackDetailOut;
+};
+
+export type ResellersCallbacksGetMineResponse = ResellersCallbacksGetMineResponses[keyof ResellersCallbacksGetMineResponses];
+
+export type ResellersCallbacksResendMineData = {
+    body?: never;
+    path: {
+        /**
+         * Callback Id
+         */
+        callback_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/callbacks/{callback_id}/resend';
+};
+
+export type ResellersCallbacksResendMineErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksResendMineError = ResellersCallbacksResendMineErrors[keyof ResellersCallbacksResendMineErrors];
+
+export type ResellersCallbacksResendMineResponses = {
+    /**
+     * Successful Response
+     */
+    202: CallbackOut;
+};
+
+export type ResellersCallbacksResendMineResponse = ResellersCallbacksResendMineResponses[keyof ResellersCallbacksResendMineResponses];
 
 export type ResellersListMyKeysData = {
     body?: never;
@@ -4150,6 +4741,168 @@ export type ResellersAdminRevokeKeyResponses = {
 };
 
 export type ResellersAdminRevokeKeyResponse = ResellersAdminRevokeKeyResponses[keyof ResellersAdminRevokeKeyResponses];
+
+export type ResellersCallbacksListData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * User Id
+         */
+        user_id?: number | null;
+        /**
+         * Status
+         */
+        status?: 'pending' | 'delivered' | 'failed' | 'skipped' | null;
+        /**
+         * Event
+         */
+        event?: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping' | null;
+        /**
+         * Order No
+         */
+        order_no?: string | null;
+        /**
+         * Out Trade No
+         */
+        out_trade_no?: string | null;
+        /**
+         * Before
+         */
+        before?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/admin/resellers/callbacks';
+};
+
+export type ResellersCallbacksListErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksListError = ResellersCallbacksListErrors[keyof ResellersCallbacksListErrors];
+
+export type ResellersCallbacksListResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminCallbackPage;
+};
+
+export type ResellersCallbacksListResponse = ResellersCallbacksListResponses[keyof ResellersCallbacksListResponses];
+
+export type ResellersCallbacksGetData = {
+    body?: never;
+    path: {
+        /**
+         * Callback Id
+         */
+        callback_id: number;
+    };
+    query?: never;
+    url: '/api/v1/admin/resellers/callbacks/{callback_id}';
+};
+
+export type ResellersCallbacksGetErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksGetError = ResellersCallbacksGetErrors[keyof ResellersCallbacksGetErrors];
+
+export type ResellersCallbacksGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminCallbackDetailOut;
+};
+
+export type ResellersCallbacksGetResponse = ResellersCallbacksGetResponses[keyof ResellersCallbacksGetResponses];
+
+export type ResellersCallbacksResendData = {
+    body?: never;
+    path: {
+        /**
+         * Callback Id
+         */
+        callback_id: number;
+    };
+    query?: never;
+    url: '/api/v1/admin/resellers/callbacks/{callback_id}/resend';
+};
+
+export type ResellersCallbacksResendErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksResendError = ResellersCallbacksResendErrors[keyof ResellersCallbacksResendErrors];
+
+export type ResellersCallbacksResendResponses = {
+    /**
+     * Successful Response
+     */
+    202: AdminCallbackOut;
+};
+
+export type ResellersCallbacksResendResponse = ResellersCallbacksResendResponses[keyof ResellersCallbacksResendResponses];
 
 export type ResellersListKeysData = {
     body?: never;

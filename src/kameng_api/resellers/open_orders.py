@@ -30,6 +30,7 @@ from kameng_api.core.errors import AppError, NotFound
 from kameng_api.orders import service as orders
 from kameng_api.orders.idempotency import request_hash
 from kameng_api.orders.models import Order
+from kameng_api.resellers import callbacks
 from kameng_api.resellers.auth import Caller
 from kameng_api.resellers.models import OpenOrder
 from kameng_api.resellers.schemas import OpenKey, OpenOrderIn, OpenOrderOut
@@ -245,6 +246,8 @@ async def cancel(
     await orders.refund(session, caller.actor, order, None, "代理取消 (cancelled by the reseller)")
     now: datetime = clock.now()
     link.cancelled_at = now
+    # the refund above queued ``order.refunded``; the reseller also hears why
+    await callbacks.order_event(session, order.id, "order.cancelled", order=order)
     await audit.record(
         session,
         "resellers.order_cancel",

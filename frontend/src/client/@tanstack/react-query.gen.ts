@@ -3,8 +3,8 @@
 import { type DefaultError, type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { auditExport, auditList, authLogin, authLogin2Fa, authLogout, authRefresh, authRegister, authRequestPasswordReset, authResendVerification, authResetPassword, authStepUp, authVerifyEmail, catalogBulkStatus, catalogCreateCategory, catalogCreateProduct, catalogDeleteCategory, catalogGetProduct, catalogListCategories, catalogListProducts, catalogPriceCheck, catalogUpdateCategory, catalogUpdateProduct, inventoryConfirmImport, inventoryDiscardImport, inventoryExportKeys, inventoryGetImport, inventoryImportTargets, inventoryListImports, inventoryListKeys, inventoryProductStock, inventoryRevalidateImport, inventoryRevealKey, inventoryStageImport, inventoryVoidImport, inventoryVoidKeys, meChangePassword, meDisable2Fa, meEnable2Fa, meGet, meListLoginEvents, meListNotices, meListSessions, meReadNotice, meRegenerateRecoveryCodes, meRevokeSession, meStart2Fa, openBalance, openCancelOrder, openCategories, openCreateOrder, openGetOrder, openListOrders, openPing, openProducts, type Options, ordersConfirmPaid, ordersCreate, ordersDeliver, ordersGet, ordersGetMine, ordersList, ordersListMine, ordersRedeliver, ordersRefund, ordersResend, paymentsEpayNotify, paymentsEpayNotifyGet, resellersAdminRevokeKey, resellersCreateKey, resellersGetCallback, resellersListKeys, resellersListMyKeys, resellersRevokeKey, resellersRotateKey, resellersRotateWebhookSecret, resellersSetCallback, resellersUpdateKey, rolesCreate, rolesDelete, rolesGet, rolesList, rolesPermissionCatalogue, rolesUpdate, shopGetProduct, shopListCategories, shopListProducts, shopQuote, systemInfo, systemLiveness, systemReadiness, usersCreateStaff, usersForceLogout, usersGet, usersList, usersLoginEvents, usersSetRoles, usersUpdate, walletAccountStatement, walletAdjust, walletExportMyStatement, walletExportStatement, walletLedger, walletListAccounts, walletMyStatement, walletMyWallet, walletRecharge, walletTrialBalance } from '../sdk.gen';
-import type { AuditExportData, AuditExportError, AuditListData, AuditListError, AuditListResponse, AuthLogin2FaData, AuthLogin2FaError, AuthLogin2FaResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, AuthRegisterData, AuthRegisterError, AuthRegisterResponse, AuthRequestPasswordResetData, AuthRequestPasswordResetError, AuthResendVerificationData, AuthResendVerificationError, AuthResetPasswordData, AuthResetPasswordError, AuthResetPasswordResponse, AuthStepUpData, AuthStepUpError, AuthStepUpResponse, AuthVerifyEmailData, AuthVerifyEmailError, AuthVerifyEmailResponse, CatalogBulkStatusData, CatalogBulkStatusError, CatalogBulkStatusResponse, CatalogCreateCategoryData, CatalogCreateCategoryError, CatalogCreateCategoryResponse, CatalogCreateProductData, CatalogCreateProductError, CatalogCreateProductResponse, CatalogDeleteCategoryData, CatalogDeleteCategoryError, CatalogDeleteCategoryResponse, CatalogGetProductData, CatalogGetProductError, CatalogGetProductResponse, CatalogListCategoriesData, CatalogListCategoriesError, CatalogListCategoriesResponse, CatalogListProductsData, CatalogListProductsError, CatalogListProductsResponse, CatalogPriceCheckData, CatalogPriceCheckError, CatalogPriceCheckResponse, CatalogUpdateCategoryData, CatalogUpdateCategoryError, CatalogUpdateCategoryResponse, CatalogUpdateProductData, CatalogUpdateProductError, CatalogUpdateProductResponse, InventoryConfirmImportData, InventoryConfirmImportError, InventoryConfirmImportResponse, InventoryDiscardImportData, InventoryDiscardImportError, InventoryDiscardImportResponse, InventoryExportKeysData, InventoryExportKeysError, InventoryGetImportData, InventoryGetImportError, InventoryGetImportResponse, InventoryImportTargetsData, InventoryImportTargetsError, InventoryImportTargetsResponse, InventoryListImportsData, InventoryListImportsError, InventoryListImportsResponse, InventoryListKeysData, InventoryListKeysError, InventoryListKeysResponse, InventoryProductStockData, InventoryProductStockError, InventoryProductStockResponse, InventoryRevalidateImportData, InventoryRevalidateImportError, InventoryRevalidateImportResponse, InventoryRevealKeyData, InventoryRevealKeyError, InventoryRevealKeyResponse, InventoryStageImportData, InventoryStageImportError, InventoryStageImportResponse, InventoryVoidImportData, InventoryVoidImportError, InventoryVoidImportResponse, InventoryVoidKeysData, InventoryVoidKeysError, InventoryVoidKeysResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDisable2FaData, MeDisable2FaError, MeDisable2FaResponse, MeEnable2FaData, MeEnable2FaError, MeEnable2FaResponse, MeGetData, MeGetError, MeGetResponse, MeListLoginEventsData, MeListLoginEventsError, MeListLoginEventsResponse, MeListNoticesData, MeListNoticesError, MeListNoticesResponse, MeListSessionsData, MeListSessionsError, MeListSessionsResponse, MeReadNoticeData, MeReadNoticeError, MeReadNoticeResponse, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesError, MeRegenerateRecoveryCodesResponse, MeRevokeSessionData, MeRevokeSessionError, MeRevokeSessionResponse, MeStart2FaData, MeStart2FaError, MeStart2FaResponse, OpenBalanceData, OpenBalanceError, OpenBalanceResponse, OpenCancelOrderData, OpenCancelOrderError, OpenCancelOrderResponse, OpenCategoriesData, OpenCategoriesError, OpenCategoriesResponse, OpenCreateOrderData, OpenCreateOrderError, OpenCreateOrderResponse, OpenGetOrderData, OpenGetOrderError, OpenGetOrderResponse, OpenListOrdersData, OpenListOrdersError, OpenListOrdersResponse, OpenPingData, OpenPingError, OpenPingResponse, OpenProductsData, OpenProductsError, OpenProductsResponse, OrdersConfirmPaidData, OrdersConfirmPaidError, OrdersConfirmPaidResponse, OrdersCreateData, OrdersCreateError, OrdersCreateResponse, OrdersDeliverData, OrdersDeliverError, OrdersDeliverResponse, OrdersGetData, OrdersGetError, OrdersGetMineData, OrdersGetMineError, OrdersGetMineResponse, OrdersGetResponse, OrdersListData, OrdersListError, OrdersListMineData, OrdersListMineError, OrdersListMineResponse, OrdersListResponse, OrdersRedeliverData, OrdersRedeliverError, OrdersRedeliverResponse, OrdersRefundData, OrdersRefundError, OrdersRefundResponse, OrdersResendData, OrdersResendError, OrdersResendResponse, PaymentsEpayNotifyData, PaymentsEpayNotifyError, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetError, PaymentsEpayNotifyGetResponse, PaymentsEpayNotifyResponse, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyError, ResellersAdminRevokeKeyResponse, ResellersCreateKeyData, ResellersCreateKeyError, ResellersCreateKeyResponse, ResellersGetCallbackData, ResellersGetCallbackError, ResellersGetCallbackResponse, ResellersListKeysData, ResellersListKeysError, ResellersListKeysResponse, ResellersListMyKeysData, ResellersListMyKeysError, ResellersListMyKeysResponse, ResellersRevokeKeyData, ResellersRevokeKeyError, ResellersRevokeKeyResponse, ResellersRotateKeyData, ResellersRotateKeyError, ResellersRotateKeyResponse, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretError, ResellersRotateWebhookSecretResponse, ResellersSetCallbackData, ResellersSetCallbackError, ResellersSetCallbackResponse, ResellersUpdateKeyData, ResellersUpdateKeyError, ResellersUpdateKeyResponse, RolesCreateData, RolesCreateError, RolesCreateResponse, RolesDeleteData, RolesDeleteError, RolesDeleteResponse, RolesGetData, RolesGetError, RolesGetResponse, RolesListData, RolesListError, RolesListResponse, RolesPermissionCatalogueData, RolesPermissionCatalogueError, RolesPermissionCatalogueResponse, RolesUpdateData, RolesUpdateError, RolesUpdateResponse, ShopGetProductData, ShopGetProductError, ShopGetProductResponse, ShopListCategoriesData, ShopListCategoriesError, ShopListCategoriesResponse, ShopListProductsData, ShopListProductsError, ShopListProductsResponse, ShopQuoteData, ShopQuoteError, ShopQuoteResponse, SystemInfoData, SystemInfoError, SystemInfoResponse, SystemLivenessData, SystemLivenessResponse, SystemReadinessData, SystemReadinessError, SystemReadinessResponse, UsersCreateStaffData, UsersCreateStaffError, UsersCreateStaffResponse, UsersForceLogoutData, UsersForceLogoutError, UsersForceLogoutResponse, UsersGetData, UsersGetError, UsersGetResponse, UsersListData, UsersListError, UsersListResponse, UsersLoginEventsData, UsersLoginEventsError, UsersLoginEventsResponse, UsersSetRolesData, UsersSetRolesError, UsersSetRolesResponse, UsersUpdateData, UsersUpdateError, UsersUpdateResponse, WalletAccountStatementData, WalletAccountStatementError, WalletAccountStatementResponse, WalletAdjustData, WalletAdjustError, WalletAdjustResponse, WalletExportMyStatementData, WalletExportMyStatementError, WalletExportStatementData, WalletExportStatementError, WalletLedgerData, WalletLedgerError, WalletLedgerResponse, WalletListAccountsData, WalletListAccountsError, WalletListAccountsResponse, WalletMyStatementData, WalletMyStatementError, WalletMyStatementResponse, WalletMyWalletData, WalletMyWalletError, WalletMyWalletResponse, WalletRechargeData, WalletRechargeError, WalletRechargeResponse, WalletTrialBalanceData, WalletTrialBalanceError, WalletTrialBalanceResponse } from '../types.gen';
+import { auditExport, auditList, authLogin, authLogin2Fa, authLogout, authRefresh, authRegister, authRequestPasswordReset, authResendVerification, authResetPassword, authStepUp, authVerifyEmail, catalogBulkStatus, catalogCreateCategory, catalogCreateProduct, catalogDeleteCategory, catalogGetProduct, catalogListCategories, catalogListProducts, catalogPriceCheck, catalogUpdateCategory, catalogUpdateProduct, inventoryConfirmImport, inventoryDiscardImport, inventoryExportKeys, inventoryGetImport, inventoryImportTargets, inventoryListImports, inventoryListKeys, inventoryProductStock, inventoryRevalidateImport, inventoryRevealKey, inventoryStageImport, inventoryVoidImport, inventoryVoidKeys, meChangePassword, meDisable2Fa, meEnable2Fa, meGet, meListLoginEvents, meListNotices, meListSessions, meReadNotice, meRegenerateRecoveryCodes, meRevokeSession, meStart2Fa, openBalance, openCancelOrder, openCategories, openCreateOrder, openGetOrder, openListOrders, openPing, openProducts, type Options, ordersConfirmPaid, ordersCreate, ordersDeliver, ordersGet, ordersGetMine, ordersList, ordersListMine, ordersRedeliver, ordersRefund, ordersResend, paymentsEpayNotify, paymentsEpayNotifyGet, resellersAdminRevokeKey, resellersCallbacksGet, resellersCallbacksGetMine, resellersCallbacksList, resellersCallbacksListMine, resellersCallbacksPing, resellersCallbacksResend, resellersCallbacksResendMine, resellersCreateKey, resellersGetCallback, resellersListKeys, resellersListMyKeys, resellersRevokeKey, resellersRotateKey, resellersRotateWebhookSecret, resellersSetCallback, resellersUpdateKey, rolesCreate, rolesDelete, rolesGet, rolesList, rolesPermissionCatalogue, rolesUpdate, shopGetProduct, shopListCategories, shopListProducts, shopQuote, systemInfo, systemLiveness, systemReadiness, usersCreateStaff, usersForceLogout, usersGet, usersList, usersLoginEvents, usersSetRoles, usersUpdate, walletAccountStatement, walletAdjust, walletExportMyStatement, walletExportStatement, walletLedger, walletListAccounts, walletMyStatement, walletMyWallet, walletRecharge, walletTrialBalance } from '../sdk.gen';
+import type { AuditExportData, AuditExportError, AuditListData, AuditListError, AuditListResponse, AuthLogin2FaData, AuthLogin2FaError, AuthLogin2FaResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, AuthRegisterData, AuthRegisterError, AuthRegisterResponse, AuthRequestPasswordResetData, AuthRequestPasswordResetError, AuthResendVerificationData, AuthResendVerificationError, AuthResetPasswordData, AuthResetPasswordError, AuthResetPasswordResponse, AuthStepUpData, AuthStepUpError, AuthStepUpResponse, AuthVerifyEmailData, AuthVerifyEmailError, AuthVerifyEmailResponse, CatalogBulkStatusData, CatalogBulkStatusError, CatalogBulkStatusResponse, CatalogCreateCategoryData, CatalogCreateCategoryError, CatalogCreateCategoryResponse, CatalogCreateProductData, CatalogCreateProductError, CatalogCreateProductResponse, CatalogDeleteCategoryData, CatalogDeleteCategoryError, CatalogDeleteCategoryResponse, CatalogGetProductData, CatalogGetProductError, CatalogGetProductResponse, CatalogListCategoriesData, CatalogListCategoriesError, CatalogListCategoriesResponse, CatalogListProductsData, CatalogListProductsError, CatalogListProductsResponse, CatalogPriceCheckData, CatalogPriceCheckError, CatalogPriceCheckResponse, CatalogUpdateCategoryData, CatalogUpdateCategoryError, CatalogUpdateCategoryResponse, CatalogUpdateProductData, CatalogUpdateProductError, CatalogUpdateProductResponse, InventoryConfirmImportData, InventoryConfirmImportError, InventoryConfirmImportResponse, InventoryDiscardImportData, InventoryDiscardImportError, InventoryDiscardImportResponse, InventoryExportKeysData, InventoryExportKeysError, InventoryGetImportData, InventoryGetImportError, InventoryGetImportResponse, InventoryImportTargetsData, InventoryImportTargetsError, InventoryImportTargetsResponse, InventoryListImportsData, InventoryListImportsError, InventoryListImportsResponse, InventoryListKeysData, InventoryListKeysError, InventoryListKeysResponse, InventoryProductStockData, InventoryProductStockError, InventoryProductStockResponse, InventoryRevalidateImportData, InventoryRevalidateImportError, InventoryRevalidateImportResponse, InventoryRevealKeyData, InventoryRevealKeyError, InventoryRevealKeyResponse, InventoryStageImportData, InventoryStageImportError, InventoryStageImportResponse, InventoryVoidImportData, InventoryVoidImportError, InventoryVoidImportResponse, InventoryVoidKeysData, InventoryVoidKeysError, InventoryVoidKeysResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDisable2FaData, MeDisable2FaError, MeDisable2FaResponse, MeEnable2FaData, MeEnable2FaError, MeEnable2FaResponse, MeGetData, MeGetError, MeGetResponse, MeListLoginEventsData, MeListLoginEventsError, MeListLoginEventsResponse, MeListNoticesData, MeListNoticesError, MeListNoticesResponse, MeListSessionsData, MeListSessionsError, MeListSessionsResponse, MeReadNoticeData, MeReadNoticeError, MeReadNoticeResponse, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesError, MeRegenerateRecoveryCodesResponse, MeRevokeSessionData, MeRevokeSessionError, MeRevokeSessionResponse, MeStart2FaData, MeStart2FaError, MeStart2FaResponse, OpenBalanceData, OpenBalanceError, OpenBalanceResponse, OpenCancelOrderData, OpenCancelOrderError, OpenCancelOrderResponse, OpenCategoriesData, OpenCategoriesError, OpenCategoriesResponse, OpenCreateOrderData, OpenCreateOrderError, OpenCreateOrderResponse, OpenGetOrderData, OpenGetOrderError, OpenGetOrderResponse, OpenListOrdersData, OpenListOrdersError, OpenListOrdersResponse, OpenPingData, OpenPingError, OpenPingResponse, OpenProductsData, OpenProductsError, OpenProductsResponse, OrdersConfirmPaidData, OrdersConfirmPaidError, OrdersConfirmPaidResponse, OrdersCreateData, OrdersCreateError, OrdersCreateResponse, OrdersDeliverData, OrdersDeliverError, OrdersDeliverResponse, OrdersGetData, OrdersGetError, OrdersGetMineData, OrdersGetMineError, OrdersGetMineResponse, OrdersGetResponse, OrdersListData, OrdersListError, OrdersListMineData, OrdersListMineError, OrdersListMineResponse, OrdersListResponse, OrdersRedeliverData, OrdersRedeliverError, OrdersRedeliverResponse, OrdersRefundData, OrdersRefundError, OrdersRefundResponse, OrdersResendData, OrdersResendError, OrdersResendResponse, PaymentsEpayNotifyData, PaymentsEpayNotifyError, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetError, PaymentsEpayNotifyGetResponse, PaymentsEpayNotifyResponse, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyError, ResellersAdminRevokeKeyResponse, ResellersCallbacksGetData, ResellersCallbacksGetError, ResellersCallbacksGetMineData, ResellersCallbacksGetMineError, ResellersCallbacksGetMineResponse, ResellersCallbacksGetResponse, ResellersCallbacksListData, ResellersCallbacksListError, ResellersCallbacksListMineData, ResellersCallbacksListMineError, ResellersCallbacksListMineResponse, ResellersCallbacksListResponse, ResellersCallbacksPingData, ResellersCallbacksPingError, ResellersCallbacksPingResponse, ResellersCallbacksResendData, ResellersCallbacksResendError, ResellersCallbacksResendMineData, ResellersCallbacksResendMineError, ResellersCallbacksResendMineResponse, ResellersCallbacksResendResponse, ResellersCreateKeyData, ResellersCreateKeyError, ResellersCreateKeyResponse, ResellersGetCallbackData, ResellersGetCallbackError, ResellersGetCallbackResponse, ResellersListKeysData, ResellersListKeysError, ResellersListKeysResponse, ResellersListMyKeysData, ResellersListMyKeysError, ResellersListMyKeysResponse, ResellersRevokeKeyData, ResellersRevokeKeyError, ResellersRevokeKeyResponse, ResellersRotateKeyData, ResellersRotateKeyError, ResellersRotateKeyResponse, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretError, ResellersRotateWebhookSecretResponse, ResellersSetCallbackData, ResellersSetCallbackError, ResellersSetCallbackResponse, ResellersUpdateKeyData, ResellersUpdateKeyError, ResellersUpdateKeyResponse, RolesCreateData, RolesCreateError, RolesCreateResponse, RolesDeleteData, RolesDeleteError, RolesDeleteResponse, RolesGetData, RolesGetError, RolesGetResponse, RolesListData, RolesListError, RolesListResponse, RolesPermissionCatalogueData, RolesPermissionCatalogueError, RolesPermissionCatalogueResponse, RolesUpdateData, RolesUpdateError, RolesUpdateResponse, ShopGetProductData, ShopGetProductError, ShopGetProductResponse, ShopListCategoriesData, ShopListCategoriesError, ShopListCategoriesResponse, ShopListProductsData, ShopListProductsError, ShopListProductsResponse, ShopQuoteData, ShopQuoteError, ShopQuoteResponse, SystemInfoData, SystemInfoError, SystemInfoResponse, SystemLivenessData, SystemLivenessResponse, SystemReadinessData, SystemReadinessError, SystemReadinessResponse, UsersCreateStaffData, UsersCreateStaffError, UsersCreateStaffResponse, UsersForceLogoutData, UsersForceLogoutError, UsersForceLogoutResponse, UsersGetData, UsersGetError, UsersGetResponse, UsersListData, UsersListError, UsersListResponse, UsersLoginEventsData, UsersLoginEventsError, UsersLoginEventsResponse, UsersSetRolesData, UsersSetRolesError, UsersSetRolesResponse, UsersUpdateData, UsersUpdateError, UsersUpdateResponse, WalletAccountStatementData, WalletAccountStatementError, WalletAccountStatementResponse, WalletAdjustData, WalletAdjustError, WalletAdjustResponse, WalletExportMyStatementData, WalletExportMyStatementError, WalletExportStatementData, WalletExportStatementError, WalletLedgerData, WalletLedgerError, WalletLedgerResponse, WalletListAccountsData, WalletListAccountsError, WalletListAccountsResponse, WalletMyStatementData, WalletMyStatementError, WalletMyStatementResponse, WalletMyWalletData, WalletMyWalletError, WalletMyWalletResponse, WalletRechargeData, WalletRechargeError, WalletRechargeResponse, WalletTrialBalanceData, WalletTrialBalanceError, WalletTrialBalanceResponse } from '../types.gen';
 
 export type QueryKey<TOptions extends Options> = [
     Pick<TOptions, 'baseUrl' | 'body' | 'headers' | 'path' | 'query'> & {
@@ -80,6 +80,26 @@ export const resellersSetCallbackMutation = (options?: Partial<Options<Resellers
 };
 
 /**
+ * Ping
+ *
+ * Send a test callback (event ``ping``) to the account's callback URL now: one attempt,
+ * shown in the log like any other (409 ``callback_url_missing`` without a URL).
+ */
+export const resellersCallbacksPingMutation = (options?: Partial<Options<ResellersCallbacksPingData>>): UseMutationOptions<ResellersCallbacksPingResponse, ResellersCallbacksPingError, Options<ResellersCallbacksPingData>> => {
+    const mutationOptions: UseMutationOptions<ResellersCallbacksPingResponse, ResellersCallbacksPingError, Options<ResellersCallbacksPingData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersCallbacksPing({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
  * Rotate Webhook Secret
  *
  * A new callback signing secret (``whsec_…``), shown this once; the old one stops.
@@ -88,6 +108,124 @@ export const resellersRotateWebhookSecretMutation = (options?: Partial<Options<R
     const mutationOptions: UseMutationOptions<ResellersRotateWebhookSecretResponse, ResellersRotateWebhookSecretError, Options<ResellersRotateWebhookSecretData>> = {
         mutationFn: async (fnOptions) => {
             const { data } = await resellersRotateWebhookSecret({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const resellersCallbacksListMineQueryKey = (options?: Options<ResellersCallbacksListMineData>) => createQueryKey('resellersCallbacksListMine', options);
+
+/**
+ * My Callbacks
+ *
+ * The reseller's callbacks, newest first.
+ */
+export const resellersCallbacksListMineOptions = (options?: Options<ResellersCallbacksListMineData>) => queryOptions<ResellersCallbacksListMineResponse, ResellersCallbacksListMineError, ResellersCallbacksListMineResponse, ReturnType<typeof resellersCallbacksListMineQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersCallbacksListMine({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksListMineQueryKey(options)
+});
+
+const createInfiniteParams = <K extends Pick<QueryKey<Options>[0], 'body' | 'headers' | 'path' | 'query'>>(queryKey: QueryKey<Options>, page: K) => {
+    const params = { ...queryKey[0] };
+    if (page.body) {
+        params.body = {
+            ...queryKey[0].body as any,
+            ...page.body as any
+        };
+    }
+    if (page.headers) {
+        params.headers = {
+            ...queryKey[0].headers,
+            ...page.headers
+        };
+    }
+    if (page.path) {
+        params.path = {
+            ...queryKey[0].path as any,
+            ...page.path as any
+        };
+    }
+    if (page.query) {
+        params.query = {
+            ...queryKey[0].query as any,
+            ...page.query as any
+        };
+    }
+    return params as unknown as typeof page;
+};
+
+export const resellersCallbacksListMineInfiniteQueryKey = (options?: Options<ResellersCallbacksListMineData>): QueryKey<Options<ResellersCallbacksListMineData>> => createQueryKey('resellersCallbacksListMine', options, true);
+
+/**
+ * My Callbacks
+ *
+ * The reseller's callbacks, newest first.
+ */
+export const resellersCallbacksListMineInfiniteOptions = (options?: Options<ResellersCallbacksListMineData>) => infiniteQueryOptions<ResellersCallbacksListMineResponse, ResellersCallbacksListMineError, InfiniteData<ResellersCallbacksListMineResponse>, QueryKey<Options<ResellersCallbacksListMineData>>, number | null | Pick<QueryKey<Options<ResellersCallbacksListMineData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+// @ts-ignore
+{
+    queryFn: async ({ pageParam, queryKey, signal }) => {
+        // @ts-ignore
+        const page: Pick<QueryKey<Options<ResellersCallbacksListMineData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+            query: {
+                before: pageParam
+            }
+        };
+        const params = createInfiniteParams(queryKey, page);
+        const { data } = await resellersCallbacksListMine({
+            ...options,
+            ...params,
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksListMineInfiniteQueryKey(options)
+});
+
+export const resellersCallbacksGetMineQueryKey = (options: Options<ResellersCallbacksGetMineData>) => createQueryKey('resellersCallbacksGetMine', options);
+
+/**
+ * My Callback
+ *
+ * One of the reseller's callbacks: the body as sent and every attempt.
+ */
+export const resellersCallbacksGetMineOptions = (options: Options<ResellersCallbacksGetMineData>) => queryOptions<ResellersCallbacksGetMineResponse, ResellersCallbacksGetMineError, ResellersCallbacksGetMineResponse, ReturnType<typeof resellersCallbacksGetMineQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersCallbacksGetMine({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksGetMineQueryKey(options)
+});
+
+/**
+ * Resend Mine
+ *
+ * Send one of the reseller's callbacks again now (same webhook id and body, to the URL
+ * that applies now); a failed one is re-opened with a new round of retries.
+ */
+export const resellersCallbacksResendMineMutation = (options?: Partial<Options<ResellersCallbacksResendMineData>>): UseMutationOptions<ResellersCallbacksResendMineResponse, ResellersCallbacksResendMineError, Options<ResellersCallbacksResendMineData>> => {
+    const mutationOptions: UseMutationOptions<ResellersCallbacksResendMineResponse, ResellersCallbacksResendMineError, Options<ResellersCallbacksResendMineData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersCallbacksResendMine({
                 ...options,
                 ...fnOptions,
                 throwOnError: true
@@ -215,35 +353,6 @@ export const ordersListOptions = (options?: Options<OrdersListData>) => queryOpt
     },
     queryKey: ordersListQueryKey(options)
 });
-
-const createInfiniteParams = <K extends Pick<QueryKey<Options>[0], 'body' | 'headers' | 'path' | 'query'>>(queryKey: QueryKey<Options>, page: K) => {
-    const params = { ...queryKey[0] };
-    if (page.body) {
-        params.body = {
-            ...queryKey[0].body as any,
-            ...page.body as any
-        };
-    }
-    if (page.headers) {
-        params.headers = {
-            ...queryKey[0].headers,
-            ...page.headers
-        };
-    }
-    if (page.path) {
-        params.path = {
-            ...queryKey[0].path as any,
-            ...page.path as any
-        };
-    }
-    if (page.query) {
-        params.query = {
-            ...queryKey[0].query as any,
-            ...page.query as any
-        };
-    }
-    return params as unknown as typeof page;
-};
 
 export const ordersListInfiniteQueryKey = (options?: Options<OrdersListData>): QueryKey<Options<OrdersListData>> => createQueryKey('ordersList', options, true);
 
@@ -402,6 +511,94 @@ export const resellersAdminRevokeKeyMutation = (options?: Partial<Options<Resell
     const mutationOptions: UseMutationOptions<ResellersAdminRevokeKeyResponse, ResellersAdminRevokeKeyError, Options<ResellersAdminRevokeKeyData>> = {
         mutationFn: async (fnOptions) => {
             const { data } = await resellersAdminRevokeKey({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const resellersCallbacksListQueryKey = (options?: Options<ResellersCallbacksListData>) => createQueryKey('resellersCallbacksList', options);
+
+/**
+ * List Callbacks
+ *
+ * Every reseller's callbacks (or one reseller's: ``user_id``), newest first.
+ */
+export const resellersCallbacksListOptions = (options?: Options<ResellersCallbacksListData>) => queryOptions<ResellersCallbacksListResponse, ResellersCallbacksListError, ResellersCallbacksListResponse, ReturnType<typeof resellersCallbacksListQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersCallbacksList({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksListQueryKey(options)
+});
+
+export const resellersCallbacksListInfiniteQueryKey = (options?: Options<ResellersCallbacksListData>): QueryKey<Options<ResellersCallbacksListData>> => createQueryKey('resellersCallbacksList', options, true);
+
+/**
+ * List Callbacks
+ *
+ * Every reseller's callbacks (or one reseller's: ``user_id``), newest first.
+ */
+export const resellersCallbacksListInfiniteOptions = (options?: Options<ResellersCallbacksListData>) => infiniteQueryOptions<ResellersCallbacksListResponse, ResellersCallbacksListError, InfiniteData<ResellersCallbacksListResponse>, QueryKey<Options<ResellersCallbacksListData>>, number | null | Pick<QueryKey<Options<ResellersCallbacksListData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+// @ts-ignore
+{
+    queryFn: async ({ pageParam, queryKey, signal }) => {
+        // @ts-ignore
+        const page: Pick<QueryKey<Options<ResellersCallbacksListData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+            query: {
+                before: pageParam
+            }
+        };
+        const params = createInfiniteParams(queryKey, page);
+        const { data } = await resellersCallbacksList({
+            ...options,
+            ...params,
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksListInfiniteQueryKey(options)
+});
+
+export const resellersCallbacksGetQueryKey = (options: Options<ResellersCallbacksGetData>) => createQueryKey('resellersCallbacksGet', options);
+
+/**
+ * Get Callback
+ *
+ * One callback with its body and every attempt.
+ */
+export const resellersCallbacksGetOptions = (options: Options<ResellersCallbacksGetData>) => queryOptions<ResellersCallbacksGetResponse, ResellersCallbacksGetError, ResellersCallbacksGetResponse, ReturnType<typeof resellersCallbacksGetQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersCallbacksGet({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksGetQueryKey(options)
+});
+
+/**
+ * Resend
+ *
+ * Send a reseller's callback again now (in the operation log).
+ */
+export const resellersCallbacksResendMutation = (options?: Partial<Options<ResellersCallbacksResendData>>): UseMutationOptions<ResellersCallbacksResendResponse, ResellersCallbacksResendError, Options<ResellersCallbacksResendData>> => {
+    const mutationOptions: UseMutationOptions<ResellersCallbacksResendResponse, ResellersCallbacksResendError, Options<ResellersCallbacksResendData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersCallbacksResend({
                 ...options,
                 ...fnOptions,
                 throwOnError: true
