@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("latency_ms", sa.Integer(), nullable=True),
         sa.Column("calls", sa.Integer(), server_default="0", nullable=False),
         sa.Column("last_error", sa.String(length=255), nullable=True),
+        sa.Column("never_reached", sa.Boolean(), server_default="false", nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),

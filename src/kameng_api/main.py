@@ -46,6 +46,7 @@ from kameng_api.orders.router import router as orders_router
 from kameng_api.payments.router import router as payments_router
 from kameng_api.rbac.router import router as roles_router
 from kameng_api.settings import Settings, get_settings
+from kameng_api.suppliers.router import router as suppliers_router
 from kameng_api.system.router import ops_router
 from kameng_api.system.router import router as system_router
 from kameng_api.wallet.router import router as wallet_router
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         orders_router,
         orders_admin_router,
         payments_router,
+        suppliers_router,
         system_router,
     ):
         api.include_router(r)

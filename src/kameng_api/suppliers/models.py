@@ -117,6 +117,9 @@ class UpstreamOrder(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)  # of the submit call
     calls: Mapped[int] = mapped_column(Integer, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(255))
+    # failed because the call never left (connect refused): nothing was ordered, so this
+    # supplier may be asked again later under the same request id
+    never_reached: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
