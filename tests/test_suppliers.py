@@ -493,3 +493,32 @@ async def test_the_settings_supplier_is_a_seeded_row(
         order = await _buy(client, session, up.sku_id)
         assert await _deliver(session, order["id"]) == "done"
         assert [r.supplier_id for r in await _rows(session, order["id"])] == [up.primary_id]
+
+
+async def test_an_unreachable_supplier_is_waited_for_then_given_up(
+    client: httpx.AsyncClient, session: AsyncSession, up: Upstreams
+) -> None:
+    server, task = up.servers[0]  # the primary is down (connections refused)
+    server.should_exit = True
+    await task
+    up.servers = up.servers[1:]
+    up.backup.mode = "failed"
+    order = await _buy(client, session, up.sku_id)
+    # nothing was ordered at the primary, the backup refused: wait for the primary
+    assert await _deliver(session, order["id"]) == "retry"
+    assert (await _order(session, order["order_no"])).status == "delivering"
+    rows = await _rows(session, order["id"])
+    assert [(r.supplier_id, r.state, r.never_reached) for r in rows] == [
+        (up.primary_id, "failed", True),
+        (up.backup_id, "failed", False),
+    ]
+    # past the stuck limit with nothing pending anywhere: the buyer gets the money back
+    await session.execute(
+        text("UPDATE orders SET upstream_started_at = now() - interval '16 minutes' WHERE id = :i"),
+        {"i": order["id"]},
+    )
+    await session.commit()
+    assert await _deliver(session, order["id"]) == "done"
+    o = await _order(session, order["order_no"])
+    assert o.status == "refunded"
+    assert up.backup.topups == {}

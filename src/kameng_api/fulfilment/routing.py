@@ -21,7 +21,8 @@ One run of ``fulfilment:deliver`` for an order ``delivering``:
    and the job retries (the retry queries);
 4. every route answered ``failed`` → the order fails, the buyer is refunded to the balance,
    and an alert row is raised. Routes skipped for open circuits or unreachable suppliers make
-   the job retry later instead.
+   the job retry later instead — until ``KAMENG_STUCK_ORDER_S`` after the first upstream call:
+   then, with nothing pending at any supplier, the order is refunded as well.
 
 Supplier callbacks (:func:`accept_notice`) settle the same rows, bound to the supplier that
 sent them.
@@ -102,7 +103,8 @@ async def _save(row_id: int, **values: object) -> None:
 
 async def _prepare(order_id: int, attempt: int, route: suppliers.Route) -> int | None:
     """Record the upstream row (and ``upstream_started_at``) before the call, committed under
-    the order's lock; None when the order moved on meanwhile."""
+    the order's lock; None when the order moved on meanwhile, 0 when the row exists already
+    (a concurrent run made it)."""
     async with unit_of_work() as s:
         order = await s.get(Order, order_id, with_for_update=True)
         if order is None or order.status != "delivering" or order.delivery_attempt != attempt:
@@ -122,13 +124,21 @@ async def _prepare(order_id: int, attempt: int, route: suppliers.Route) -> int |
                 cost=route.cost,
                 state="submitted",
             )
-            .on_conflict_do_update(
+            .on_conflict_do_update(  # only a row that never reached its supplier is reused
                 index_elements=["supplier_id", "request_id"],
                 set_={"state": "submitted", "never_reached": False, "finished_at": None},
+                where=UpstreamOrder.never_reached.is_(True),
             )
             .returning(UpstreamOrder.id)
         )
-        return int((await s.execute(stmt)).scalar_one())
+        row_id = (await s.execute(stmt)).scalar_one_or_none()
+        return 0 if row_id is None else int(row_id)
+
+
+def _given_up(order: Order) -> bool:
+    started = order.upstream_started_at
+    limit = timedelta(seconds=get_settings().stuck_order_s)
+    return started is not None and clock.now() - started > limit
 
 
 def _request(order: Order, row: UpstreamOrder) -> RechargeRequest:
@@ -187,7 +197,11 @@ async def deliver(session: AsyncSession, order_id: int) -> str:
             route, probe = r, circuit == "half_open"
             break
         if route is None:
-            if skipped or unreached or any(r.never_reached for r in rows):
+            # nothing is pending anywhere (no active row): when the rest were only skipped
+            # (open circuit) or unreachable, wait — unless that has lasted past the stuck
+            # limit: then nothing was ordered anywhere and the buyer gets the money back
+            waiting = skipped or unreached or any(r.never_reached for r in rows)
+            if waiting and not _given_up(order):
                 raise SupplierUnavailable(
                     "no supplier can be asked now (open circuits or unreachable); later"
                 )
@@ -195,6 +209,8 @@ async def deliver(session: AsyncSession, order_id: int) -> str:
         row_id = await _prepare(order.id, attempt, route)
         if row_id is None:
             return "settled meanwhile"
+        if row_id == 0:
+            continue  # another run holds that row: read again (it is active or settled)
         row = await session.get(UpstreamOrder, row_id, populate_existing=True)
         assert row is not None
         try:

@@ -33,7 +33,14 @@ Circuit = Literal["closed", "open", "half_open"]
 
 
 def _k(supplier_id: int, part: str) -> str:
-    return f"kameng:breaker:{supplier_id}:{part}"
+    # keyed by the database too: supplier ids are per database (tests, staging beside
+    # production on one Redis) and a circuit must never leak into another's
+    return f"kameng:breaker:{_db()}:{supplier_id}:{part}"
+
+
+def _db() -> str:
+    url = get_settings().database_url or ""
+    return url.rsplit("/", 1)[-1].split("?", 1)[0] or "default"
 
 
 def _redis() -> Redis:

@@ -191,7 +191,12 @@ class FuluSupplier:
         method = "fulu.order.direct.add" if request.kind == "direct" else "fulu.order.card.add"
         try:
             return self._order(await self._call(method, biz))
-        except FuluError as exc:  # refused: nothing was ordered
+        except FuluError as exc:
+            # refused — but a refusal of a repeated customer_order_no ("order exists") must
+            # not read as a failure: ask what the supplier holds under our number
+            held = await self.query(request.request_id)
+            if held is not None:
+                return held
             return RechargeResult("failed", "", exc.message[:200] or str(exc.code))
 
     async def query(self, request_id: str) -> RechargeResult | None:

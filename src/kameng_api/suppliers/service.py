@@ -131,7 +131,8 @@ class Route:
 async def routes(session: AsyncSession, sku_id: int, sku_name: str) -> list[Route]:
     """The suppliers that may serve ``sku_id``, in failover order: its enabled mappings by
     priority (enabled suppliers only); with no mapping at all, the suppliers serving unmapped
-    SKUs (the settings one). Circuits are checked by the caller, at call time."""
+    SKUs (the settings one; the caller keeps it in sync first). Circuits are checked by the
+    caller, at call time."""
     rows = (
         await session.execute(
             select(SupplierMapping, Supplier)
@@ -146,8 +147,6 @@ async def routes(session: AsyncSession, sku_id: int, sku_name: str) -> list[Rout
             for m, sup in rows
             if m.enabled and sup.enabled
         ]
-    if get_settings().recharge_supplier_url:
-        await sync_settings_supplier(session)
     fallback = (
         await session.execute(
             select(Supplier)
