@@ -67,7 +67,9 @@ async def admin_exec(dsn: str, sql: str) -> None:
         await conn.close()
 
 
-async def seed(n_orders: int, dead_url: str, backup_url: str) -> tuple[int, int, int, list[int]]:
+async def seed(
+    n_orders: int, dead_url: str, backup_url: str, timeout_s: float
+) -> tuple[int, int, int, list[int]]:
     """Admin, suppliers, mappings, the SKU and the buyers; returns (sku, primary, backup,
     buyer ids)."""
     from kameng_api.catalog import service as catalog
@@ -115,13 +117,13 @@ async def seed(n_orders: int, dead_url: str, backup_url: str) -> tuple[int, int,
         primary = await suppliers.create_supplier(
             s,
             actor,
-            {"name": "dead-primary", "protocol": "fulu", "base_url": dead_url, "timeout_s": 1.0},
+            {"name": "dead", "protocol": "fulu", "base_url": dead_url, "timeout_s": timeout_s},
             creds,
         )
         backup = await suppliers.create_supplier(
             s,
             actor,
-            {"name": "backup", "protocol": "fulu", "base_url": backup_url, "timeout_s": 1.0},
+            {"name": "backup", "protocol": "fulu", "base_url": backup_url, "timeout_s": timeout_s},
             creds,
         )
         for sup, prio in ((primary, 10), (backup, 20)):
@@ -239,13 +241,43 @@ async def figures(
         await conn.close()
 
 
+def serve_sim(port: int, timeout_rate: float, hang_s: float) -> None:
+    """The backup supplier in a process of its own (the load generator must not slow it),
+    with ``GET /stats``: its top-up counter and calls."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from kameng_api.suppliers.fulu_simulator import FuluSimulator
+
+    sim = FuluSimulator(APP_KEY, SECRET, mode="timeout", hang_s=hang_s)
+    sim.timeout_rate = timeout_rate
+    sim.balance = Decimal("1000000")
+
+    async def stats(_: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "topups": dict(sim.topups),
+                "calls": dict(sim.calls),
+                "timed_out": sum(1 for o in sim.orders if sim._times_out(o)),
+            }
+        )
+
+    sim.app.router.routes.append(Route("/stats", stats, methods=["GET"]))
+    uvicorn.run(sim.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve-sim":
+        serve_sim(int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=1000)
     ap.add_argument("--timeout-rate", type=float, default=0.2)
-    ap.add_argument("--hang-s", type=float, default=2.0)
+    ap.add_argument("--hang-s", type=float, default=5.0)
+    ap.add_argument("--supplier-timeout-s", type=float, default=3.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--deadline-s", type=float, default=600)
+    ap.add_argument("--deadline-s", type=float, default=420)
     args = ap.parse_args()
 
     given_db = os.environ.get("DATABASE_URL") or os.environ.get("KAMENG_DATABASE_URL")
@@ -312,19 +344,31 @@ async def run(
     env: dict[str, str],
     log: Any,
 ) -> dict[str, Any]:
-    from kameng_api.core import db
-    from kameng_api.suppliers.fulu_simulator import FuluSimulator
+    import httpx
 
-    sim = FuluSimulator(APP_KEY, SECRET, mode="timeout", hang_s=args.hang_s)
-    sim.timeout_rate = args.timeout_rate
-    sim.balance = Decimal("1000000")
+    from kameng_api.core import db
+
     port, dead = free_port(), free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    procs.append(
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--serve-sim",
+                str(port),
+                str(args.timeout_rate),
+                str(args.hang_s),
+            ],
+            env=env,
+            stderr=log,
+        )
     )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            await asyncio.sleep(0.1)
     db.init_engine(get_settings(), pool_size=20, max_overflow=0)
     try:
         print(f"seeding {args.orders} buyers …", flush=True)
@@ -332,6 +376,7 @@ async def run(
             args.orders,
             f"http://127.0.0.1:{dead}/api/getway",
             f"http://127.0.0.1:{port}/api/getway",
+            args.supplier_timeout_s,
         )
         for _ in range(args.workers):
             procs.append(
@@ -349,11 +394,11 @@ async def run(
         seen = await watch(dsn, args.orders, primary_id, args.deadline_s)
         end = time.time()
         f = await figures(dsn, primary_id, backup_id, seen["opened_at"])
+        async with httpx.AsyncClient() as c:
+            sim = (await c.get(f"http://127.0.0.1:{port}/stats")).json()
     finally:
         await db.dispose_engine()
-        server.should_exit = True
-        await serving
-    duplicates = sum(n - 1 for n in sim.topups.values() if n > 1)
+    duplicates = sum(n - 1 for n in sim["topups"].values() if n > 1)
     st = f["statuses"]
     opened = seen["opened_at"]
     first_direct: datetime | None = f["first_direct_to_backup"]
@@ -368,10 +413,10 @@ async def run(
         "refunded": st.get("refunded", 0),
         "open": args.orders - settled,
         "duplicate_upstream_orders": duplicates,
-        "topped_up_at_backup": len(sim.topups),
-        "backup_order_calls": sim.calls["fulu.order.direct.add"],
-        "backup_queries": sim.calls["fulu.order.info.get"],
-        "timed_out_answers": sum(1 for o in sim.orders if sim._times_out(o)),
+        "topped_up_at_backup": len(sim["topups"]),
+        "backup_order_calls": sim["calls"].get("fulu.order.direct.add", 0),
+        "backup_queries": sim["calls"].get("fulu.order.info.get", 0),
+        "timed_out_answers": sim["timed_out"],
         "primary_calls": f["primary_calls"],
         "breaker_opened_after_s": None if opened is None else round(opened - start, 3),
         "breaker_open_to_failover_s": None if failover_s is None else round(failover_s, 3),

@@ -179,9 +179,6 @@ async def deliver(session: AsyncSession, order_id: int) -> str:
             sup = await session.get(Supplier, active.supplier_id)
             assert sup is not None
             outcome = await _follow(session, order, sup, active)
-            if outcome == "unreached":
-                unreached.add(sup.id)
-                continue
             if outcome != "again":
                 return outcome
             continue
@@ -244,11 +241,10 @@ async def _follow(session: AsyncSession, order: Order, sup: Supplier, row: Upstr
         return await _settle(session, order, sup, row.id, call, submitted=False)
     # the supplier never heard of it: order it again under the same request id (the
     # supplier dedupes by it, so a first request still on its way cannot make a second order)
+    # A resend that cannot connect does NOT make the row "never reached": the first request
+    # may still land at the supplier, so the row stays unknown and is asked about again.
     try:
         call = await _ask(sup, row, _request(order, row), False)
-    except SupplierUnreachable as exc:
-        await _save(row.id, state="failed", never_reached=True, last_error=f"{exc}"[:255])
-        return "unreached"
     except SupplierUnavailable as exc:
         await _save(row.id, state="unknown", last_error=f"{exc}"[:255])
         raise
