@@ -489,6 +489,16 @@ async def test_the_settings_supplier_is_a_seeded_row(
             True,
         )
         assert SECRET not in (sup.credentials_enc or "")
+        # its URL and secret come from the settings: not editable here
+        r = await client.patch(
+            f"/api/v1/suppliers/{sup.id}", json={"base_url": "http://127.0.0.1:2"}, headers=up.admin
+        )
+        assert r.status_code == 409
+        assert r.json()["code"] == "settings_managed"
+        r = await client.patch(
+            f"/api/v1/suppliers/{sup.id}", json={"enabled": True}, headers=up.admin
+        )
+        assert r.status_code == 200
         # a mapped SKU is served by its mappings, not by the settings supplier
         order = await _buy(client, session, up.sku_id)
         assert await _deliver(session, order["id"]) == "done"

@@ -60,6 +60,7 @@ from kameng_api.suppliers.models import ACTIVE_STATES, Supplier, UpstreamOrder
 log = logging.getLogger("kameng.fulfilment.routing")
 
 ALL_FAILED = "supplier_all_failed"
+UNKNOWN_FATE = "supplier_order_unknown"
 
 
 @dataclass
@@ -230,12 +231,14 @@ async def _follow(session: AsyncSession, order: Order, sup: Supplier, row: Upstr
     of it; give it up (for the next route) only when that cannot double an order."""
     circuit = await breaker.allow(sup.id)
     if circuit is None:
+        await _alert_if_long_unknown(order, sup, row)
         raise SupplierUnavailable(f"supplier {sup.id}: circuit open, order {row.request_id} open")
     probe = circuit == "half_open"
     try:
         call = await _ask(sup, row, None, probe)
     except SupplierUnavailable as exc:
         await _save(row.id, last_error=f"query: {exc}"[:255])
+        await _alert_if_long_unknown(order, sup, row)
         raise
     if call.result is not None:
         return await _settle(session, order, sup, row.id, call, submitted=False)
@@ -249,6 +252,22 @@ async def _follow(session: AsyncSession, order: Order, sup: Supplier, row: Upstr
         await _save(row.id, state="unknown", last_error=f"{exc}"[:255])
         raise
     return await _settle(session, order, sup, row.id, call, submitted=True)
+
+
+async def _alert_if_long_unknown(order: Order, sup: Supplier, row: UpstreamOrder) -> None:
+    """An upstream order whose fate we cannot learn (the supplier does not answer) for longer
+    than the stuck limit: it is never handed to another supplier by itself — staff are told
+    (an alert row, its own transaction: the job then retries)."""
+    if (clock.now() - row.created_at).total_seconds() <= get_settings().stuck_order_s:
+        return
+    async with unit_of_work() as s:
+        await alerts.raise_alert(
+            s,
+            UNKNOWN_FATE,
+            f"upstream:{row.id}",
+            f"订单 {order.order_no} 在上游 {sup.name} 的结果未知（上游无应答）",
+            detail={"order_no": order.order_no, "request_id": row.request_id},
+        )
 
 
 async def _settle(

@@ -225,6 +225,12 @@ async def update_supplier(
     creds: dict[str, Any] | None,
 ) -> Supplier:
     before = _public(sup)
+    managed = {"base_url", "timeout_s", "name"} & fields.keys()
+    if sup.settings_managed and (managed or creds is not None):
+        raise Conflict(
+            "该上游由配置 KAMENG_RECHARGE_SUPPLIER_* 管理 (set by settings; change them there)",
+            code="settings_managed",
+        )
     if "base_url" in fields and fields["base_url"] != sup.base_url:
         await check_url(fields["base_url"])
     if "name" in fields and fields["name"] != sup.name:
