@@ -76,7 +76,12 @@ async def run_worker(settings: Settings | None = None) -> None:
     yield_cores(settings)
     tasks.load()
     memory.settle_gc()
-    db.init_engine(settings, role="kameng-worker")
+    # every job holds a connection (its outbox row's unit of work) and the delivery job takes
+    # a second, short one (it commits its upstream row before calling a supplier): with no
+    # more connections than jobs, all could wait for a second one at once. Room for that,
+    # the periodic tasks and the sweeper:
+    overflow = max(settings.db_max_overflow, settings.worker_max_jobs + 5 - settings.db_pool_size)
+    db.init_engine(settings, role="kameng-worker", max_overflow=overflow)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
