@@ -138,6 +138,14 @@ EXPECTED: dict[str, frozenset[str]] = {
     "orders:redeliver": staff("operator", "customer_service"),
     "orders:deliver": staff("operator", "customer_service"),
     "orders:resend": staff("operator", "customer_service"),
+    # reseller callbacks: a reseller sees and resends their own; 运营/客服 follow up on all
+    "resellers:callbacks_list_mine": frozenset({"reseller"}),
+    "resellers:callbacks_get_mine": frozenset({"reseller"}),
+    "resellers:callbacks_resend_mine": frozenset({"reseller"}),
+    "resellers:callbacks_ping": frozenset({"reseller"}),
+    "resellers:callbacks_list": staff("operator", "customer_service"),
+    "resellers:callbacks_get": staff("operator", "customer_service"),
+    "resellers:callbacks_resend": staff("operator", "customer_service"),
     # 财务 reads the operation log (reconciliation); export stays with the admin
     "audit:list": staff("finance"),
     "audit:export": staff(),

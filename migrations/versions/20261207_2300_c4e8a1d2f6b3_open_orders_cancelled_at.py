@@ -1,7 +1,7 @@
 """open_orders.cancelled_at: a reseller's cancel before processing
 
 Revision ID: c4e8a1d2f6b3
-Revises: 92f0bd4714b6
+Revises: fb6077ddd343
 Create Date: 2026-12-07 23:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c4e8a1d2f6b3"
-down_revision: str | None = "92f0bd4714b6"
+down_revision: str | None = "fb6077ddd343"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -45,6 +45,8 @@ from kameng_api.orders.router import admin_router as orders_admin_router
 from kameng_api.orders.router import router as orders_router
 from kameng_api.payments.router import router as payments_router
 from kameng_api.rbac.router import router as roles_router
+from kameng_api.resellers.callbacks_router import admin_router as reseller_callbacks_admin_router
+from kameng_api.resellers.callbacks_router import router as reseller_callbacks_router
 from kameng_api.resellers.router import account_router as reseller_account_router
 from kameng_api.resellers.router import admin_router as reseller_admin_router
 from kameng_api.resellers.router import open_router
@@ -175,6 +177,8 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         reseller_account_router,
         reseller_admin_router,
         payments_router,
+        reseller_callbacks_router,
+        reseller_callbacks_admin_router,
         system_router,
     ):
         api.include_router(r)

@@ -27,6 +27,7 @@ from kameng_api.orders.models import IdempotencyKey, Order, OrderEvent, OrderKey
 from kameng_api.outbox.models import OutboxMessage
 from kameng_api.payments.models import Payment
 from kameng_api.rbac.models import Role, RolePermission, UserRole
+from kameng_api.resellers.callback_models import ResellerCallback, ResellerCallbackAttempt
 from kameng_api.resellers.models import OpenOrder, ResellerAccount, ResellerKey
 from kameng_api.system.models import WorkerProbe
 from kameng_api.wallet.models import Account, Entry, Line
@@ -59,6 +60,8 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "ResellerAccount",
+    "ResellerCallback",
+    "ResellerCallbackAttempt",
     "ResellerKey",
     "Role",
     "RolePermission",

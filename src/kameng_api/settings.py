@@ -160,6 +160,19 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest answer body an outbound call reads (bytes); a larger one fails.",
     )
+    callback_retry_s: str = Field(
+        default="15,60,300,1800,7200,21600",
+        pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$",
+        description="Reseller callbacks: seconds to wait before each retry after a failed "
+        "attempt (comma-separated); once all are used the callback is given up (`failed`).",
+    )
+    callback_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=10,
+        description="Reseller callbacks: total time one attempt may take (connect, send, "
+        "read the answer); longer counts as a failed attempt.",
+    )
     epay_gateway_url: str | None = Field(
         default=None,
         description="EPay (易支付) gateway base URL (its submit.php and api.php live there). "
@@ -293,6 +306,11 @@ class Settings(BaseSettings):
             if not self.dedupe_key.get_secret_value():
                 raise ValueError("KAMENG_DEDUPE_KEY must be set in production")
         return self
+
+    @property
+    def callback_retry_schedule(self) -> tuple[float, ...]:
+        """``callback_retry_s`` as seconds, in order."""
+        return tuple(float(x) for x in self.callback_retry_s.split(",") if x.strip())
 
     @property
     def embedded(self) -> bool:

@@ -20,6 +20,7 @@ TASK_MODULES = [
     "kameng_api.payments.tasks",
     "kameng_api.orders.tasks",
     "kameng_api.fulfilment.tasks",
+    "kameng_api.resellers.callbacks_tasks",
 ]
 
 

@@ -15,6 +15,7 @@ from kameng_api.notifications.tasks import send_mails
 from kameng_api.orders.service import DELIVER_TASK, NOTIFY_TASK
 from kameng_api.outbox import service as outbox
 from kameng_api.outbox.jobs import JobMeta, outbox_job
+from kameng_api.resellers import callbacks
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,13 @@ async def notify(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) 
     """One order's buyer (``order_id``), or a purchase batch's (``order_ids``, from the lane:
     read in three queries, mailed over one connection, recorded in two statements). In a
     batch, the first mail that cannot be sent hands that order and the rest to one job each
-    (this one then finishes): a retry never mails the buyers already told again."""
+    (this one then finishes): a retry never mails the buyers already told again.
+
+    First, open-API orders among them get their reseller callback queued (in a transaction
+    of its own, so a mail server that is away does not hold it back; once per order and
+    event however often this runs)."""
+    ids = [payload["order_id"]] if "order_id" in payload else payload["order_ids"]
+    await callbacks.orders_settled_apart([int(i) for i in ids])
     if "order_id" in payload:
         order_id = int(payload["order_id"])
         mail = await service.delivery_mail(session, order_id)

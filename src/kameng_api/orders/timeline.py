@@ -1,6 +1,8 @@
 """The order's timeline (the state machine's record): ``move`` changes an order's status and
 writes the ``order_events`` row (from, to, who, why) — every step-by-step status change
-goes through it; ``timeline`` reads an order's rows back."""
+goes through it; ``timeline`` reads an order's rows back. A move to a terminal status also
+queues the reseller's callback when the order came through the open API
+(``resellers.callbacks.order_event``: one primary-key lookup for any other order)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.core.clock import clock
 from kameng_api.orders.models import Order, OrderEvent
+from kameng_api.resellers import callbacks
 
 
 async def move(
@@ -25,6 +28,9 @@ async def move(
     )
     order.status = to
     order.updated_at = clock.now()
+    event = callbacks.EVENT_OF_STATUS.get(to)
+    if event is not None:
+        await callbacks.order_event(session, order.id, event, order=order)
 
 
 async def timeline(session: AsyncSession, order_id: int) -> list[OrderEvent]:

@@ -63,6 +63,7 @@ def load_catalogue() -> dict[str, PermissionInfo]:
         "inventory",
         "wallet",
         "suppliers",
+        "resellers",
         "reports",
         "identity",
         "rbac",

@@ -50,6 +50,8 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
                 "inventory:import",
                 "inventory:void",
                 "suppliers:read",
+                "resellers:callbacks",
+                "resellers:callbacks_resend",
                 "reports:read",
                 "users:read",
             }
@@ -67,6 +69,8 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
                 "orders:deliver",
                 "catalog:read",
                 "inventory:read",
+                "resellers:callbacks",
+                "resellers:callbacks_resend",
                 "users:read",
             }
         ),
