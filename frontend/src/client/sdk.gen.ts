@@ -2,7 +2,7 @@
 
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client';
 import { client } from './client.gen';
-import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, OrdersConfirmPaidData, OrdersConfirmPaidErrors, OrdersConfirmPaidResponses, OrdersCreateData, OrdersCreateErrors, OrdersCreateResponses, OrdersDeliverData, OrdersDeliverErrors, OrdersDeliverResponses, OrdersGetData, OrdersGetErrors, OrdersGetMineData, OrdersGetMineErrors, OrdersGetMineResponses, OrdersGetResponses, OrdersListData, OrdersListErrors, OrdersListMineData, OrdersListMineErrors, OrdersListMineResponses, OrdersListResponses, OrdersRedeliverData, OrdersRedeliverErrors, OrdersRedeliverResponses, OrdersRefundData, OrdersRefundErrors, OrdersRefundResponses, OrdersResendData, OrdersResendErrors, OrdersResendResponses, PaymentsEpayNotifyData, PaymentsEpayNotifyErrors, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetErrors, PaymentsEpayNotifyGetResponses, PaymentsEpayNotifyResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesErrors, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses, WalletAccountStatementData, WalletAccountStatementErrors, WalletAccountStatementResponses, WalletAdjustData, WalletAdjustErrors, WalletAdjustResponses, WalletExportMyStatementData, WalletExportMyStatementErrors, WalletExportMyStatementResponses, WalletExportStatementData, WalletExportStatementErrors, WalletExportStatementResponses, WalletLedgerData, WalletLedgerErrors, WalletLedgerResponses, WalletListAccountsData, WalletListAccountsErrors, WalletListAccountsResponses, WalletMyStatementData, WalletMyStatementErrors, WalletMyStatementResponses, WalletMyWalletData, WalletMyWalletErrors, WalletMyWalletResponses, WalletRechargeData, WalletRechargeErrors, WalletRechargeResponses, WalletTrialBalanceData, WalletTrialBalanceErrors, WalletTrialBalanceResponses } from './types.gen';
+import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, OpenBalanceData, OpenBalanceErrors, OpenBalanceResponses, OpenCancelOrderData, OpenCancelOrderErrors, OpenCancelOrderResponses, OpenCategoriesData, OpenCategoriesErrors, OpenCategoriesResponses, OpenCreateOrderData, OpenCreateOrderErrors, OpenCreateOrderResponses, OpenGetOrderData, OpenGetOrderErrors, OpenGetOrderResponses, OpenListOrdersData, OpenListOrdersErrors, OpenListOrdersResponses, OpenPingData, OpenPingErrors, OpenPingResponses, OpenProductsData, OpenProductsErrors, OpenProductsResponses, OrdersConfirmPaidData, OrdersConfirmPaidErrors, OrdersConfirmPaidResponses, OrdersCreateData, OrdersCreateErrors, OrdersCreateResponses, OrdersDeliverData, OrdersDeliverErrors, OrdersDeliverResponses, OrdersGetData, OrdersGetErrors, OrdersGetMineData, OrdersGetMineErrors, OrdersGetMineResponses, OrdersGetResponses, OrdersListData, OrdersListErrors, OrdersListMineData, OrdersListMineErrors, OrdersListMineResponses, OrdersListResponses, OrdersRedeliverData, OrdersRedeliverErrors, OrdersRedeliverResponses, OrdersRefundData, OrdersRefundErrors, OrdersRefundResponses, OrdersResendData, OrdersResendErrors, OrdersResendResponses, PaymentsEpayNotifyData, PaymentsEpayNotifyErrors, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetErrors, PaymentsEpayNotifyGetResponses, PaymentsEpayNotifyResponses, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyErrors, ResellersAdminRevokeKeyResponses, ResellersCallbacksGetData, ResellersCallbacksGetErrors, ResellersCallbacksGetMineData, ResellersCallbacksGetMineErrors, ResellersCallbacksGetMineResponses, ResellersCallbacksGetResponses, ResellersCallbacksListData, ResellersCallbacksListErrors, ResellersCallbacksListMineData, ResellersCallbacksListMineErrors, ResellersCallbacksListMineResponses, ResellersCallbacksListResponses, ResellersCallbacksPingData, ResellersCallbacksPingErrors, ResellersCallbacksPingResponses, ResellersCallbacksResendData, ResellersCallbacksResendErrors, ResellersCallbacksResendMineData, ResellersCallbacksResendMineErrors, ResellersCallbacksResendMineResponses, ResellersCallbacksResendResponses, ResellersCreateKeyData, ResellersCreateKeyErrors, ResellersCreateKeyResponses, ResellersGetCallbackData, ResellersGetCallbackErrors, ResellersGetCallbackResponses, ResellersListKeysData, ResellersListKeysErrors, ResellersListKeysResponses, ResellersListMyKeysData, ResellersListMyKeysErrors, ResellersListMyKeysResponses, ResellersRevokeKeyData, ResellersRevokeKeyErrors, ResellersRevokeKeyResponses, ResellersRotateKeyData, ResellersRotateKeyErrors, ResellersRotateKeyResponses, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretErrors, ResellersRotateWebhookSecretResponses, ResellersSetCallbackData, ResellersSetCallbackErrors, ResellersSetCallbackResponses, ResellersUpdateKeyData, ResellersUpdateKeyErrors, ResellersUpdateKeyResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesErrors, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses, WalletAccountStatementData, WalletAccountStatementErrors, WalletAccountStatementResponses, WalletAdjustData, WalletAdjustErrors, WalletAdjustResponses, WalletExportMyStatementData, WalletExportMyStatementErrors, WalletExportMyStatementResponses, WalletExportStatementData, WalletExportStatementErrors, WalletExportStatementResponses, WalletLedgerData, WalletLedgerErrors, WalletLedgerResponses, WalletListAccountsData, WalletListAccountsErrors, WalletListAccountsResponses, WalletMyStatementData, WalletMyStatementErrors, WalletMyStatementResponses, WalletMyWalletData, WalletMyWalletErrors, WalletMyWalletResponses, WalletRechargeData, WalletRechargeErrors, WalletRechargeResponses, WalletTrialBalanceData, WalletTrialBalanceErrors, WalletTrialBalanceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -17,6 +17,116 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
      */
     meta?: Record<string, unknown>;
 };
+
+/**
+ * Get Callback
+ *
+ * Where my order callbacks go, and whether a signing secret exists.
+ */
+export const resellersGetCallback = <ThrowOnError extends boolean = false>(options?: Options<ResellersGetCallbackData, ThrowOnError>) => (options?.client ?? client).get<ResellersGetCallbackResponses, ResellersGetCallbackErrors, ThrowOnError>({ url: '/api/v1/account/reseller/callback', ...options });
+
+/**
+ * Set Callback
+ *
+ * Set (or clear, with null) my callback URL; a URL we may not call (private, loopback,
+ * metadata …) is 422 ``url_not_allowed``.
+ */
+export const resellersSetCallback = <ThrowOnError extends boolean = false>(options: Options<ResellersSetCallbackData, ThrowOnError>) => (options.client ?? client).put<ResellersSetCallbackResponses, ResellersSetCallbackErrors, ThrowOnError>({
+    url: '/api/v1/account/reseller/callback',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Rotate Webhook Secret
+ *
+ * A new callback signing secret (``whsec_…``), shown this once; the old one stops.
+ */
+export const resellersRotateWebhookSecret = <ThrowOnError extends boolean = false>(options?: Options<ResellersRotateWebhookSecretData, ThrowOnError>) => (options?.client ?? client).post<ResellersRotateWebhookSecretResponses, ResellersRotateWebhookSecretErrors, ThrowOnError>({ url: '/api/v1/account/reseller/callback/rotate-secret', ...options });
+
+/**
+ * My Callbacks
+ *
+ * The reseller's callbacks, newest first.
+ */
+export const resellersCallbacksListMine = <ThrowOnError extends boolean = false>(options?: Options<ResellersCallbacksListMineData, ThrowOnError>) => (options?.client ?? client).get<ResellersCallbacksListMineResponses, ResellersCallbacksListMineErrors, ThrowOnError>({ url: '/api/v1/account/reseller/callbacks', ...options });
+
+/**
+ * Ping
+ *
+ * Send a test callback (event ``ping``) to the account's callback URL now: one attempt,
+ * shown in the log like any other (409 ``callback_url_missing`` without a URL).
+ */
+export const resellersCallbacksPing = <ThrowOnError extends boolean = false>(options?: Options<ResellersCallbacksPingData, ThrowOnError>) => (options?.client ?? client).post<ResellersCallbacksPingResponses, ResellersCallbacksPingErrors, ThrowOnError>({ url: '/api/v1/account/reseller/callbacks/ping', ...options });
+
+/**
+ * My Callback
+ *
+ * One of the reseller's callbacks: the body as sent and every attempt.
+ */
+export const resellersCallbacksGetMine = <ThrowOnError extends boolean = false>(options: Options<ResellersCallbacksGetMineData, ThrowOnError>) => (options.client ?? client).get<ResellersCallbacksGetMineResponses, ResellersCallbacksGetMineErrors, ThrowOnError>({ url: '/api/v1/account/reseller/callbacks/{callback_id}', ...options });
+
+/**
+ * Resend Mine
+ *
+ * Send one of the reseller's callbacks again now (same webhook id and body, to the URL
+ * that applies now); a failed one is re-opened with a new round of retries.
+ */
+export const resellersCallbacksResendMine = <ThrowOnError extends boolean = false>(options: Options<ResellersCallbacksResendMineData, ThrowOnError>) => (options.client ?? client).post<ResellersCallbacksResendMineResponses, ResellersCallbacksResendMineErrors, ThrowOnError>({ url: '/api/v1/account/reseller/callbacks/{callback_id}/resend', ...options });
+
+/**
+ * List My Keys
+ *
+ * My open-API keys, newest first (never the secret: its last 4 characters).
+ */
+export const resellersListMyKeys = <ThrowOnError extends boolean = false>(options?: Options<ResellersListMyKeysData, ThrowOnError>) => (options?.client ?? client).get<ResellersListMyKeysResponses, ResellersListMyKeysErrors, ThrowOnError>({ url: '/api/v1/account/reseller/keys', ...options });
+
+/**
+ * Create Key
+ *
+ * A new key: the answer shows its ``app_id`` and ``secret`` — the secret only this once.
+ * 409 ``too_many_keys`` beyond ``KAMENG_RESELLER_MAX_KEYS`` live keys.
+ */
+export const resellersCreateKey = <ThrowOnError extends boolean = false>(options: Options<ResellersCreateKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersCreateKeyResponses, ResellersCreateKeyErrors, ThrowOnError>({
+    url: '/api/v1/account/reseller/keys',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Update Key
+ *
+ * Change a key's name, IP allowlist or rate limit (fields left out stay).
+ */
+export const resellersUpdateKey = <ThrowOnError extends boolean = false>(options: Options<ResellersUpdateKeyData, ThrowOnError>) => (options.client ?? client).patch<ResellersUpdateKeyResponses, ResellersUpdateKeyErrors, ThrowOnError>({
+    url: '/api/v1/account/reseller/keys/{key_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Revoke Key
+ *
+ * Refuse this key from the next request on.
+ */
+export const resellersRevokeKey = <ThrowOnError extends boolean = false>(options: Options<ResellersRevokeKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersRevokeKeyResponses, ResellersRevokeKeyErrors, ThrowOnError>({ url: '/api/v1/account/reseller/keys/{key_id}/revoke', ...options });
+
+/**
+ * Rotate Key
+ *
+ * A new key (new app id and secret, shown once) replacing this one; the old key keeps
+ * working for ``KAMENG_RESELLER_KEY_GRACE_S`` (default 24 h), then it is refused.
+ */
+export const resellersRotateKey = <ThrowOnError extends boolean = false>(options: Options<ResellersRotateKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersRotateKeyResponses, ResellersRotateKeyErrors, ThrowOnError>({ url: '/api/v1/account/reseller/keys/{key_id}/rotate', ...options });
 
 /**
  * List Orders
@@ -98,6 +208,41 @@ export const ordersRefund = <ThrowOnError extends boolean = false>(options: Opti
  * 重发通知: mail the buyer the delivery (or refund) notice again.
  */
 export const ordersResend = <ThrowOnError extends boolean = false>(options: Options<OrdersResendData, ThrowOnError>) => (options.client ?? client).post<OrdersResendResponses, OrdersResendErrors, ThrowOnError>({ url: '/api/v1/admin/orders/{order_no}/resend', ...options });
+
+/**
+ * Admin Revoke Key
+ *
+ * Revoke a reseller's key (e.g. leaked); in the operation log.
+ */
+export const resellersAdminRevokeKey = <ThrowOnError extends boolean = false>(options: Options<ResellersAdminRevokeKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersAdminRevokeKeyResponses, ResellersAdminRevokeKeyErrors, ThrowOnError>({ url: '/api/v1/admin/reseller-keys/{key_id}/revoke', ...options });
+
+/**
+ * List Callbacks
+ *
+ * Every reseller's callbacks (or one reseller's: ``user_id``), newest first.
+ */
+export const resellersCallbacksList = <ThrowOnError extends boolean = false>(options?: Options<ResellersCallbacksListData, ThrowOnError>) => (options?.client ?? client).get<ResellersCallbacksListResponses, ResellersCallbacksListErrors, ThrowOnError>({ url: '/api/v1/admin/resellers/callbacks', ...options });
+
+/**
+ * Get Callback
+ *
+ * One callback with its body and every attempt.
+ */
+export const resellersCallbacksGet = <ThrowOnError extends boolean = false>(options: Options<ResellersCallbacksGetData, ThrowOnError>) => (options.client ?? client).get<ResellersCallbacksGetResponses, ResellersCallbacksGetErrors, ThrowOnError>({ url: '/api/v1/admin/resellers/callbacks/{callback_id}', ...options });
+
+/**
+ * Resend
+ *
+ * Send a reseller's callback again now (in the operation log).
+ */
+export const resellersCallbacksResend = <ThrowOnError extends boolean = false>(options: Options<ResellersCallbacksResendData, ThrowOnError>) => (options.client ?? client).post<ResellersCallbacksResendResponses, ResellersCallbacksResendErrors, ThrowOnError>({ url: '/api/v1/admin/resellers/callbacks/{callback_id}/resend', ...options });
+
+/**
+ * List Keys
+ *
+ * A reseller's keys (read-only; never a secret).
+ */
+export const resellersListKeys = <ThrowOnError extends boolean = false>(options: Options<ResellersListKeysData, ThrowOnError>) => (options.client ?? client).get<ResellersListKeysResponses, ResellersListKeysErrors, ThrowOnError>({ url: '/api/v1/admin/resellers/{user_id}/keys', ...options });
 
 /**
  * List Entries
@@ -856,6 +1001,76 @@ export const walletTrialBalance = <ThrowOnError extends boolean = false>(options
  * The process is up (no dependencies checked).
  */
 export const systemLiveness = <ThrowOnError extends boolean = false>(options?: Options<SystemLivenessData, ThrowOnError>) => (options?.client ?? client).get<SystemLivenessResponses, unknown, ThrowOnError>({ url: '/healthz', ...options });
+
+/**
+ * Balance
+ *
+ * Your wallet balance (orders are paid from it).
+ */
+export const openBalance = <ThrowOnError extends boolean = false>(options?: Options<OpenBalanceData, ThrowOnError>) => (options?.client ?? client).get<OpenBalanceResponses, OpenBalanceErrors, ThrowOnError>({ url: '/open/v1/balance', ...options });
+
+/**
+ * Categories
+ *
+ * The shop's visible categories that have products on sale (two levels, flattened).
+ */
+export const openCategories = <ThrowOnError extends boolean = false>(options?: Options<OpenCategoriesData, ThrowOnError>) => (options?.client ?? client).get<OpenCategoriesResponses, OpenCategoriesErrors, ThrowOnError>({ url: '/open/v1/categories', ...options });
+
+/**
+ * List Orders
+ *
+ * Your open-API orders, newest first, without keys (open one order for them).
+ */
+export const openListOrders = <ThrowOnError extends boolean = false>(options?: Options<OpenListOrdersData, ThrowOnError>) => (options?.client ?? client).get<OpenListOrdersResponses, OpenListOrdersErrors, ThrowOnError>({ url: '/open/v1/orders', ...options });
+
+/**
+ * Create Order
+ *
+ * Buy, paid from your balance. Idempotent by ``out_trade_no``: the same request again
+ * answers the same order (200, ``Idempotent-Replayed: true``); the number with another body
+ * is 409 ``out_trade_no_reused``. Refusals: ``sold_out``, ``insufficient_balance``,
+ * ``quantity_out_of_range``, ``bad_buyer_input``, ``per_user_limit``,
+ * ``product_not_found``, ``price_changed`` (above ``max_unit_price``), ``url_not_allowed``
+ * (callback_url). A refused order is not kept: its number can be used again.
+ */
+export const openCreateOrder = <ThrowOnError extends boolean = false>(options: Options<OpenCreateOrderData, ThrowOnError>) => (options.client ?? client).post<OpenCreateOrderResponses, OpenCreateOrderErrors, ThrowOnError>({
+    url: '/open/v1/orders',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get Order
+ *
+ * One of your orders by your number, with its keys once delivered; 404
+ * ``order_not_found`` for a number you never used.
+ */
+export const openGetOrder = <ThrowOnError extends boolean = false>(options: Options<OpenGetOrderData, ThrowOnError>) => (options.client ?? client).get<OpenGetOrderResponses, OpenGetOrderErrors, ThrowOnError>({ url: '/open/v1/orders/{out_trade_no}', ...options });
+
+/**
+ * Cancel Order
+ *
+ * Cancel before processing (waiting for stock, or a direct recharge not yet sent
+ * upstream): the money goes back to your balance; else 409 ``not_cancellable``.
+ */
+export const openCancelOrder = <ThrowOnError extends boolean = false>(options: Options<OpenCancelOrderData, ThrowOnError>) => (options.client ?? client).post<OpenCancelOrderResponses, OpenCancelOrderErrors, ThrowOnError>({ url: '/open/v1/orders/{out_trade_no}/cancel', ...options });
+
+/**
+ * Ping
+ *
+ * Check your signing: who you are and our clock.
+ */
+export const openPing = <ThrowOnError extends boolean = false>(options?: Options<OpenPingData, ThrowOnError>) => (options?.client ?? client).get<OpenPingResponses, OpenPingErrors, ThrowOnError>({ url: '/open/v1/ping', ...options });
+
+/**
+ * Products
+ *
+ * Products on sale with your price per SKU; page with ``next_cursor``.
+ */
+export const openProducts = <ThrowOnError extends boolean = false>(options?: Options<OpenProductsData, ThrowOnError>) => (options?.client ?? client).get<OpenProductsResponses, OpenProductsErrors, ThrowOnError>({ url: '/open/v1/products', ...options });
 
 /**
  * Readiness

@@ -87,6 +87,188 @@ export type AdjustOut = {
 };
 
 /**
+ * AdminCallbackDetailOut
+ */
+export type AdminCallbackDetailOut = {
+    /**
+     * Attempt Log
+     */
+    attempt_log: Array<CallbackAttemptOut>;
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Event
+     */
+    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Attempt At
+     */
+    last_attempt_at: string | null;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Latency Ms
+     */
+    last_latency_ms: number | null;
+    /**
+     * Last Response Excerpt
+     */
+    last_response_excerpt: string | null;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    /**
+     * Order No
+     */
+    order_no: string | null;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string | null;
+    /**
+     * Payload
+     *
+     * The body as sent (signed): type, timestamp, data. Never card secrets: fetch keys with the signed order query.
+     */
+    payload: {
+        [key: string]: unknown;
+    };
+    /**
+     * Status
+     *
+     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
+     */
+    status: 'pending' | 'delivered' | 'failed' | 'skipped';
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * User Id
+     */
+    user_id: number;
+    /**
+     * Webhook Id
+     *
+     * Standard Webhooks `webhook-id`, the same on every try.
+     */
+    webhook_id: string;
+};
+
+/**
+ * AdminCallbackOut
+ */
+export type AdminCallbackOut = {
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Event
+     */
+    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Attempt At
+     */
+    last_attempt_at: string | null;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Latency Ms
+     */
+    last_latency_ms: number | null;
+    /**
+     * Last Response Excerpt
+     */
+    last_response_excerpt: string | null;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    /**
+     * Order No
+     */
+    order_no: string | null;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string | null;
+    /**
+     * Status
+     *
+     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
+     */
+    status: 'pending' | 'delivered' | 'failed' | 'skipped';
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * User Id
+     */
+    user_id: number;
+    /**
+     * Webhook Id
+     *
+     * Standard Webhooks `webhook-id`, the same on every try.
+     */
+    webhook_id: string;
+};
+
+/**
+ * AdminCallbackPage
+ */
+export type AdminCallbackPage = {
+    /**
+     * Items
+     */
+    items: Array<AdminCallbackOut>;
+    /**
+     * Next Before
+     */
+    next_before: number | null;
+};
+
+/**
  * AdminOrderOut
  */
 export type AdminOrderOut = {
@@ -329,6 +511,20 @@ export type AuditPage = {
 };
 
 /**
+ * BalanceOut
+ */
+export type BalanceOut = {
+    /**
+     * Balance
+     */
+    balance: string;
+    /**
+     * Currency
+     */
+    currency?: string;
+};
+
+/**
  * Body_inventory:stage_import
  */
 export type BodyInventoryStageImport = {
@@ -426,6 +622,158 @@ export type BuyerField = {
      * Type
      */
     type?: 'text' | 'number' | 'email' | 'phone' | 'select';
+};
+
+/**
+ * CallbackAttemptOut
+ */
+export type CallbackAttemptOut = {
+    /**
+     * Attempt No
+     */
+    attempt_no: number;
+    /**
+     * Error
+     */
+    error: string | null;
+    /**
+     * Latency Ms
+     */
+    latency_ms: number;
+    /**
+     * Response Excerpt
+     *
+     * The start of the answer (≤ 500 chars).
+     */
+    response_excerpt: string | null;
+    /**
+     * Started At
+     */
+    started_at: string;
+    /**
+     * Status Code
+     */
+    status_code: number | null;
+    /**
+     * Trigger
+     */
+    trigger: 'auto' | 'resend';
+    /**
+     * Url
+     */
+    url: string;
+};
+
+/**
+ * CallbackDetailOut
+ */
+export type CallbackDetailOut = {
+    /**
+     * Attempt Log
+     */
+    attempt_log: Array<CallbackAttemptOut>;
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Event
+     */
+    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Attempt At
+     */
+    last_attempt_at: string | null;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Latency Ms
+     */
+    last_latency_ms: number | null;
+    /**
+     * Last Response Excerpt
+     */
+    last_response_excerpt: string | null;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    /**
+     * Order No
+     */
+    order_no: string | null;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string | null;
+    /**
+     * Payload
+     *
+     * The body as sent (signed): type, timestamp, data. Never card secrets: fetch keys with the signed order query.
+     */
+    payload: {
+        [key: string]: unknown;
+    };
+    /**
+     * Status
+     *
+     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
+     */
+    status: 'pending' | 'delivered' | 'failed' | 'skipped';
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * Webhook Id
+     *
+     * Standard Webhooks `webhook-id`, the same on every try.
+     */
+    webhook_id: string;
+};
+
+/**
+ * CallbackIn
+ */
+export type CallbackIn = {
+    /**
+     * Callback Url
+     *
+     * http(s) URL our callbacks go to (empty: none); checked against SSRF rules
+     */
+    callback_url: string | null;
+};
+
+/**
+ * CallbackPage
+ */
+export type CallbackPage = {
+    /**
+     * Items
+     */
+    items: Array<KamengApiResellersCallbacksSchemasCallbackOut>;
+    /**
+     * Next Before
+     */
+    next_before: number | null;
 };
 
 /**
@@ -865,68 +1213,90 @@ export type ImportTargetSku = {
 };
 
 /**
- * KeyFormat
+ * KeyCreated
  */
-export type KeyFormat = 'secret' | 'secret_cost' | 'card_secret' | 'card_secret_cost';
-
-/**
- * KeyOut
- */
-export type KeyOut = {
+export type KeyCreated = {
     /**
-     * Batch Id
+     * App Id
      */
-    batch_id: number;
-    /**
-     * Card No
-     */
-    card_no: string | null;
-    /**
-     * Cost
-     */
-    cost: string | null;
+    app_id: string;
     /**
      * Created At
      */
     created_at: string;
     /**
-     * Hint
+     * Expires At
      *
-     * the masked secret, e.g. ****7XQ2
+     * set once rotated: the end of its grace
      */
-    hint: string;
+    expires_at: string | null;
     /**
      * Id
      */
     id: number;
     /**
-     * Order Id
+     * Ip Allowlist
      */
-    order_id: number | null;
+    ip_allowlist: Array<string>;
     /**
-     * Product Id
+     * Last Used At
      */
-    product_id: number;
+    last_used_at: string | null;
     /**
-     * Sku Id
+     * Name
      */
-    sku_id: number;
+    name: string;
     /**
-     * Sold At
+     * Rate Limit Per Min
      */
-    sold_at: string | null;
+    rate_limit_per_min: number;
     /**
-     * Sold Count
+     * Rotated To Id
      */
-    sold_count: number;
+    rotated_to_id: number | null;
     /**
-     * State
+     * Secret
+     *
+     * shown once: store it now, it cannot be read again
      */
-    state: 'available' | 'reserved' | 'sold' | 'voided';
+    secret: string;
     /**
-     * Voided At
+     * Secret Hint
+     *
+     * the secret's last 4 characters
      */
-    voided_at: string | null;
+    secret_hint: string;
+    /**
+     * Status
+     */
+    status: 'active' | 'rotated' | 'expired' | 'revoked';
+};
+
+/**
+ * KeyFormat
+ */
+export type KeyFormat = 'secret' | 'secret_cost' | 'card_secret' | 'card_secret_cost';
+
+/**
+ * KeyIn
+ */
+export type KeyIn = {
+    /**
+     * Ip Allowlist
+     *
+     * CIDRs or addresses the key may be used from; empty: any address
+     */
+    ip_allowlist?: Array<string>;
+    /**
+     * Name
+     */
+    name?: string;
+    /**
+     * Rate Limit Per Min
+     *
+     * requests per minute (empty: the shop's default)
+     */
+    rate_limit_per_min?: number | null;
 };
 
 /**
@@ -936,11 +1306,29 @@ export type KeyPage = {
     /**
      * Items
      */
-    items: Array<KeyOut>;
+    items: Array<KamengApiInventorySchemasKeyOut>;
     /**
      * Next Before Id
      */
     next_before_id: number | null;
+};
+
+/**
+ * KeyUpdate
+ */
+export type KeyUpdate = {
+    /**
+     * Ip Allowlist
+     */
+    ip_allowlist?: Array<string> | null;
+    /**
+     * Name
+     */
+    name?: string | null;
+    /**
+     * Rate Limit Per Min
+     */
+    rate_limit_per_min?: number | null;
 };
 
 /**
@@ -1241,6 +1629,236 @@ export type NoticeOut = {
 };
 
 /**
+ * OpenCategories
+ */
+export type OpenCategories = {
+    /**
+     * Items
+     */
+    items: Array<OpenCategory>;
+};
+
+/**
+ * OpenCategory
+ */
+export type OpenCategory = {
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Parent Id
+     */
+    parent_id: number | null;
+};
+
+/**
+ * OpenKey
+ */
+export type OpenKey = {
+    /**
+     * Card No
+     */
+    card_no: string | null;
+    /**
+     * Secret
+     */
+    secret: string;
+};
+
+/**
+ * OpenOrderIn
+ */
+export type OpenOrderIn = {
+    /**
+     * Buyer Input
+     */
+    buyer_input?: {
+        [key: string]: string;
+    };
+    /**
+     * Callback Url
+     *
+     * this order's callbacks go here (else your account's URL)
+     */
+    callback_url?: string | null;
+    /**
+     * Max Unit Price
+     *
+     * refused (409 price_changed) when our unit price is higher
+     */
+    max_unit_price?: number | string | null;
+    /**
+     * Out Trade No
+     *
+     * your order number: one order per number
+     */
+    out_trade_no: string;
+    /**
+     * Quantity
+     */
+    quantity?: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+};
+
+/**
+ * OpenOrderOut
+ */
+export type OpenOrderOut = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Keys
+     */
+    keys?: Array<OpenKey>;
+    /**
+     * Message
+     */
+    message?: string | null;
+    /**
+     * Order No
+     */
+    order_no: string;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string;
+    /**
+     * Product Name
+     */
+    product_name: string;
+    /**
+     * Quantity
+     */
+    quantity: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Sku Name
+     */
+    sku_name: string;
+    /**
+     * Status
+     */
+    status: 'processing' | 'delivered' | 'partially_delivered' | 'failed' | 'refunded' | 'cancelled';
+    /**
+     * Total
+     */
+    total: string;
+    /**
+     * Unit Price
+     */
+    unit_price: string;
+};
+
+/**
+ * OpenOrders
+ */
+export type OpenOrders = {
+    /**
+     * Items
+     */
+    items: Array<OpenOrderOut>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * OpenProduct
+ */
+export type OpenProduct = {
+    /**
+     * Buyer Fields
+     */
+    buyer_fields: Array<BuyerField>;
+    /**
+     * Category Id
+     */
+    category_id: number;
+    /**
+     * Delivery Type
+     */
+    delivery_type: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Skus
+     */
+    skus: Array<OpenSku>;
+};
+
+/**
+ * OpenProducts
+ */
+export type OpenProducts = {
+    /**
+     * Items
+     */
+    items: Array<OpenProduct>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * OpenSku
+ */
+export type OpenSku = {
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Max Qty
+     */
+    max_qty: number;
+    /**
+     * Min Qty
+     */
+    min_qty: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Price
+     *
+     * your unit price (your reseller tier)
+     */
+    price: string;
+    /**
+     * Stock
+     *
+     * keys for sale; null: not limited
+     */
+    stock: number | null;
+};
+
+/**
  * OrderEventOut
  */
 export type OrderEventOut = {
@@ -1482,6 +2100,24 @@ export type PermissionOut = {
      * Sensitive
      */
     sensitive: boolean;
+};
+
+/**
+ * PingOut
+ */
+export type PingOut = {
+    /**
+     * App Id
+     */
+    app_id: string;
+    /**
+     * Reseller Id
+     */
+    reseller_id: number;
+    /**
+     * Server Time
+     */
+    server_time: string;
 };
 
 /**
@@ -2873,6 +3509,18 @@ export type WalletOut = {
 };
 
 /**
+ * WebhookSecretOut
+ */
+export type WebhookSecretOut = {
+    /**
+     * Webhook Secret
+     *
+     * ``whsec_…``: shown once, store it now
+     */
+    webhook_secret: string;
+};
+
+/**
  * WorkerOut
  */
 export type WorkerOut = {
@@ -2886,6 +3534,66 @@ export type WorkerOut = {
      * A worker reported itself alive recently.
      */
     ok: boolean;
+};
+
+/**
+ * KeyOut
+ */
+export type KamengApiInventorySchemasKeyOut = {
+    /**
+     * Batch Id
+     */
+    batch_id: number;
+    /**
+     * Card No
+     */
+    card_no: string | null;
+    /**
+     * Cost
+     */
+    cost: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Hint
+     *
+     * the masked secret, e.g. ****7XQ2
+     */
+    hint: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Order Id
+     */
+    order_id: number | null;
+    /**
+     * Product Id
+     */
+    product_id: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Sold At
+     */
+    sold_at: string | null;
+    /**
+     * Sold Count
+     */
+    sold_count: number;
+    /**
+     * State
+     */
+    state: 'available' | 'reserved' | 'sold' | 'voided';
+    /**
+     * Voided At
+     */
+    voided_at: string | null;
 };
 
 /**
@@ -2907,6 +3615,688 @@ export type KamengApiOrdersSchemasReasonIn = {
      */
     reason: string;
 };
+
+/**
+ * CallbackOut
+ */
+export type KamengApiResellersCallbacksSchemasCallbackOut = {
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Event
+     */
+    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Attempt At
+     */
+    last_attempt_at: string | null;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Latency Ms
+     */
+    last_latency_ms: number | null;
+    /**
+     * Last Response Excerpt
+     */
+    last_response_excerpt: string | null;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    /**
+     * Order No
+     */
+    order_no: string | null;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string | null;
+    /**
+     * Status
+     *
+     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
+     */
+    status: 'pending' | 'delivered' | 'failed' | 'skipped';
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * Webhook Id
+     *
+     * Standard Webhooks `webhook-id`, the same on every try.
+     */
+    webhook_id: string;
+};
+
+/**
+ * CallbackOut
+ */
+export type KamengApiResellersSchemasCallbackOut = {
+    /**
+     * Callback Url
+     */
+    callback_url: string | null;
+    /**
+     * Has Webhook Secret
+     */
+    has_webhook_secret: boolean;
+};
+
+/**
+ * KeyOut
+ */
+export type KamengApiResellersSchemasKeyOut = {
+    /**
+     * App Id
+     */
+    app_id: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     *
+     * set once rotated: the end of its grace
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Ip Allowlist
+     */
+    ip_allowlist: Array<string>;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Rate Limit Per Min
+     */
+    rate_limit_per_min: number;
+    /**
+     * Rotated To Id
+     */
+    rotated_to_id: number | null;
+    /**
+     * Secret Hint
+     *
+     * the secret's last 4 characters
+     */
+    secret_hint: string;
+    /**
+     * Status
+     */
+    status: 'active' | 'rotated' | 'expired' | 'revoked';
+};
+
+export type ResellersGetCallbackData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/callback';
+};
+
+export type ResellersGetCallbackErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersGetCallbackError = ResellersGetCallbackErrors[keyof ResellersGetCallbackErrors];
+
+export type ResellersGetCallbackResponses = {
+    /**
+     * Successful Response
+     */
+    200: KamengApiResellersSchemasCallbackOut;
+};
+
+export type ResellersGetCallbackResponse = ResellersGetCallbackResponses[keyof ResellersGetCallbackResponses];
+
+export type ResellersSetCallbackData = {
+    body: CallbackIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/callback';
+};
+
+export type ResellersSetCallbackErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersSetCallbackError = ResellersSetCallbackErrors[keyof ResellersSetCallbackErrors];
+
+export type ResellersSetCallbackResponses = {
+    /**
+     * Successful Response
+     */
+    200: KamengApiResellersSchemasCallbackOut;
+};
+
+export type ResellersSetCallbackResponse = ResellersSetCallbackResponses[keyof ResellersSetCallbackResponses];
+
+export type ResellersRotateWebhookSecretData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/callback/rotate-secret';
+};
+
+export type ResellersRotateWebhookSecretErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersRotateWebhookSecretError = ResellersRotateWebhookSecretErrors[keyof ResellersRotateWebhookSecretErrors];
+
+export type ResellersRotateWebhookSecretResponses = {
+    /**
+     * Successful Response
+     */
+    200: WebhookSecretOut;
+};
+
+export type ResellersRotateWebhookSecretResponse = ResellersRotateWebhookSecretResponses[keyof ResellersRotateWebhookSecretResponses];
+
+export type ResellersCallbacksListMineData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Status
+         */
+        status?: 'pending' | 'delivered' | 'failed' | 'skipped' | null;
+        /**
+         * Event
+         */
+        event?: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping' | null;
+        /**
+         * Order No
+         */
+        order_no?: string | null;
+        /**
+         * Out Trade No
+         */
+        out_trade_no?: string | null;
+        /**
+         * Before
+         */
+        before?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/account/reseller/callbacks';
+};
+
+export type ResellersCallbacksListMineErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksListMineError = ResellersCallbacksListMineErrors[keyof ResellersCallbacksListMineErrors];
+
+export type ResellersCallbacksListMineResponses = {
+    /**
+     * Successful Response
+     */
+    200: CallbackPage;
+};
+
+export type ResellersCallbacksListMineResponse = ResellersCallbacksListMineResponses[keyof ResellersCallbacksListMineResponses];
+
+export type ResellersCallbacksPingData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/callbacks/ping';
+};
+
+export type ResellersCallbacksPingErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksPingError = ResellersCallbacksPingErrors[keyof ResellersCallbacksPingErrors];
+
+export type ResellersCallbacksPingResponses = {
+    /**
+     * Successful Response
+     */
+    202: KamengApiResellersCallbacksSchemasCallbackOut;
+};
+
+export type ResellersCallbacksPingResponse = ResellersCallbacksPingResponses[keyof ResellersCallbacksPingResponses];
+
+export type ResellersCallbacksGetMineData = {
+    body?: never;
+    path: {
+        /**
+         * Callback Id
+         */
+        callback_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/callbacks/{callback_id}';
+};
+
+export type ResellersCallbacksGetMineErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksGetMineError = ResellersCallbacksGetMineErrors[keyof ResellersCallbacksGetMineErrors];
+
+export type ResellersCallbacksGetMineResponses = {
+    /**
+     * Successful Response
+     */
+    200: CallbackDetailOut;
+};
+
+export type ResellersCallbacksGetMineResponse = ResellersCallbacksGetMineResponses[keyof ResellersCallbacksGetMineResponses];
+
+export type ResellersCallbacksResendMineData = {
+    body?: never;
+    path: {
+        /**
+         * Callback Id
+         */
+        callback_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/callbacks/{callback_id}/resend';
+};
+
+export type ResellersCallbacksResendMineErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksResendMineError = ResellersCallbacksResendMineErrors[keyof ResellersCallbacksResendMineErrors];
+
+export type ResellersCallbacksResendMineResponses = {
+    /**
+     * Successful Response
+     */
+    202: KamengApiResellersCallbacksSchemasCallbackOut;
+};
+
+export type ResellersCallbacksResendMineResponse = ResellersCallbacksResendMineResponses[keyof ResellersCallbacksResendMineResponses];
+
+export type ResellersListMyKeysData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/keys';
+};
+
+export type ResellersListMyKeysErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersListMyKeysError = ResellersListMyKeysErrors[keyof ResellersListMyKeysErrors];
+
+export type ResellersListMyKeysResponses = {
+    /**
+     * Response Resellers:List My Keys
+     *
+     * Successful Response
+     */
+    200: Array<KamengApiResellersSchemasKeyOut>;
+};
+
+export type ResellersListMyKeysResponse = ResellersListMyKeysResponses[keyof ResellersListMyKeysResponses];
+
+export type ResellersCreateKeyData = {
+    body: KeyIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/account/reseller/keys';
+};
+
+export type ResellersCreateKeyErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCreateKeyError = ResellersCreateKeyErrors[keyof ResellersCreateKeyErrors];
+
+export type ResellersCreateKeyResponses = {
+    /**
+     * Successful Response
+     */
+    201: KeyCreated;
+};
+
+export type ResellersCreateKeyResponse = ResellersCreateKeyResponses[keyof ResellersCreateKeyResponses];
+
+export type ResellersUpdateKeyData = {
+    body: KeyUpdate;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/keys/{key_id}';
+};
+
+export type ResellersUpdateKeyErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersUpdateKeyError = ResellersUpdateKeyErrors[keyof ResellersUpdateKeyErrors];
+
+export type ResellersUpdateKeyResponses = {
+    /**
+     * Successful Response
+     */
+    200: KamengApiResellersSchemasKeyOut;
+};
+
+export type ResellersUpdateKeyResponse = ResellersUpdateKeyResponses[keyof ResellersUpdateKeyResponses];
+
+export type ResellersRevokeKeyData = {
+    body?: never;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/keys/{key_id}/revoke';
+};
+
+export type ResellersRevokeKeyErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersRevokeKeyError = ResellersRevokeKeyErrors[keyof ResellersRevokeKeyErrors];
+
+export type ResellersRevokeKeyResponses = {
+    /**
+     * Successful Response
+     */
+    200: KamengApiResellersSchemasKeyOut;
+};
+
+export type ResellersRevokeKeyResponse = ResellersRevokeKeyResponses[keyof ResellersRevokeKeyResponses];
+
+export type ResellersRotateKeyData = {
+    body?: never;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: number;
+    };
+    query?: never;
+    url: '/api/v1/account/reseller/keys/{key_id}/rotate';
+};
+
+export type ResellersRotateKeyErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersRotateKeyError = ResellersRotateKeyErrors[keyof ResellersRotateKeyErrors];
+
+export type ResellersRotateKeyResponses = {
+    /**
+     * Successful Response
+     */
+    201: KeyCreated;
+};
+
+export type ResellersRotateKeyResponse = ResellersRotateKeyResponses[keyof ResellersRotateKeyResponses];
 
 export type OrdersListData = {
     body?: never;
@@ -3305,6 +4695,262 @@ export type OrdersResendResponses = {
 };
 
 export type OrdersResendResponse = OrdersResendResponses[keyof OrdersResendResponses];
+
+export type ResellersAdminRevokeKeyData = {
+    body?: never;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: number;
+    };
+    query?: never;
+    url: '/api/v1/admin/reseller-keys/{key_id}/revoke';
+};
+
+export type ResellersAdminRevokeKeyErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersAdminRevokeKeyError = ResellersAdminRevokeKeyErrors[keyof ResellersAdminRevokeKeyErrors];
+
+export type ResellersAdminRevokeKeyResponses = {
+    /**
+     * Successful Response
+     */
+    200: KamengApiResellersSchemasKeyOut;
+};
+
+export type ResellersAdminRevokeKeyResponse = ResellersAdminRevokeKeyResponses[keyof ResellersAdminRevokeKeyResponses];
+
+export type ResellersCallbacksListData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * User Id
+         */
+        user_id?: number | null;
+        /**
+         * Status
+         */
+        status?: 'pending' | 'delivered' | 'failed' | 'skipped' | null;
+        /**
+         * Event
+         */
+        event?: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping' | null;
+        /**
+         * Order No
+         */
+        order_no?: string | null;
+        /**
+         * Out Trade No
+         */
+        out_trade_no?: string | null;
+        /**
+         * Before
+         */
+        before?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/admin/resellers/callbacks';
+};
+
+export type ResellersCallbacksListErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksListError = ResellersCallbacksListErrors[keyof ResellersCallbacksListErrors];
+
+export type ResellersCallbacksListResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminCallbackPage;
+};
+
+export type ResellersCallbacksListResponse = ResellersCallbacksListResponses[keyof ResellersCallbacksListResponses];
+
+export type ResellersCallbacksGetData = {
+    body?: never;
+    path: {
+        /**
+         * Callback Id
+         */
+        callback_id: number;
+    };
+    query?: never;
+    url: '/api/v1/admin/resellers/callbacks/{callback_id}';
+};
+
+export type ResellersCallbacksGetErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksGetError = ResellersCallbacksGetErrors[keyof ResellersCallbacksGetErrors];
+
+export type ResellersCallbacksGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminCallbackDetailOut;
+};
+
+export type ResellersCallbacksGetResponse = ResellersCallbacksGetResponses[keyof ResellersCallbacksGetResponses];
+
+export type ResellersCallbacksResendData = {
+    body?: never;
+    path: {
+        /**
+         * Callback Id
+         */
+        callback_id: number;
+    };
+    query?: never;
+    url: '/api/v1/admin/resellers/callbacks/{callback_id}/resend';
+};
+
+export type ResellersCallbacksResendErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersCallbacksResendError = ResellersCallbacksResendErrors[keyof ResellersCallbacksResendErrors];
+
+export type ResellersCallbacksResendResponses = {
+    /**
+     * Successful Response
+     */
+    202: AdminCallbackOut;
+};
+
+export type ResellersCallbacksResendResponse = ResellersCallbacksResendResponses[keyof ResellersCallbacksResendResponses];
+
+export type ResellersListKeysData = {
+    body?: never;
+    path: {
+        /**
+         * User Id
+         */
+        user_id: number;
+    };
+    query?: never;
+    url: '/api/v1/admin/resellers/{user_id}/keys';
+};
+
+export type ResellersListKeysErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type ResellersListKeysError = ResellersListKeysErrors[keyof ResellersListKeysErrors];
+
+export type ResellersListKeysResponses = {
+    /**
+     * Response Resellers:List Keys
+     *
+     * Successful Response
+     */
+    200: Array<KamengApiResellersSchemasKeyOut>;
+};
+
+export type ResellersListKeysResponse = ResellersListKeysResponses[keyof ResellersListKeysResponses];
 
 export type AuditListData = {
     body?: never;
@@ -6975,6 +8621,610 @@ export type SystemLivenessResponses = {
 };
 
 export type SystemLivenessResponse = SystemLivenessResponses[keyof SystemLivenessResponses];
+
+export type OpenBalanceData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/open/v1/balance';
+};
+
+export type OpenBalanceErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenBalanceError = OpenBalanceErrors[keyof OpenBalanceErrors];
+
+export type OpenBalanceResponses = {
+    /**
+     * Successful Response
+     */
+    200: BalanceOut;
+};
+
+export type OpenBalanceResponse = OpenBalanceResponses[keyof OpenBalanceResponses];
+
+export type OpenCategoriesData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/open/v1/categories';
+};
+
+export type OpenCategoriesErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenCategoriesError = OpenCategoriesErrors[keyof OpenCategoriesErrors];
+
+export type OpenCategoriesResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenCategories;
+};
+
+export type OpenCategoriesResponse = OpenCategoriesResponses[keyof OpenCategoriesResponses];
+
+export type OpenListOrdersData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: {
+        /**
+         * Status
+         */
+        status?: 'processing' | 'delivered' | 'partially_delivered' | 'failed' | 'refunded' | 'cancelled' | null;
+        /**
+         * Cursor
+         */
+        cursor?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/open/v1/orders';
+};
+
+export type OpenListOrdersErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenListOrdersError = OpenListOrdersErrors[keyof OpenListOrdersErrors];
+
+export type OpenListOrdersResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenOrders;
+};
+
+export type OpenListOrdersResponse = OpenListOrdersResponses[keyof OpenListOrdersResponses];
+
+export type OpenCreateOrderData = {
+    body: OpenOrderIn;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/open/v1/orders';
+};
+
+export type OpenCreateOrderErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenCreateOrderError = OpenCreateOrderErrors[keyof OpenCreateOrderErrors];
+
+export type OpenCreateOrderResponses = {
+    /**
+     * a replay: this out_trade_no's order
+     */
+    200: OpenOrderOut;
+    /**
+     * Successful Response
+     */
+    201: OpenOrderOut;
+};
+
+export type OpenCreateOrderResponse = OpenCreateOrderResponses[keyof OpenCreateOrderResponses];
+
+export type OpenGetOrderData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path: {
+        /**
+         * Out Trade No
+         */
+        out_trade_no: string;
+    };
+    query?: never;
+    url: '/open/v1/orders/{out_trade_no}';
+};
+
+export type OpenGetOrderErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenGetOrderError = OpenGetOrderErrors[keyof OpenGetOrderErrors];
+
+export type OpenGetOrderResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenOrderOut;
+};
+
+export type OpenGetOrderResponse = OpenGetOrderResponses[keyof OpenGetOrderResponses];
+
+export type OpenCancelOrderData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path: {
+        /**
+         * Out Trade No
+         */
+        out_trade_no: string;
+    };
+    query?: never;
+    url: '/open/v1/orders/{out_trade_no}/cancel';
+};
+
+export type OpenCancelOrderErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenCancelOrderError = OpenCancelOrderErrors[keyof OpenCancelOrderErrors];
+
+export type OpenCancelOrderResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenOrderOut;
+};
+
+export type OpenCancelOrderResponse = OpenCancelOrderResponses[keyof OpenCancelOrderResponses];
+
+export type OpenPingData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/open/v1/ping';
+};
+
+export type OpenPingErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenPingError = OpenPingErrors[keyof OpenPingErrors];
+
+export type OpenPingResponses = {
+    /**
+     * Successful Response
+     */
+    200: PingOut;
+};
+
+export type OpenPingResponse = OpenPingResponses[keyof OpenPingResponses];
+
+export type OpenProductsData = {
+    body?: never;
+    headers?: {
+        /**
+         * X-Kameng-App-Id
+         *
+         * your key's app id
+         */
+        'x-kameng-app-id'?: string | null;
+        /**
+         * X-Kameng-Timestamp
+         *
+         * Unix seconds (±300 s of our clock)
+         */
+        'x-kameng-timestamp'?: string | null;
+        /**
+         * X-Kameng-Nonce
+         *
+         * 16–64 of A-Z a-z 0-9 _ -, once per key
+         */
+        'x-kameng-nonce'?: string | null;
+        /**
+         * X-Kameng-Signature
+         *
+         * lowercase hex HMAC-SHA256 (docs/reseller-api.md)
+         */
+        'x-kameng-signature'?: string | null;
+    };
+    path?: never;
+    query?: {
+        /**
+         * Category Id
+         */
+        category_id?: number | null;
+        /**
+         * Cursor
+         */
+        cursor?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/open/v1/products';
+};
+
+export type OpenProductsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Too Many Requests
+     */
+    429: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type OpenProductsError = OpenProductsErrors[keyof OpenProductsErrors];
+
+export type OpenProductsResponses = {
+    /**
+     * Successful Response
+     */
+    200: OpenProducts;
+};
+
+export type OpenProductsResponse = OpenProductsResponses[keyof OpenProductsResponses];
 
 export type SystemReadinessData = {
     body?: never;

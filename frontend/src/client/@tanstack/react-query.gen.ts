@@ -3,8 +3,8 @@
 import { type DefaultError, type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { auditExport, auditList, authLogin, authLogin2Fa, authLogout, authRefresh, authRegister, authRequestPasswordReset, authResendVerification, authResetPassword, authStepUp, authVerifyEmail, catalogBulkStatus, catalogCreateCategory, catalogCreateProduct, catalogDeleteCategory, catalogGetProduct, catalogListCategories, catalogListProducts, catalogPriceCheck, catalogUpdateCategory, catalogUpdateProduct, inventoryConfirmImport, inventoryDiscardImport, inventoryExportKeys, inventoryGetImport, inventoryImportTargets, inventoryListImports, inventoryListKeys, inventoryProductStock, inventoryRevalidateImport, inventoryRevealKey, inventoryStageImport, inventoryVoidImport, inventoryVoidKeys, meChangePassword, meDisable2Fa, meEnable2Fa, meGet, meListLoginEvents, meListNotices, meListSessions, meReadNotice, meRegenerateRecoveryCodes, meRevokeSession, meStart2Fa, type Options, ordersConfirmPaid, ordersCreate, ordersDeliver, ordersGet, ordersGetMine, ordersList, ordersListMine, ordersRedeliver, ordersRefund, ordersResend, paymentsEpayNotify, paymentsEpayNotifyGet, rolesCreate, rolesDelete, rolesGet, rolesList, rolesPermissionCatalogue, rolesUpdate, shopGetProduct, shopListCategories, shopListProducts, shopQuote, systemInfo, systemLiveness, systemReadiness, usersCreateStaff, usersForceLogout, usersGet, usersList, usersLoginEvents, usersSetRoles, usersUpdate, walletAccountStatement, walletAdjust, walletExportMyStatement, walletExportStatement, walletLedger, walletListAccounts, walletMyStatement, walletMyWallet, walletRecharge, walletTrialBalance } from '../sdk.gen';
-import type { AuditExportData, AuditExportError, AuditListData, AuditListError, AuditListResponse, AuthLogin2FaData, AuthLogin2FaError, AuthLogin2FaResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, AuthRegisterData, AuthRegisterError, AuthRegisterResponse, AuthRequestPasswordResetData, AuthRequestPasswordResetError, AuthResendVerificationData, AuthResendVerificationError, AuthResetPasswordData, AuthResetPasswordError, AuthResetPasswordResponse, AuthStepUpData, AuthStepUpError, AuthStepUpResponse, AuthVerifyEmailData, AuthVerifyEmailError, AuthVerifyEmailResponse, CatalogBulkStatusData, CatalogBulkStatusError, CatalogBulkStatusResponse, CatalogCreateCategoryData, CatalogCreateCategoryError, CatalogCreateCategoryResponse, CatalogCreateProductData, CatalogCreateProductError, CatalogCreateProductResponse, CatalogDeleteCategoryData, CatalogDeleteCategoryError, CatalogDeleteCategoryResponse, CatalogGetProductData, CatalogGetProductError, CatalogGetProductResponse, CatalogListCategoriesData, CatalogListCategoriesError, CatalogListCategoriesResponse, CatalogListProductsData, CatalogListProductsError, CatalogListProductsResponse, CatalogPriceCheckData, CatalogPriceCheckError, CatalogPriceCheckResponse, CatalogUpdateCategoryData, CatalogUpdateCategoryError, CatalogUpdateCategoryResponse, CatalogUpdateProductData, CatalogUpdateProductError, CatalogUpdateProductResponse, InventoryConfirmImportData, InventoryConfirmImportError, InventoryConfirmImportResponse, InventoryDiscardImportData, InventoryDiscardImportError, InventoryDiscardImportResponse, InventoryExportKeysData, InventoryExportKeysError, InventoryGetImportData, InventoryGetImportError, InventoryGetImportResponse, InventoryImportTargetsData, InventoryImportTargetsError, InventoryImportTargetsResponse, InventoryListImportsData, InventoryListImportsError, InventoryListImportsResponse, InventoryListKeysData, InventoryListKeysError, InventoryListKeysResponse, InventoryProductStockData, InventoryProductStockError, InventoryProductStockResponse, InventoryRevalidateImportData, InventoryRevalidateImportError, InventoryRevalidateImportResponse, InventoryRevealKeyData, InventoryRevealKeyError, InventoryRevealKeyResponse, InventoryStageImportData, InventoryStageImportError, InventoryStageImportResponse, InventoryVoidImportData, InventoryVoidImportError, InventoryVoidImportResponse, InventoryVoidKeysData, InventoryVoidKeysError, InventoryVoidKeysResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDisable2FaData, MeDisable2FaError, MeDisable2FaResponse, MeEnable2FaData, MeEnable2FaError, MeEnable2FaResponse, MeGetData, MeGetError, MeGetResponse, MeListLoginEventsData, MeListLoginEventsError, MeListLoginEventsResponse, MeListNoticesData, MeListNoticesError, MeListNoticesResponse, MeListSessionsData, MeListSessionsError, MeListSessionsResponse, MeReadNoticeData, MeReadNoticeError, MeReadNoticeResponse, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesError, MeRegenerateRecoveryCodesResponse, MeRevokeSessionData, MeRevokeSessionError, MeRevokeSessionResponse, MeStart2FaData, MeStart2FaError, MeStart2FaResponse, OrdersConfirmPaidData, OrdersConfirmPaidError, OrdersConfirmPaidResponse, OrdersCreateData, OrdersCreateError, OrdersCreateResponse, OrdersDeliverData, OrdersDeliverError, OrdersDeliverResponse, OrdersGetData, OrdersGetError, OrdersGetMineData, OrdersGetMineError, OrdersGetMineResponse, OrdersGetResponse, OrdersListData, OrdersListError, OrdersListMineData, OrdersListMineError, OrdersListMineResponse, OrdersListResponse, OrdersRedeliverData, OrdersRedeliverError, OrdersRedeliverResponse, OrdersRefundData, OrdersRefundError, OrdersRefundResponse, OrdersResendData, OrdersResendError, OrdersResendResponse, PaymentsEpayNotifyData, PaymentsEpayNotifyError, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetError, PaymentsEpayNotifyGetResponse, PaymentsEpayNotifyResponse, RolesCreateData, RolesCreateError, RolesCreateResponse, RolesDeleteData, RolesDeleteError, RolesDeleteResponse, RolesGetData, RolesGetError, RolesGetResponse, RolesListData, RolesListError, RolesListResponse, RolesPermissionCatalogueData, RolesPermissionCatalogueError, RolesPermissionCatalogueResponse, RolesUpdateData, RolesUpdateError, RolesUpdateResponse, ShopGetProductData, ShopGetProductError, ShopGetProductResponse, ShopListCategoriesData, ShopListCategoriesError, ShopListCategoriesResponse, ShopListProductsData, ShopListProductsError, ShopListProductsResponse, ShopQuoteData, ShopQuoteError, ShopQuoteResponse, SystemInfoData, SystemInfoError, SystemInfoResponse, SystemLivenessData, SystemLivenessResponse, SystemReadinessData, SystemReadinessError, SystemReadinessResponse, UsersCreateStaffData, UsersCreateStaffError, UsersCreateStaffResponse, UsersForceLogoutData, UsersForceLogoutError, UsersForceLogoutResponse, UsersGetData, UsersGetError, UsersGetResponse, UsersListData, UsersListError, UsersListResponse, UsersLoginEventsData, UsersLoginEventsError, UsersLoginEventsResponse, UsersSetRolesData, UsersSetRolesError, UsersSetRolesResponse, UsersUpdateData, UsersUpdateError, UsersUpdateResponse, WalletAccountStatementData, WalletAccountStatementError, WalletAccountStatementResponse, WalletAdjustData, WalletAdjustError, WalletAdjustResponse, WalletExportMyStatementData, WalletExportMyStatementError, WalletExportStatementData, WalletExportStatementError, WalletLedgerData, WalletLedgerError, WalletLedgerResponse, WalletListAccountsData, WalletListAccountsError, WalletListAccountsResponse, WalletMyStatementData, WalletMyStatementError, WalletMyStatementResponse, WalletMyWalletData, WalletMyWalletError, WalletMyWalletResponse, WalletRechargeData, WalletRechargeError, WalletRechargeResponse, WalletTrialBalanceData, WalletTrialBalanceError, WalletTrialBalanceResponse } from '../types.gen';
+import { auditExport, auditList, authLogin, authLogin2Fa, authLogout, authRefresh, authRegister, authRequestPasswordReset, authResendVerification, authResetPassword, authStepUp, authVerifyEmail, catalogBulkStatus, catalogCreateCategory, catalogCreateProduct, catalogDeleteCategory, catalogGetProduct, catalogListCategories, catalogListProducts, catalogPriceCheck, catalogUpdateCategory, catalogUpdateProduct, inventoryConfirmImport, inventoryDiscardImport, inventoryExportKeys, inventoryGetImport, inventoryImportTargets, inventoryListImports, inventoryListKeys, inventoryProductStock, inventoryRevalidateImport, inventoryRevealKey, inventoryStageImport, inventoryVoidImport, inventoryVoidKeys, meChangePassword, meDisable2Fa, meEnable2Fa, meGet, meListLoginEvents, meListNotices, meListSessions, meReadNotice, meRegenerateRecoveryCodes, meRevokeSession, meStart2Fa, openBalance, openCancelOrder, openCategories, openCreateOrder, openGetOrder, openListOrders, openPing, openProducts, type Options, ordersConfirmPaid, ordersCreate, ordersDeliver, ordersGet, ordersGetMine, ordersList, ordersListMine, ordersRedeliver, ordersRefund, ordersResend, paymentsEpayNotify, paymentsEpayNotifyGet, resellersAdminRevokeKey, resellersCallbacksGet, resellersCallbacksGetMine, resellersCallbacksList, resellersCallbacksListMine, resellersCallbacksPing, resellersCallbacksResend, resellersCallbacksResendMine, resellersCreateKey, resellersGetCallback, resellersListKeys, resellersListMyKeys, resellersRevokeKey, resellersRotateKey, resellersRotateWebhookSecret, resellersSetCallback, resellersUpdateKey, rolesCreate, rolesDelete, rolesGet, rolesList, rolesPermissionCatalogue, rolesUpdate, shopGetProduct, shopListCategories, shopListProducts, shopQuote, systemInfo, systemLiveness, systemReadiness, usersCreateStaff, usersForceLogout, usersGet, usersList, usersLoginEvents, usersSetRoles, usersUpdate, walletAccountStatement, walletAdjust, walletExportMyStatement, walletExportStatement, walletLedger, walletListAccounts, walletMyStatement, walletMyWallet, walletRecharge, walletTrialBalance } from '../sdk.gen';
+import type { AuditExportData, AuditExportError, AuditListData, AuditListError, AuditListResponse, AuthLogin2FaData, AuthLogin2FaError, AuthLogin2FaResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, AuthRegisterData, AuthRegisterError, AuthRegisterResponse, AuthRequestPasswordResetData, AuthRequestPasswordResetError, AuthResendVerificationData, AuthResendVerificationError, AuthResetPasswordData, AuthResetPasswordError, AuthResetPasswordResponse, AuthStepUpData, AuthStepUpError, AuthStepUpResponse, AuthVerifyEmailData, AuthVerifyEmailError, AuthVerifyEmailResponse, CatalogBulkStatusData, CatalogBulkStatusError, CatalogBulkStatusResponse, CatalogCreateCategoryData, CatalogCreateCategoryError, CatalogCreateCategoryResponse, CatalogCreateProductData, CatalogCreateProductError, CatalogCreateProductResponse, CatalogDeleteCategoryData, CatalogDeleteCategoryError, CatalogDeleteCategoryResponse, CatalogGetProductData, CatalogGetProductError, CatalogGetProductResponse, CatalogListCategoriesData, CatalogListCategoriesError, CatalogListCategoriesResponse, CatalogListProductsData, CatalogListProductsError, CatalogListProductsResponse, CatalogPriceCheckData, CatalogPriceCheckError, CatalogPriceCheckResponse, CatalogUpdateCategoryData, CatalogUpdateCategoryError, CatalogUpdateCategoryResponse, CatalogUpdateProductData, CatalogUpdateProductError, CatalogUpdateProductResponse, InventoryConfirmImportData, InventoryConfirmImportError, InventoryConfirmImportResponse, InventoryDiscardImportData, InventoryDiscardImportError, InventoryDiscardImportResponse, InventoryExportKeysData, InventoryExportKeysError, InventoryGetImportData, InventoryGetImportError, InventoryGetImportResponse, InventoryImportTargetsData, InventoryImportTargetsError, InventoryImportTargetsResponse, InventoryListImportsData, InventoryListImportsError, InventoryListImportsResponse, InventoryListKeysData, InventoryListKeysError, InventoryListKeysResponse, InventoryProductStockData, InventoryProductStockError, InventoryProductStockResponse, InventoryRevalidateImportData, InventoryRevalidateImportError, InventoryRevalidateImportResponse, InventoryRevealKeyData, InventoryRevealKeyError, InventoryRevealKeyResponse, InventoryStageImportData, InventoryStageImportError, InventoryStageImportResponse, InventoryVoidImportData, InventoryVoidImportError, InventoryVoidImportResponse, InventoryVoidKeysData, InventoryVoidKeysError, InventoryVoidKeysResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDisable2FaData, MeDisable2FaError, MeDisable2FaResponse, MeEnable2FaData, MeEnable2FaError, MeEnable2FaResponse, MeGetData, MeGetError, MeGetResponse, MeListLoginEventsData, MeListLoginEventsError, MeListLoginEventsResponse, MeListNoticesData, MeListNoticesError, MeListNoticesResponse, MeListSessionsData, MeListSessionsError, MeListSessionsResponse, MeReadNoticeData, MeReadNoticeError, MeReadNoticeResponse, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesError, MeRegenerateRecoveryCodesResponse, MeRevokeSessionData, MeRevokeSessionError, MeRevokeSessionResponse, MeStart2FaData, MeStart2FaError, MeStart2FaResponse, OpenBalanceData, OpenBalanceError, OpenBalanceResponse, OpenCancelOrderData, OpenCancelOrderError, OpenCancelOrderResponse, OpenCategoriesData, OpenCategoriesError, OpenCategoriesResponse, OpenCreateOrderData, OpenCreateOrderError, OpenCreateOrderResponse, OpenGetOrderData, OpenGetOrderError, OpenGetOrderResponse, OpenListOrdersData, OpenListOrdersError, OpenListOrdersResponse, OpenPingData, OpenPingError, OpenPingResponse, OpenProductsData, OpenProductsError, OpenProductsResponse, OrdersConfirmPaidData, OrdersConfirmPaidError, OrdersConfirmPaidResponse, OrdersCreateData, OrdersCreateError, OrdersCreateResponse, OrdersDeliverData, OrdersDeliverError, OrdersDeliverResponse, OrdersGetData, OrdersGetError, OrdersGetMineData, OrdersGetMineError, OrdersGetMineResponse, OrdersGetResponse, OrdersListData, OrdersListError, OrdersListMineData, OrdersListMineError, OrdersListMineResponse, OrdersListResponse, OrdersRedeliverData, OrdersRedeliverError, OrdersRedeliverResponse, OrdersRefundData, OrdersRefundError, OrdersRefundResponse, OrdersResendData, OrdersResendError, OrdersResendResponse, PaymentsEpayNotifyData, PaymentsEpayNotifyError, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetError, PaymentsEpayNotifyGetResponse, PaymentsEpayNotifyResponse, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyError, ResellersAdminRevokeKeyResponse, ResellersCallbacksGetData, ResellersCallbacksGetError, ResellersCallbacksGetMineData, ResellersCallbacksGetMineError, ResellersCallbacksGetMineResponse, ResellersCallbacksGetResponse, ResellersCallbacksListData, ResellersCallbacksListError, ResellersCallbacksListMineData, ResellersCallbacksListMineError, ResellersCallbacksListMineResponse, ResellersCallbacksListResponse, ResellersCallbacksPingData, ResellersCallbacksPingError, ResellersCallbacksPingResponse, ResellersCallbacksResendData, ResellersCallbacksResendError, ResellersCallbacksResendMineData, ResellersCallbacksResendMineError, ResellersCallbacksResendMineResponse, ResellersCallbacksResendResponse, ResellersCreateKeyData, ResellersCreateKeyError, ResellersCreateKeyResponse, ResellersGetCallbackData, ResellersGetCallbackError, ResellersGetCallbackResponse, ResellersListKeysData, ResellersListKeysError, ResellersListKeysResponse, ResellersListMyKeysData, ResellersListMyKeysError, ResellersListMyKeysResponse, ResellersRevokeKeyData, ResellersRevokeKeyError, ResellersRevokeKeyResponse, ResellersRotateKeyData, ResellersRotateKeyError, ResellersRotateKeyResponse, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretError, ResellersRotateWebhookSecretResponse, ResellersSetCallbackData, ResellersSetCallbackError, ResellersSetCallbackResponse, ResellersUpdateKeyData, ResellersUpdateKeyError, ResellersUpdateKeyResponse, RolesCreateData, RolesCreateError, RolesCreateResponse, RolesDeleteData, RolesDeleteError, RolesDeleteResponse, RolesGetData, RolesGetError, RolesGetResponse, RolesListData, RolesListError, RolesListResponse, RolesPermissionCatalogueData, RolesPermissionCatalogueError, RolesPermissionCatalogueResponse, RolesUpdateData, RolesUpdateError, RolesUpdateResponse, ShopGetProductData, ShopGetProductError, ShopGetProductResponse, ShopListCategoriesData, ShopListCategoriesError, ShopListCategoriesResponse, ShopListProductsData, ShopListProductsError, ShopListProductsResponse, ShopQuoteData, ShopQuoteError, ShopQuoteResponse, SystemInfoData, SystemInfoError, SystemInfoResponse, SystemLivenessData, SystemLivenessResponse, SystemReadinessData, SystemReadinessError, SystemReadinessResponse, UsersCreateStaffData, UsersCreateStaffError, UsersCreateStaffResponse, UsersForceLogoutData, UsersForceLogoutError, UsersForceLogoutResponse, UsersGetData, UsersGetError, UsersGetResponse, UsersListData, UsersListError, UsersListResponse, UsersLoginEventsData, UsersLoginEventsError, UsersLoginEventsResponse, UsersSetRolesData, UsersSetRolesError, UsersSetRolesResponse, UsersUpdateData, UsersUpdateError, UsersUpdateResponse, WalletAccountStatementData, WalletAccountStatementError, WalletAccountStatementResponse, WalletAdjustData, WalletAdjustError, WalletAdjustResponse, WalletExportMyStatementData, WalletExportMyStatementError, WalletExportStatementData, WalletExportStatementError, WalletLedgerData, WalletLedgerError, WalletLedgerResponse, WalletListAccountsData, WalletListAccountsError, WalletListAccountsResponse, WalletMyStatementData, WalletMyStatementError, WalletMyStatementResponse, WalletMyWalletData, WalletMyWalletError, WalletMyWalletResponse, WalletRechargeData, WalletRechargeError, WalletRechargeResponse, WalletTrialBalanceData, WalletTrialBalanceError, WalletTrialBalanceResponse } from '../types.gen';
 
 export type QueryKey<TOptions extends Options> = [
     Pick<TOptions, 'baseUrl' | 'body' | 'headers' | 'path' | 'query'> & {
@@ -39,16 +39,16 @@ const createQueryKey = <TOptions extends Options>(id: string, options?: TOptions
     return [params];
 };
 
-export const ordersListQueryKey = (options?: Options<OrdersListData>) => createQueryKey('ordersList', options);
+export const resellersGetCallbackQueryKey = (options?: Options<ResellersGetCallbackData>) => createQueryKey('resellersGetCallback', options);
 
 /**
- * List Orders
+ * Get Callback
  *
- * All orders, newest first, filtered by status, product, buyer, order number, time.
+ * Where my order callbacks go, and whether a signing secret exists.
  */
-export const ordersListOptions = (options?: Options<OrdersListData>) => queryOptions<OrdersListResponse, OrdersListError, OrdersListResponse, ReturnType<typeof ordersListQueryKey>>({
+export const resellersGetCallbackOptions = (options?: Options<ResellersGetCallbackData>) => queryOptions<ResellersGetCallbackResponse, ResellersGetCallbackError, ResellersGetCallbackResponse, ReturnType<typeof resellersGetCallbackQueryKey>>({
     queryFn: async ({ queryKey, signal }) => {
-        const { data } = await ordersList({
+        const { data } = await resellersGetCallback({
             ...options,
             ...queryKey[0],
             signal,
@@ -56,7 +56,66 @@ export const ordersListOptions = (options?: Options<OrdersListData>) => queryOpt
         });
         return data;
     },
-    queryKey: ordersListQueryKey(options)
+    queryKey: resellersGetCallbackQueryKey(options)
+});
+
+/**
+ * Set Callback
+ *
+ * Set (or clear, with null) my callback URL; a URL we may not call (private, loopback,
+ * metadata …) is 422 ``url_not_allowed``.
+ */
+export const resellersSetCallbackMutation = (options?: Partial<Options<ResellersSetCallbackData>>): UseMutationOptions<ResellersSetCallbackResponse, ResellersSetCallbackError, Options<ResellersSetCallbackData>> => {
+    const mutationOptions: UseMutationOptions<ResellersSetCallbackResponse, ResellersSetCallbackError, Options<ResellersSetCallbackData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersSetCallback({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Rotate Webhook Secret
+ *
+ * A new callback signing secret (``whsec_…``), shown this once; the old one stops.
+ */
+export const resellersRotateWebhookSecretMutation = (options?: Partial<Options<ResellersRotateWebhookSecretData>>): UseMutationOptions<ResellersRotateWebhookSecretResponse, ResellersRotateWebhookSecretError, Options<ResellersRotateWebhookSecretData>> => {
+    const mutationOptions: UseMutationOptions<ResellersRotateWebhookSecretResponse, ResellersRotateWebhookSecretError, Options<ResellersRotateWebhookSecretData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersRotateWebhookSecret({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const resellersCallbacksListMineQueryKey = (options?: Options<ResellersCallbacksListMineData>) => createQueryKey('resellersCallbacksListMine', options);
+
+/**
+ * My Callbacks
+ *
+ * The reseller's callbacks, newest first.
+ */
+export const resellersCallbacksListMineOptions = (options?: Options<ResellersCallbacksListMineData>) => queryOptions<ResellersCallbacksListMineResponse, ResellersCallbacksListMineError, ResellersCallbacksListMineResponse, ReturnType<typeof resellersCallbacksListMineQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersCallbacksListMine({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksListMineQueryKey(options)
 });
 
 const createInfiniteParams = <K extends Pick<QueryKey<Options>[0], 'body' | 'headers' | 'path' | 'query'>>(queryKey: QueryKey<Options>, page: K) => {
@@ -87,6 +146,213 @@ const createInfiniteParams = <K extends Pick<QueryKey<Options>[0], 'body' | 'hea
     }
     return params as unknown as typeof page;
 };
+
+export const resellersCallbacksListMineInfiniteQueryKey = (options?: Options<ResellersCallbacksListMineData>): QueryKey<Options<ResellersCallbacksListMineData>> => createQueryKey('resellersCallbacksListMine', options, true);
+
+/**
+ * My Callbacks
+ *
+ * The reseller's callbacks, newest first.
+ */
+export const resellersCallbacksListMineInfiniteOptions = (options?: Options<ResellersCallbacksListMineData>) => infiniteQueryOptions<ResellersCallbacksListMineResponse, ResellersCallbacksListMineError, InfiniteData<ResellersCallbacksListMineResponse>, QueryKey<Options<ResellersCallbacksListMineData>>, number | null | Pick<QueryKey<Options<ResellersCallbacksListMineData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+// @ts-ignore
+{
+    queryFn: async ({ pageParam, queryKey, signal }) => {
+        // @ts-ignore
+        const page: Pick<QueryKey<Options<ResellersCallbacksListMineData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+            query: {
+                before: pageParam
+            }
+        };
+        const params = createInfiniteParams(queryKey, page);
+        const { data } = await resellersCallbacksListMine({
+            ...options,
+            ...params,
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksListMineInfiniteQueryKey(options)
+});
+
+/**
+ * Ping
+ *
+ * Send a test callback (event ``ping``) to the account's callback URL now: one attempt,
+ * shown in the log like any other (409 ``callback_url_missing`` without a URL).
+ */
+export const resellersCallbacksPingMutation = (options?: Partial<Options<ResellersCallbacksPingData>>): UseMutationOptions<ResellersCallbacksPingResponse, ResellersCallbacksPingError, Options<ResellersCallbacksPingData>> => {
+    const mutationOptions: UseMutationOptions<ResellersCallbacksPingResponse, ResellersCallbacksPingError, Options<ResellersCallbacksPingData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersCallbacksPing({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const resellersCallbacksGetMineQueryKey = (options: Options<ResellersCallbacksGetMineData>) => createQueryKey('resellersCallbacksGetMine', options);
+
+/**
+ * My Callback
+ *
+ * One of the reseller's callbacks: the body as sent and every attempt.
+ */
+export const resellersCallbacksGetMineOptions = (options: Options<ResellersCallbacksGetMineData>) => queryOptions<ResellersCallbacksGetMineResponse, ResellersCallbacksGetMineError, ResellersCallbacksGetMineResponse, ReturnType<typeof resellersCallbacksGetMineQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersCallbacksGetMine({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksGetMineQueryKey(options)
+});
+
+/**
+ * Resend Mine
+ *
+ * Send one of the reseller's callbacks again now (same webhook id and body, to the URL
+ * that applies now); a failed one is re-opened with a new round of retries.
+ */
+export const resellersCallbacksResendMineMutation = (options?: Partial<Options<ResellersCallbacksResendMineData>>): UseMutationOptions<ResellersCallbacksResendMineResponse, ResellersCallbacksResendMineError, Options<ResellersCallbacksResendMineData>> => {
+    const mutationOptions: UseMutationOptions<ResellersCallbacksResendMineResponse, ResellersCallbacksResendMineError, Options<ResellersCallbacksResendMineData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersCallbacksResendMine({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const resellersListMyKeysQueryKey = (options?: Options<ResellersListMyKeysData>) => createQueryKey('resellersListMyKeys', options);
+
+/**
+ * List My Keys
+ *
+ * My open-API keys, newest first (never the secret: its last 4 characters).
+ */
+export const resellersListMyKeysOptions = (options?: Options<ResellersListMyKeysData>) => queryOptions<ResellersListMyKeysResponse, ResellersListMyKeysError, ResellersListMyKeysResponse, ReturnType<typeof resellersListMyKeysQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersListMyKeys({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersListMyKeysQueryKey(options)
+});
+
+/**
+ * Create Key
+ *
+ * A new key: the answer shows its ``app_id`` and ``secret`` — the secret only this once.
+ * 409 ``too_many_keys`` beyond ``KAMENG_RESELLER_MAX_KEYS`` live keys.
+ */
+export const resellersCreateKeyMutation = (options?: Partial<Options<ResellersCreateKeyData>>): UseMutationOptions<ResellersCreateKeyResponse, ResellersCreateKeyError, Options<ResellersCreateKeyData>> => {
+    const mutationOptions: UseMutationOptions<ResellersCreateKeyResponse, ResellersCreateKeyError, Options<ResellersCreateKeyData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersCreateKey({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Update Key
+ *
+ * Change a key's name, IP allowlist or rate limit (fields left out stay).
+ */
+export const resellersUpdateKeyMutation = (options?: Partial<Options<ResellersUpdateKeyData>>): UseMutationOptions<ResellersUpdateKeyResponse, ResellersUpdateKeyError, Options<ResellersUpdateKeyData>> => {
+    const mutationOptions: UseMutationOptions<ResellersUpdateKeyResponse, ResellersUpdateKeyError, Options<ResellersUpdateKeyData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersUpdateKey({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Revoke Key
+ *
+ * Refuse this key from the next request on.
+ */
+export const resellersRevokeKeyMutation = (options?: Partial<Options<ResellersRevokeKeyData>>): UseMutationOptions<ResellersRevokeKeyResponse, ResellersRevokeKeyError, Options<ResellersRevokeKeyData>> => {
+    const mutationOptions: UseMutationOptions<ResellersRevokeKeyResponse, ResellersRevokeKeyError, Options<ResellersRevokeKeyData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersRevokeKey({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Rotate Key
+ *
+ * A new key (new app id and secret, shown once) replacing this one; the old key keeps
+ * working for ``KAMENG_RESELLER_KEY_GRACE_S`` (default 24 h), then it is refused.
+ */
+export const resellersRotateKeyMutation = (options?: Partial<Options<ResellersRotateKeyData>>): UseMutationOptions<ResellersRotateKeyResponse, ResellersRotateKeyError, Options<ResellersRotateKeyData>> => {
+    const mutationOptions: UseMutationOptions<ResellersRotateKeyResponse, ResellersRotateKeyError, Options<ResellersRotateKeyData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersRotateKey({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const ordersListQueryKey = (options?: Options<OrdersListData>) => createQueryKey('ordersList', options);
+
+/**
+ * List Orders
+ *
+ * All orders, newest first, filtered by status, product, buyer, order number, time.
+ */
+export const ordersListOptions = (options?: Options<OrdersListData>) => queryOptions<OrdersListResponse, OrdersListError, OrdersListResponse, ReturnType<typeof ordersListQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await ordersList({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: ordersListQueryKey(options)
+});
 
 export const ordersListInfiniteQueryKey = (options?: Options<OrdersListData>): QueryKey<Options<OrdersListData>> => createQueryKey('ordersList', options, true);
 
@@ -235,6 +501,133 @@ export const ordersResendMutation = (options?: Partial<Options<OrdersResendData>
     };
     return mutationOptions;
 };
+
+/**
+ * Admin Revoke Key
+ *
+ * Revoke a reseller's key (e.g. leaked); in the operation log.
+ */
+export const resellersAdminRevokeKeyMutation = (options?: Partial<Options<ResellersAdminRevokeKeyData>>): UseMutationOptions<ResellersAdminRevokeKeyResponse, ResellersAdminRevokeKeyError, Options<ResellersAdminRevokeKeyData>> => {
+    const mutationOptions: UseMutationOptions<ResellersAdminRevokeKeyResponse, ResellersAdminRevokeKeyError, Options<ResellersAdminRevokeKeyData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersAdminRevokeKey({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const resellersCallbacksListQueryKey = (options?: Options<ResellersCallbacksListData>) => createQueryKey('resellersCallbacksList', options);
+
+/**
+ * List Callbacks
+ *
+ * Every reseller's callbacks (or one reseller's: ``user_id``), newest first.
+ */
+export const resellersCallbacksListOptions = (options?: Options<ResellersCallbacksListData>) => queryOptions<ResellersCallbacksListResponse, ResellersCallbacksListError, ResellersCallbacksListResponse, ReturnType<typeof resellersCallbacksListQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersCallbacksList({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksListQueryKey(options)
+});
+
+export const resellersCallbacksListInfiniteQueryKey = (options?: Options<ResellersCallbacksListData>): QueryKey<Options<ResellersCallbacksListData>> => createQueryKey('resellersCallbacksList', options, true);
+
+/**
+ * List Callbacks
+ *
+ * Every reseller's callbacks (or one reseller's: ``user_id``), newest first.
+ */
+export const resellersCallbacksListInfiniteOptions = (options?: Options<ResellersCallbacksListData>) => infiniteQueryOptions<ResellersCallbacksListResponse, ResellersCallbacksListError, InfiniteData<ResellersCallbacksListResponse>, QueryKey<Options<ResellersCallbacksListData>>, number | null | Pick<QueryKey<Options<ResellersCallbacksListData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+// @ts-ignore
+{
+    queryFn: async ({ pageParam, queryKey, signal }) => {
+        // @ts-ignore
+        const page: Pick<QueryKey<Options<ResellersCallbacksListData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+            query: {
+                before: pageParam
+            }
+        };
+        const params = createInfiniteParams(queryKey, page);
+        const { data } = await resellersCallbacksList({
+            ...options,
+            ...params,
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksListInfiniteQueryKey(options)
+});
+
+export const resellersCallbacksGetQueryKey = (options: Options<ResellersCallbacksGetData>) => createQueryKey('resellersCallbacksGet', options);
+
+/**
+ * Get Callback
+ *
+ * One callback with its body and every attempt.
+ */
+export const resellersCallbacksGetOptions = (options: Options<ResellersCallbacksGetData>) => queryOptions<ResellersCallbacksGetResponse, ResellersCallbacksGetError, ResellersCallbacksGetResponse, ReturnType<typeof resellersCallbacksGetQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersCallbacksGet({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersCallbacksGetQueryKey(options)
+});
+
+/**
+ * Resend
+ *
+ * Send a reseller's callback again now (in the operation log).
+ */
+export const resellersCallbacksResendMutation = (options?: Partial<Options<ResellersCallbacksResendData>>): UseMutationOptions<ResellersCallbacksResendResponse, ResellersCallbacksResendError, Options<ResellersCallbacksResendData>> => {
+    const mutationOptions: UseMutationOptions<ResellersCallbacksResendResponse, ResellersCallbacksResendError, Options<ResellersCallbacksResendData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await resellersCallbacksResend({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const resellersListKeysQueryKey = (options: Options<ResellersListKeysData>) => createQueryKey('resellersListKeys', options);
+
+/**
+ * List Keys
+ *
+ * A reseller's keys (read-only; never a secret).
+ */
+export const resellersListKeysOptions = (options: Options<ResellersListKeysData>) => queryOptions<ResellersListKeysResponse, ResellersListKeysError, ResellersListKeysResponse, ReturnType<typeof resellersListKeysQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await resellersListKeys({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: resellersListKeysQueryKey(options)
+});
 
 export const auditListQueryKey = (options?: Options<AuditListData>) => createQueryKey('auditList', options);
 
@@ -2106,6 +2499,171 @@ export const systemLivenessOptions = (options?: Options<SystemLivenessData>) => 
         return data;
     },
     queryKey: systemLivenessQueryKey(options)
+});
+
+export const openBalanceQueryKey = (options?: Options<OpenBalanceData>) => createQueryKey('openBalance', options);
+
+/**
+ * Balance
+ *
+ * Your wallet balance (orders are paid from it).
+ */
+export const openBalanceOptions = (options?: Options<OpenBalanceData>) => queryOptions<OpenBalanceResponse, OpenBalanceError, OpenBalanceResponse, ReturnType<typeof openBalanceQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await openBalance({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: openBalanceQueryKey(options)
+});
+
+export const openCategoriesQueryKey = (options?: Options<OpenCategoriesData>) => createQueryKey('openCategories', options);
+
+/**
+ * Categories
+ *
+ * The shop's visible categories that have products on sale (two levels, flattened).
+ */
+export const openCategoriesOptions = (options?: Options<OpenCategoriesData>) => queryOptions<OpenCategoriesResponse, OpenCategoriesError, OpenCategoriesResponse, ReturnType<typeof openCategoriesQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await openCategories({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: openCategoriesQueryKey(options)
+});
+
+export const openListOrdersQueryKey = (options?: Options<OpenListOrdersData>) => createQueryKey('openListOrders', options);
+
+/**
+ * List Orders
+ *
+ * Your open-API orders, newest first, without keys (open one order for them).
+ */
+export const openListOrdersOptions = (options?: Options<OpenListOrdersData>) => queryOptions<OpenListOrdersResponse, OpenListOrdersError, OpenListOrdersResponse, ReturnType<typeof openListOrdersQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await openListOrders({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: openListOrdersQueryKey(options)
+});
+
+/**
+ * Create Order
+ *
+ * Buy, paid from your balance. Idempotent by ``out_trade_no``: the same request again
+ * answers the same order (200, ``Idempotent-Replayed: true``); the number with another body
+ * is 409 ``out_trade_no_reused``. Refusals: ``sold_out``, ``insufficient_balance``,
+ * ``quantity_out_of_range``, ``bad_buyer_input``, ``per_user_limit``,
+ * ``product_not_found``, ``price_changed`` (above ``max_unit_price``), ``url_not_allowed``
+ * (callback_url). A refused order is not kept: its number can be used again.
+ */
+export const openCreateOrderMutation = (options?: Partial<Options<OpenCreateOrderData>>): UseMutationOptions<OpenCreateOrderResponse, OpenCreateOrderError, Options<OpenCreateOrderData>> => {
+    const mutationOptions: UseMutationOptions<OpenCreateOrderResponse, OpenCreateOrderError, Options<OpenCreateOrderData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await openCreateOrder({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const openGetOrderQueryKey = (options: Options<OpenGetOrderData>) => createQueryKey('openGetOrder', options);
+
+/**
+ * Get Order
+ *
+ * One of your orders by your number, with its keys once delivered; 404
+ * ``order_not_found`` for a number you never used.
+ */
+export const openGetOrderOptions = (options: Options<OpenGetOrderData>) => queryOptions<OpenGetOrderResponse, OpenGetOrderError, OpenGetOrderResponse, ReturnType<typeof openGetOrderQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await openGetOrder({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: openGetOrderQueryKey(options)
+});
+
+/**
+ * Cancel Order
+ *
+ * Cancel before processing (waiting for stock, or a direct recharge not yet sent
+ * upstream): the money goes back to your balance; else 409 ``not_cancellable``.
+ */
+export const openCancelOrderMutation = (options?: Partial<Options<OpenCancelOrderData>>): UseMutationOptions<OpenCancelOrderResponse, OpenCancelOrderError, Options<OpenCancelOrderData>> => {
+    const mutationOptions: UseMutationOptions<OpenCancelOrderResponse, OpenCancelOrderError, Options<OpenCancelOrderData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await openCancelOrder({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const openPingQueryKey = (options?: Options<OpenPingData>) => createQueryKey('openPing', options);
+
+/**
+ * Ping
+ *
+ * Check your signing: who you are and our clock.
+ */
+export const openPingOptions = (options?: Options<OpenPingData>) => queryOptions<OpenPingResponse, OpenPingError, OpenPingResponse, ReturnType<typeof openPingQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await openPing({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: openPingQueryKey(options)
+});
+
+export const openProductsQueryKey = (options?: Options<OpenProductsData>) => createQueryKey('openProducts', options);
+
+/**
+ * Products
+ *
+ * Products on sale with your price per SKU; page with ``next_cursor``.
+ */
+export const openProductsOptions = (options?: Options<OpenProductsData>) => queryOptions<OpenProductsResponse, OpenProductsError, OpenProductsResponse, ReturnType<typeof openProductsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await openProducts({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: openProductsQueryKey(options)
 });
 
 export const systemReadinessQueryKey = (options?: Options<SystemReadinessData>) => createQueryKey('systemReadiness', options);
