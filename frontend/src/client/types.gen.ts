@@ -751,15 +751,77 @@ export type CallbackDetailOut = {
 };
 
 /**
- * CallbackIn
+ * CallbackOut
  */
-export type CallbackIn = {
+export type CallbackOut = {
     /**
-     * Callback Url
-     *
-     * http(s) URL our callbacks go to (empty: none); checked against SSRF rules
+     * Attempts
      */
-    callback_url: string | null;
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivered At
+     */
+    delivered_at: string | null;
+    /**
+     * Event
+     */
+    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Attempt At
+     */
+    last_attempt_at: string | null;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Latency Ms
+     */
+    last_latency_ms: number | null;
+    /**
+     * Last Response Excerpt
+     */
+    last_response_excerpt: string | null;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    /**
+     * Order No
+     */
+    order_no: string | null;
+    /**
+     * Out Trade No
+     */
+    out_trade_no: string | null;
+    /**
+     * Status
+     *
+     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
+     */
+    status: 'pending' | 'delivered' | 'failed' | 'skipped';
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * Webhook Id
+     *
+     * Standard Webhooks `webhook-id`, the same on every try.
+     */
+    webhook_id: string;
 };
 
 /**
@@ -769,11 +831,37 @@ export type CallbackPage = {
     /**
      * Items
      */
-    items: Array<KamengApiResellersCallbacksSchemasCallbackOut>;
+    items: Array<CallbackOut>;
     /**
      * Next Before
      */
     next_before: number | null;
+};
+
+/**
+ * CallbackSettingsIn
+ */
+export type CallbackSettingsIn = {
+    /**
+     * Callback Url
+     *
+     * http(s) URL our callbacks go to (empty: none); checked against SSRF rules
+     */
+    callback_url: string | null;
+};
+
+/**
+ * CallbackSettingsOut
+ */
+export type CallbackSettingsOut = {
+    /**
+     * Callback Url
+     */
+    callback_url: string | null;
+    /**
+     * Has Webhook Secret
+     */
+    has_webhook_secret: boolean;
 };
 
 /**
@@ -1213,90 +1301,68 @@ export type ImportTargetSku = {
 };
 
 /**
- * KeyCreated
- */
-export type KeyCreated = {
-    /**
-     * App Id
-     */
-    app_id: string;
-    /**
-     * Created At
-     */
-    created_at: string;
-    /**
-     * Expires At
-     *
-     * set once rotated: the end of its grace
-     */
-    expires_at: string | null;
-    /**
-     * Id
-     */
-    id: number;
-    /**
-     * Ip Allowlist
-     */
-    ip_allowlist: Array<string>;
-    /**
-     * Last Used At
-     */
-    last_used_at: string | null;
-    /**
-     * Name
-     */
-    name: string;
-    /**
-     * Rate Limit Per Min
-     */
-    rate_limit_per_min: number;
-    /**
-     * Rotated To Id
-     */
-    rotated_to_id: number | null;
-    /**
-     * Secret
-     *
-     * shown once: store it now, it cannot be read again
-     */
-    secret: string;
-    /**
-     * Secret Hint
-     *
-     * the secret's last 4 characters
-     */
-    secret_hint: string;
-    /**
-     * Status
-     */
-    status: 'active' | 'rotated' | 'expired' | 'revoked';
-};
-
-/**
  * KeyFormat
  */
 export type KeyFormat = 'secret' | 'secret_cost' | 'card_secret' | 'card_secret_cost';
 
 /**
- * KeyIn
+ * KeyOut
  */
-export type KeyIn = {
+export type KeyOut = {
     /**
-     * Ip Allowlist
+     * Batch Id
+     */
+    batch_id: number;
+    /**
+     * Card No
+     */
+    card_no: string | null;
+    /**
+     * Cost
+     */
+    cost: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Hint
      *
-     * CIDRs or addresses the key may be used from; empty: any address
+     * the masked secret, e.g. ****7XQ2
      */
-    ip_allowlist?: Array<string>;
+    hint: string;
     /**
-     * Name
+     * Id
      */
-    name?: string;
+    id: number;
     /**
-     * Rate Limit Per Min
-     *
-     * requests per minute (empty: the shop's default)
+     * Order Id
      */
-    rate_limit_per_min?: number | null;
+    order_id: number | null;
+    /**
+     * Product Id
+     */
+    product_id: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Sold At
+     */
+    sold_at: string | null;
+    /**
+     * Sold Count
+     */
+    sold_count: number;
+    /**
+     * State
+     */
+    state: 'available' | 'reserved' | 'sold' | 'voided';
+    /**
+     * Voided At
+     */
+    voided_at: string | null;
 };
 
 /**
@@ -1306,29 +1372,11 @@ export type KeyPage = {
     /**
      * Items
      */
-    items: Array<KamengApiInventorySchemasKeyOut>;
+    items: Array<KeyOut>;
     /**
      * Next Before Id
      */
     next_before_id: number | null;
-};
-
-/**
- * KeyUpdate
- */
-export type KeyUpdate = {
-    /**
-     * Ip Allowlist
-     */
-    ip_allowlist?: Array<string> | null;
-    /**
-     * Name
-     */
-    name?: string | null;
-    /**
-     * Rate Limit Per Min
-     */
-    rate_limit_per_min?: number | null;
 };
 
 /**
@@ -2527,6 +2575,16 @@ export type Readiness = {
 };
 
 /**
+ * ReasonIn
+ */
+export type ReasonIn = {
+    /**
+     * Reason
+     */
+    reason: string;
+};
+
+/**
  * RechargeIn
  */
 export type RechargeIn = {
@@ -2644,6 +2702,160 @@ export type RegisterOut = {
      * User Id
      */
     user_id: number;
+};
+
+/**
+ * ResellerKeyCreated
+ */
+export type ResellerKeyCreated = {
+    /**
+     * App Id
+     */
+    app_id: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     *
+     * set once rotated: the end of its grace
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Ip Allowlist
+     */
+    ip_allowlist: Array<string>;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Rate Limit Per Min
+     */
+    rate_limit_per_min: number;
+    /**
+     * Rotated To Id
+     */
+    rotated_to_id: number | null;
+    /**
+     * Secret
+     *
+     * shown once: store it now, it cannot be read again
+     */
+    secret: string;
+    /**
+     * Secret Hint
+     *
+     * the secret's last 4 characters
+     */
+    secret_hint: string;
+    /**
+     * Status
+     */
+    status: 'active' | 'rotated' | 'expired' | 'revoked';
+};
+
+/**
+ * ResellerKeyIn
+ */
+export type ResellerKeyIn = {
+    /**
+     * Ip Allowlist
+     *
+     * CIDRs or addresses the key may be used from; empty: any address
+     */
+    ip_allowlist?: Array<string>;
+    /**
+     * Name
+     */
+    name?: string;
+    /**
+     * Rate Limit Per Min
+     *
+     * requests per minute (empty: the shop's default)
+     */
+    rate_limit_per_min?: number | null;
+};
+
+/**
+ * ResellerKeyOut
+ */
+export type ResellerKeyOut = {
+    /**
+     * App Id
+     */
+    app_id: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     *
+     * set once rotated: the end of its grace
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Ip Allowlist
+     */
+    ip_allowlist: Array<string>;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Rate Limit Per Min
+     */
+    rate_limit_per_min: number;
+    /**
+     * Rotated To Id
+     */
+    rotated_to_id: number | null;
+    /**
+     * Secret Hint
+     *
+     * the secret's last 4 characters
+     */
+    secret_hint: string;
+    /**
+     * Status
+     */
+    status: 'active' | 'rotated' | 'expired' | 'revoked';
+};
+
+/**
+ * ResellerKeyUpdate
+ */
+export type ResellerKeyUpdate = {
+    /**
+     * Ip Allowlist
+     */
+    ip_allowlist?: Array<string> | null;
+    /**
+     * Name
+     */
+    name?: string | null;
+    /**
+     * Rate Limit Per Min
+     */
+    rate_limit_per_min?: number | null;
 };
 
 /**
@@ -3495,6 +3707,16 @@ export type VoidKeysOut = {
 };
 
 /**
+ * VoidReasonIn
+ */
+export type VoidReasonIn = {
+    /**
+     * Reason
+     */
+    reason?: string;
+};
+
+/**
  * WalletOut
  */
 export type WalletOut = {
@@ -3536,228 +3758,6 @@ export type WorkerOut = {
     ok: boolean;
 };
 
-/**
- * KeyOut
- */
-export type KamengApiInventorySchemasKeyOut = {
-    /**
-     * Batch Id
-     */
-    batch_id: number;
-    /**
-     * Card No
-     */
-    card_no: string | null;
-    /**
-     * Cost
-     */
-    cost: string | null;
-    /**
-     * Created At
-     */
-    created_at: string;
-    /**
-     * Hint
-     *
-     * the masked secret, e.g. ****7XQ2
-     */
-    hint: string;
-    /**
-     * Id
-     */
-    id: number;
-    /**
-     * Order Id
-     */
-    order_id: number | null;
-    /**
-     * Product Id
-     */
-    product_id: number;
-    /**
-     * Sku Id
-     */
-    sku_id: number;
-    /**
-     * Sold At
-     */
-    sold_at: string | null;
-    /**
-     * Sold Count
-     */
-    sold_count: number;
-    /**
-     * State
-     */
-    state: 'available' | 'reserved' | 'sold' | 'voided';
-    /**
-     * Voided At
-     */
-    voided_at: string | null;
-};
-
-/**
- * ReasonIn
- */
-export type KamengApiInventorySchemasReasonIn = {
-    /**
-     * Reason
-     */
-    reason?: string;
-};
-
-/**
- * ReasonIn
- */
-export type KamengApiOrdersSchemasReasonIn = {
-    /**
-     * Reason
-     */
-    reason: string;
-};
-
-/**
- * CallbackOut
- */
-export type KamengApiResellersCallbacksSchemasCallbackOut = {
-    /**
-     * Attempts
-     */
-    attempts: number;
-    /**
-     * Created At
-     */
-    created_at: string;
-    /**
-     * Delivered At
-     */
-    delivered_at: string | null;
-    /**
-     * Event
-     */
-    event: 'order.delivered' | 'order.partially_delivered' | 'order.failed' | 'order.refunded' | 'order.cancelled' | 'ping';
-    /**
-     * Id
-     */
-    id: number;
-    /**
-     * Last Attempt At
-     */
-    last_attempt_at: string | null;
-    /**
-     * Last Error
-     */
-    last_error: string | null;
-    /**
-     * Last Latency Ms
-     */
-    last_latency_ms: number | null;
-    /**
-     * Last Response Excerpt
-     */
-    last_response_excerpt: string | null;
-    /**
-     * Last Status Code
-     */
-    last_status_code: number | null;
-    /**
-     * Next Attempt At
-     */
-    next_attempt_at: string | null;
-    /**
-     * Order No
-     */
-    order_no: string | null;
-    /**
-     * Out Trade No
-     */
-    out_trade_no: string | null;
-    /**
-     * Status
-     *
-     * pending (being tried) · delivered (a 2xx came back) · failed (given up) · skipped (no callback URL was set when the event happened)
-     */
-    status: 'pending' | 'delivered' | 'failed' | 'skipped';
-    /**
-     * Url
-     */
-    url: string | null;
-    /**
-     * Webhook Id
-     *
-     * Standard Webhooks `webhook-id`, the same on every try.
-     */
-    webhook_id: string;
-};
-
-/**
- * CallbackOut
- */
-export type KamengApiResellersSchemasCallbackOut = {
-    /**
-     * Callback Url
-     */
-    callback_url: string | null;
-    /**
-     * Has Webhook Secret
-     */
-    has_webhook_secret: boolean;
-};
-
-/**
- * KeyOut
- */
-export type KamengApiResellersSchemasKeyOut = {
-    /**
-     * App Id
-     */
-    app_id: string;
-    /**
-     * Created At
-     */
-    created_at: string;
-    /**
-     * Expires At
-     *
-     * set once rotated: the end of its grace
-     */
-    expires_at: string | null;
-    /**
-     * Id
-     */
-    id: number;
-    /**
-     * Ip Allowlist
-     */
-    ip_allowlist: Array<string>;
-    /**
-     * Last Used At
-     */
-    last_used_at: string | null;
-    /**
-     * Name
-     */
-    name: string;
-    /**
-     * Rate Limit Per Min
-     */
-    rate_limit_per_min: number;
-    /**
-     * Rotated To Id
-     */
-    rotated_to_id: number | null;
-    /**
-     * Secret Hint
-     *
-     * the secret's last 4 characters
-     */
-    secret_hint: string;
-    /**
-     * Status
-     */
-    status: 'active' | 'rotated' | 'expired' | 'revoked';
-};
-
 export type ResellersGetCallbackData = {
     body?: never;
     path?: never;
@@ -3786,13 +3786,13 @@ export type ResellersGetCallbackResponses = {
     /**
      * Successful Response
      */
-    200: KamengApiResellersSchemasCallbackOut;
+    200: CallbackSettingsOut;
 };
 
 export type ResellersGetCallbackResponse = ResellersGetCallbackResponses[keyof ResellersGetCallbackResponses];
 
 export type ResellersSetCallbackData = {
-    body: CallbackIn;
+    body: CallbackSettingsIn;
     path?: never;
     query?: never;
     url: '/api/v1/account/reseller/callback';
@@ -3831,7 +3831,7 @@ export type ResellersSetCallbackResponses = {
     /**
      * Successful Response
      */
-    200: KamengApiResellersSchemasCallbackOut;
+    200: CallbackSettingsOut;
 };
 
 export type ResellersSetCallbackResponse = ResellersSetCallbackResponses[keyof ResellersSetCallbackResponses];
@@ -3963,7 +3963,7 @@ export type ResellersCallbacksPingResponses = {
     /**
      * Successful Response
      */
-    202: KamengApiResellersCallbacksSchemasCallbackOut;
+    202: CallbackOut;
 };
 
 export type ResellersCallbacksPingResponse = ResellersCallbacksPingResponses[keyof ResellersCallbacksPingResponses];
@@ -4059,7 +4059,7 @@ export type ResellersCallbacksResendMineResponses = {
     /**
      * Successful Response
      */
-    202: KamengApiResellersCallbacksSchemasCallbackOut;
+    202: CallbackOut;
 };
 
 export type ResellersCallbacksResendMineResponse = ResellersCallbacksResendMineResponses[keyof ResellersCallbacksResendMineResponses];
@@ -4094,13 +4094,13 @@ export type ResellersListMyKeysResponses = {
      *
      * Successful Response
      */
-    200: Array<KamengApiResellersSchemasKeyOut>;
+    200: Array<ResellerKeyOut>;
 };
 
 export type ResellersListMyKeysResponse = ResellersListMyKeysResponses[keyof ResellersListMyKeysResponses];
 
 export type ResellersCreateKeyData = {
-    body: KeyIn;
+    body: ResellerKeyIn;
     path?: never;
     query?: never;
     url: '/api/v1/account/reseller/keys';
@@ -4143,13 +4143,13 @@ export type ResellersCreateKeyResponses = {
     /**
      * Successful Response
      */
-    201: KeyCreated;
+    201: ResellerKeyCreated;
 };
 
 export type ResellersCreateKeyResponse = ResellersCreateKeyResponses[keyof ResellersCreateKeyResponses];
 
 export type ResellersUpdateKeyData = {
-    body: KeyUpdate;
+    body: ResellerKeyUpdate;
     path: {
         /**
          * Key Id
@@ -4197,7 +4197,7 @@ export type ResellersUpdateKeyResponses = {
     /**
      * Successful Response
      */
-    200: KamengApiResellersSchemasKeyOut;
+    200: ResellerKeyOut;
 };
 
 export type ResellersUpdateKeyResponse = ResellersUpdateKeyResponses[keyof ResellersUpdateKeyResponses];
@@ -4243,7 +4243,7 @@ export type ResellersRevokeKeyResponses = {
     /**
      * Successful Response
      */
-    200: KamengApiResellersSchemasKeyOut;
+    200: ResellerKeyOut;
 };
 
 export type ResellersRevokeKeyResponse = ResellersRevokeKeyResponses[keyof ResellersRevokeKeyResponses];
@@ -4293,7 +4293,7 @@ export type ResellersRotateKeyResponses = {
     /**
      * Successful Response
      */
-    201: KeyCreated;
+    201: ResellerKeyCreated;
 };
 
 export type ResellersRotateKeyResponse = ResellersRotateKeyResponses[keyof ResellersRotateKeyResponses];
@@ -4415,7 +4415,7 @@ export type OrdersGetResponses = {
 export type OrdersGetResponse = OrdersGetResponses[keyof OrdersGetResponses];
 
 export type OrdersConfirmPaidData = {
-    body: KamengApiOrdersSchemasReasonIn;
+    body: ReasonIn;
     path: {
         /**
          * Order No
@@ -4737,7 +4737,7 @@ export type ResellersAdminRevokeKeyResponses = {
     /**
      * Successful Response
      */
-    200: KamengApiResellersSchemasKeyOut;
+    200: ResellerKeyOut;
 };
 
 export type ResellersAdminRevokeKeyResponse = ResellersAdminRevokeKeyResponses[keyof ResellersAdminRevokeKeyResponses];
@@ -4947,7 +4947,7 @@ export type ResellersListKeysResponses = {
      *
      * Successful Response
      */
-    200: Array<KamengApiResellersSchemasKeyOut>;
+    200: Array<ResellerKeyOut>;
 };
 
 export type ResellersListKeysResponse = ResellersListKeysResponses[keyof ResellersListKeysResponses];
@@ -6290,7 +6290,7 @@ export type InventoryRevalidateImportResponses = {
 export type InventoryRevalidateImportResponse = InventoryRevalidateImportResponses[keyof InventoryRevalidateImportResponses];
 
 export type InventoryVoidImportData = {
-    body: KamengApiInventorySchemasReasonIn;
+    body: VoidReasonIn;
     path: {
         /**
          * Import Id

@@ -25,12 +25,8 @@ from kameng_api.resellers.models import ResellerKey
 from kameng_api.resellers.permissions import ResellersPerm
 from kameng_api.resellers.schemas import (
     BalanceOut,
-    CallbackIn,
-    CallbackOut,
-    KeyCreated,
-    KeyIn,
-    KeyOut,
-    KeyUpdate,
+    CallbackSettingsIn,
+    CallbackSettingsOut,
     OpenCategories,
     OpenCategory,
     OpenOrderIn,
@@ -41,6 +37,10 @@ from kameng_api.resellers.schemas import (
     OpenSku,
     OpenStatus,
     PingOut,
+    ResellerKeyCreated,
+    ResellerKeyIn,
+    ResellerKeyOut,
+    ResellerKeyUpdate,
     WebhookSecretOut,
 )
 from kameng_api.wallet import service as wallet
@@ -71,8 +71,8 @@ KeyReader = Annotated[Actor, require(ResellersPerm.read)]
 KeyRevoker = Annotated[Actor, require(ResellersPerm.manage_keys)]
 
 
-def _key_out(key: ResellerKey) -> KeyOut:
-    return KeyOut(
+def _key_out(key: ResellerKey) -> ResellerKeyOut:
+    return ResellerKeyOut(
         id=key.id,
         name=key.name,
         app_id=key.app_id,
@@ -87,8 +87,8 @@ def _key_out(key: ResellerKey) -> KeyOut:
     )
 
 
-def _created(key: ResellerKey, secret: str) -> KeyCreated:
-    return KeyCreated(**_key_out(key).model_dump(), secret=secret)
+def _created(key: ResellerKey, secret: str) -> ResellerKeyCreated:
+    return ResellerKeyCreated(**_key_out(key).model_dump(), secret=secret)
 
 
 # ---- the reseller's keys ----------------------------------------------------------------
@@ -97,10 +97,10 @@ def _created(key: ResellerKey, secret: str) -> KeyCreated:
 @account_router.get(
     "/keys",
     operation_id="resellers:list_my_keys",
-    response_model=list[KeyOut],
+    response_model=list[ResellerKeyOut],
     responses=error_responses(401, 403),
 )
-async def list_my_keys(session: DbSession, actor: Reseller) -> list[KeyOut]:
+async def list_my_keys(session: DbSession, actor: Reseller) -> list[ResellerKeyOut]:
     """My open-API keys, newest first (never the secret: its last 4 characters)."""
     return [_key_out(k) for k in await keys.list_keys(session, actor.user_id)]
 
@@ -108,11 +108,13 @@ async def list_my_keys(session: DbSession, actor: Reseller) -> list[KeyOut]:
 @account_router.post(
     "/keys",
     operation_id="resellers:create_key",
-    response_model=KeyCreated,
+    response_model=ResellerKeyCreated,
     status_code=201,
     responses=error_responses(401, 403, 409),
 )
-async def create_key(body: KeyIn, session: DbSession, actor: Reseller) -> KeyCreated:
+async def create_key(
+    body: ResellerKeyIn, session: DbSession, actor: Reseller
+) -> ResellerKeyCreated:
     """A new key: the answer shows its ``app_id`` and ``secret`` — the secret only this once.
     409 ``too_many_keys`` beyond ``KAMENG_RESELLER_MAX_KEYS`` live keys."""
     key, secret = await keys.create_key(
@@ -128,10 +130,12 @@ async def create_key(body: KeyIn, session: DbSession, actor: Reseller) -> KeyCre
 @account_router.patch(
     "/keys/{key_id}",
     operation_id="resellers:update_key",
-    response_model=KeyOut,
+    response_model=ResellerKeyOut,
     responses=error_responses(401, 403, 404),
 )
-async def update_key(key_id: Id, body: KeyUpdate, session: DbSession, actor: Reseller) -> KeyOut:
+async def update_key(
+    key_id: Id, body: ResellerKeyUpdate, session: DbSession, actor: Reseller
+) -> ResellerKeyOut:
     """Change a key's name, IP allowlist or rate limit (fields left out stay)."""
     key = await keys.update_key(
         session,
@@ -147,11 +151,11 @@ async def update_key(key_id: Id, body: KeyUpdate, session: DbSession, actor: Res
 @account_router.post(
     "/keys/{key_id}/rotate",
     operation_id="resellers:rotate_key",
-    response_model=KeyCreated,
+    response_model=ResellerKeyCreated,
     status_code=201,
     responses=error_responses(401, 403, 404, 409),
 )
-async def rotate_key(key_id: Id, session: DbSession, actor: Reseller) -> KeyCreated:
+async def rotate_key(key_id: Id, session: DbSession, actor: Reseller) -> ResellerKeyCreated:
     """A new key (new app id and secret, shown once) replacing this one; the old key keeps
     working for ``KAMENG_RESELLER_KEY_GRACE_S`` (default 24 h), then it is refused."""
     key, secret = await keys.rotate_key(session, actor, key_id)
@@ -161,17 +165,17 @@ async def rotate_key(key_id: Id, session: DbSession, actor: Reseller) -> KeyCrea
 @account_router.post(
     "/keys/{key_id}/revoke",
     operation_id="resellers:revoke_key",
-    response_model=KeyOut,
+    response_model=ResellerKeyOut,
     responses=error_responses(401, 403, 404),
 )
-async def revoke_key(key_id: Id, session: DbSession, actor: Reseller) -> KeyOut:
+async def revoke_key(key_id: Id, session: DbSession, actor: Reseller) -> ResellerKeyOut:
     """Refuse this key from the next request on."""
     return _key_out(await keys.revoke_key(session, actor, key_id))
 
 
-async def _callback_out(session: DbSession, user_id: int) -> CallbackOut:
+async def _callback_out(session: DbSession, user_id: int) -> CallbackSettingsOut:
     account = await accounts.ensure_account(session, user_id)
-    return CallbackOut(
+    return CallbackSettingsOut(
         callback_url=account.callback_url, has_webhook_secret=bool(account.webhook_secret_enc)
     )
 
@@ -179,10 +183,10 @@ async def _callback_out(session: DbSession, user_id: int) -> CallbackOut:
 @account_router.get(
     "/callback",
     operation_id="resellers:get_callback",
-    response_model=CallbackOut,
+    response_model=CallbackSettingsOut,
     responses=error_responses(401, 403),
 )
-async def get_callback(session: DbSession, actor: Reseller) -> CallbackOut:
+async def get_callback(session: DbSession, actor: Reseller) -> CallbackSettingsOut:
     """Where my order callbacks go, and whether a signing secret exists."""
     return await _callback_out(session, actor.user_id)
 
@@ -190,10 +194,12 @@ async def get_callback(session: DbSession, actor: Reseller) -> CallbackOut:
 @account_router.put(
     "/callback",
     operation_id="resellers:set_callback",
-    response_model=CallbackOut,
+    response_model=CallbackSettingsOut,
     responses=error_responses(401, 403, 422),
 )
-async def set_callback(body: CallbackIn, session: DbSession, actor: Reseller) -> CallbackOut:
+async def set_callback(
+    body: CallbackSettingsIn, session: DbSession, actor: Reseller
+) -> CallbackSettingsOut:
     """Set (or clear, with null) my callback URL; a URL we may not call (private, loopback,
     metadata …) is 422 ``url_not_allowed``."""
     before = (await accounts.ensure_account(session, actor.user_id)).callback_url
@@ -236,10 +242,10 @@ async def rotate_webhook_secret(session: DbSession, actor: Reseller) -> WebhookS
 @admin_router.get(
     "/resellers/{user_id}/keys",
     operation_id="resellers:list_keys",
-    response_model=list[KeyOut],
+    response_model=list[ResellerKeyOut],
     responses=error_responses(401, 403),
 )
-async def list_keys(user_id: Id, session: DbSession, _: KeyReader) -> list[KeyOut]:
+async def list_keys(user_id: Id, session: DbSession, _: KeyReader) -> list[ResellerKeyOut]:
     """A reseller's keys (read-only; never a secret)."""
     return [_key_out(k) for k in await keys.list_keys(session, user_id)]
 
@@ -247,10 +253,10 @@ async def list_keys(user_id: Id, session: DbSession, _: KeyReader) -> list[KeyOu
 @admin_router.post(
     "/reseller-keys/{key_id}/revoke",
     operation_id="resellers:admin_revoke_key",
-    response_model=KeyOut,
+    response_model=ResellerKeyOut,
     responses=error_responses(401, 403, 404),
 )
-async def admin_revoke_key(key_id: Id, session: DbSession, actor: KeyRevoker) -> KeyOut:
+async def admin_revoke_key(key_id: Id, session: DbSession, actor: KeyRevoker) -> ResellerKeyOut:
     """Revoke a reseller's key (e.g. leaked); in the operation log."""
     return _key_out(await keys.revoke_key(session, actor, key_id, owner_only=False))
 

@@ -32,7 +32,7 @@ def _cidrs(values: list[str] | None) -> list[str] | None:
     return sorted(set(out))
 
 
-class KeyIn(BaseModel):
+class ResellerKeyIn(BaseModel):
     name: KeyName = ""
     ip_allowlist: list[Cidr] = Field(
         default_factory=list,
@@ -49,7 +49,7 @@ class KeyIn(BaseModel):
         return _cidrs(v)
 
 
-class KeyUpdate(BaseModel):
+class ResellerKeyUpdate(BaseModel):
     name: KeyName | None = None
     ip_allowlist: list[Cidr] | None = Field(default=None, max_length=50)
     rate_limit_per_min: RatePerMin | None = None
@@ -60,7 +60,7 @@ class KeyUpdate(BaseModel):
         return _cidrs(v)
 
 
-class KeyOut(BaseModel):
+class ResellerKeyOut(BaseModel):
     model_config = {"from_attributes": True}
 
     id: int
@@ -76,16 +76,16 @@ class KeyOut(BaseModel):
     rotated_to_id: int | None
 
 
-class KeyCreated(KeyOut):
+class ResellerKeyCreated(ResellerKeyOut):
     secret: str = Field(description="shown once: store it now, it cannot be read again")
 
 
-class CallbackOut(BaseModel):
+class CallbackSettingsOut(BaseModel):
     callback_url: str | None
     has_webhook_secret: bool
 
 
-class CallbackIn(BaseModel):
+class CallbackSettingsIn(BaseModel):
     callback_url: Annotated[str, Field(max_length=512)] | None = Field(
         description="http(s) URL our callbacks go to (empty: none); checked against SSRF rules"
     )
