@@ -100,6 +100,23 @@ EXPECTED: dict[str, frozenset[str]] = {
     "shop:quote": ANYONE,
     # inventory: 运营 imports and voids, 客服 looks up, the key uploader only imports (and sees
     # only their own imports); reveal and export stay with the admin (sensitive: step-up)
+    # suppliers: 运营 sees them; changing them is the super admin's (credentials: step-up);
+    # the suppliers' own callbacks are public (signed, bound to the supplier)
+    "suppliers:list": staff("operator"),
+    "suppliers:create": staff(),
+    "suppliers:get": staff("operator"),
+    "suppliers:update": staff(),
+    "suppliers:test": staff(),
+    "suppliers:health": staff("operator"),
+    "suppliers:circuit": staff("operator"),
+    "suppliers:reset_circuit": staff(),
+    "suppliers:catalogue": staff("operator"),
+    "suppliers:list_mappings": staff("operator"),
+    "suppliers:create_mapping": staff(),
+    "suppliers:update_mapping": staff(),
+    "suppliers:delete_mapping": staff(),
+    "suppliers:order_upstream": staff("operator"),
+    "suppliers:callback": ANYONE,
     "inventory:import_targets": staff("operator", "customer_service", "key_uploader"),
     "inventory:product_stock": staff("operator", "customer_service"),
     "inventory:stage_import": staff("operator", "key_uploader"),

@@ -55,7 +55,11 @@ async def upstream(app_db: str) -> AsyncIterator[Upstream]:
     server, task = await serve_app(sim.app, port)
     url = f"http://127.0.0.1:{port}"
     try:
-        with settings_env(KAMENG_RECHARGE_SUPPLIER_URL=url, KAMENG_RECHARGE_SUPPLIER_SECRET=SECRET):
+        with settings_env(
+            KAMENG_RECHARGE_SUPPLIER_URL=url,
+            KAMENG_RECHARGE_SUPPLIER_SECRET=SECRET,
+            KAMENG_OUTBOUND_ALLOW_LOOPBACK="true",  # the simulator is on 127.0.0.1
+        ):
             yield Upstream(sim, url)
     finally:
         server.should_exit = True
@@ -112,7 +116,7 @@ async def test_direct_recharge_tops_up_once_and_delivers(
     results = await asyncio.gather(*(_run(job.id) for _ in range(3)))
     assert results.count("done") == 1
 
-    rid = f"{order['order_no']}-1"
+    rid = f"{order['order_no']}-1-1"  # <order_no>-<attempt>-<supplier id: the settings one>
     assert upstream.sim.topups == {rid: 1}
     assert upstream.sim.orders[rid].body["account"] == {"account": "10086", "region": "安卓QQ"}
     o = await _order(session, order["order_no"])
@@ -161,7 +165,7 @@ async def test_a_processing_recharge_is_asked_again_until_it_completes(
     assert again.payload == {"order_id": order["id"], "query_first": True}
     assert again.available_at > first.created_at + timedelta(seconds=5)  # asked later
 
-    rid = f"{order['order_no']}-1"
+    rid = f"{order['order_no']}-1-1"  # <order_no>-<attempt>-<supplier id: the settings one>
     upstream.sim.finish(rid)
     submits_before = len(upstream.sim.requests)
     assert await _run(again.id) == "done"
@@ -214,7 +218,7 @@ async def test_supplier_down_retries_then_a_stuck_order_is_redriven(
             await session.execute(select(OrderEvent).where(OrderEvent.order_id == o.id))
         ).scalars()
     ]
-    assert upstream.sim.topups == {f"{order['order_no']}-1": 1}
+    assert upstream.sim.topups == {f"{order['order_no']}-1-1": 1}
 
 
 async def test_no_supplier_configured_keeps_the_order_waiting(

@@ -53,6 +53,7 @@ async def setup(
         **wired,
         "KAMENG_RECHARGE_SUPPLIER_URL": f"http://127.0.0.1:{port}",
         "KAMENG_RECHARGE_SUPPLIER_SECRET": SECRET,
+        "KAMENG_OUTBOUND_ALLOW_LOOPBACK": "true",
     }
     try:
         with settings_env(**env):
@@ -111,7 +112,7 @@ async def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
     second = None
     try:
         order = await _buy(client, h, sku_id)
-        rid = f"{order['order_no']}-1"
+        rid = f"{order['order_no']}-1-1"  # <order_no>-<attempt>-<supplier id: the settings one>
 
         async def submitted() -> bool:
             return rid in sim.requests
@@ -190,7 +191,7 @@ async def test_orders_paid_while_redis_is_down_are_all_delivered_when_it_returns
         await wait_for(all_done, 60)
     finally:
         stop(worker)
-    assert sim.topups == {f"{o['order_no']}-1": 1 for o in recharges}
+    assert sim.topups == {f"{o['order_no']}-1-1": 1 for o in recharges}
     for o in recharges:
         order = await _order(o["order_no"])
         assert await _delivered_events(order.id) == 1

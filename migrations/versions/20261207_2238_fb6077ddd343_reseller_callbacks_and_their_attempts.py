@@ -1,7 +1,7 @@
 """reseller callbacks and their attempts
 
 Revision ID: fb6077ddd343
-Revises: 92f0bd4714b6
+Revises: f5a0e89b0cde
 Create Date: 2026-12-07 22:38:14.748200+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "fb6077ddd343"
-down_revision: str | None = "92f0bd4714b6"
+down_revision: str | None = "f5a0e89b0cde"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

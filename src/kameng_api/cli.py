@@ -287,6 +287,9 @@ def run(
             env["KAMENG_SUPPLIER_SIMULATOR"] = "true"
             env["KAMENG_RECHARGE_SUPPLIER_URL"] = base + SUPPLIER_SIMULATOR_PATH
             env["KAMENG_RECHARGE_SUPPLIER_SECRET"] = secrets.token_hex(16)
+            # the simulated supplier is this process: calls to it pass the SSRF guard only
+            # with loopback allowed (ignored in production)
+            env.setdefault("KAMENG_OUTBOUND_ALLOW_LOOPBACK", "true")
         mig.upgrade(env["KAMENG_DATABASE_URL"])
         if settings.seed_demo:
             os.environ["KAMENG_DATABASE_URL"] = env["KAMENG_DATABASE_URL"]

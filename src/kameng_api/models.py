@@ -29,6 +29,7 @@ from kameng_api.payments.models import Payment
 from kameng_api.rbac.models import Role, RolePermission, UserRole
 from kameng_api.resellers.callback_models import ResellerCallback, ResellerCallbackAttempt
 from kameng_api.resellers.models import OpenOrder, ResellerAccount, ResellerKey
+from kameng_api.suppliers.models import Supplier, SupplierMapping, UpstreamOrder
 from kameng_api.system.models import WorkerProbe
 from kameng_api.wallet.models import Account, Entry, Line
 
@@ -71,6 +72,9 @@ __all__ = [
     "SkuTierPrice",
     "Stock",
     "StockDelta",
+    "Supplier",
+    "SupplierMapping",
+    "UpstreamOrder",
     "User",
     "UserRole",
     "WorkerProbe",

@@ -10,6 +10,7 @@ import importlib
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api import demo
+from kameng_api.suppliers import service as suppliers
 
 # Modules that add steps when imported (in order).
 DEMO_MODULES = [
@@ -28,4 +29,7 @@ def load_steps() -> None:
 async def seed_demo(session: AsyncSession) -> list[str]:
     """Run the steps not yet recorded. Returns the names of the steps that ran."""
     load_steps()
-    return await demo.run_steps(session)
+    ran = await demo.run_steps(session)
+    # KAMENG_RECHARGE_SUPPLIER_* as a supplier row (the delivery job also keeps it current)
+    await suppliers.sync_settings_supplier(session)
+    return ran

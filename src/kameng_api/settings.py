@@ -120,6 +120,33 @@ class Settings(BaseSettings):
     recharge_supplier_timeout_s: float = Field(
         default=8.0, gt=0, le=12, description="Timeout of one call to the supplier."
     )
+    supplier_breaker_window_s: int = Field(
+        default=60,
+        ge=5,
+        description="Circuit breaker: the window (seconds) whose calls to a supplier are counted.",
+    )
+    supplier_breaker_min_calls: int = Field(
+        default=5,
+        ge=1,
+        description="Circuit breaker: fewest calls in the window before the "
+        "error rate can open the circuit.",
+    )
+    supplier_breaker_error_rate: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Circuit breaker: error rate (0–1) in the window "
+        "that opens a supplier's circuit.",
+    )
+    supplier_breaker_cooldown_s: float = Field(
+        default=30,
+        gt=0,
+        description="Circuit breaker: seconds an open circuit stays open "
+        "before one probe call (half-open) may close it.",
+    )
+    supplier_balance_every_s: float = Field(
+        default=300, gt=0, description="How often every enabled supplier's balance is asked."
+    )
     recharge_poll_s: int = Field(
         default=15, ge=1, description="How often a processing direct recharge is asked about."
     )

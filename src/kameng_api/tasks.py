@@ -21,6 +21,7 @@ TASK_MODULES = [
     "kameng_api.orders.tasks",
     "kameng_api.fulfilment.tasks",
     "kameng_api.resellers.callbacks_tasks",
+    "kameng_api.suppliers.tasks",
 ]
 
 

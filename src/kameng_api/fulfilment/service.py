@@ -1,16 +1,5 @@
-"""Delivery jobs: direct recharge at the supplier, the buyer's notice, stuck-order re-drive.
-
-A direct-recharge job runs at least once (outbox + arq), so it is built to be repeated:
-
-1. read the order without a lock; not ``delivering`` any more → nothing to do;
-2. ask the supplier — query first when this may be a repeat (a re-drive, a poll, any retry),
-   else submit — always with the order's request id, so the supplier tops up once;
-3. lock the order, check it is still ``delivering`` with the same attempt, and record the
-   outcome (delivered / failed + refunded / still processing: ask again later).
-
-A worker killed between 2 and 3 leaves the order ``delivering``; arq re-runs the job, whose
-query finds the top-up already done, and the order is delivered once.
-"""
+"""Delivery jobs: direct recharge through the upstream suppliers (``routing.py``), the
+buyer's notice, stuck-order re-drive."""
 
 from __future__ import annotations
 
@@ -22,56 +11,23 @@ from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.core.clock import clock
+from kameng_api.fulfilment import routing
 from kameng_api.identity import service as identity
 from kameng_api.identity.models import User
 from kameng_api.notifications import service as notifications
 from kameng_api.orders import service as orders
 from kameng_api.orders.models import Order
-from kameng_api.outbox import service as outbox
 from kameng_api.outbox.models import OutboxMessage
 from kameng_api.settings import get_settings
-from kameng_api.suppliers.adapter import RechargeRequest, RechargeResult
-from kameng_api.suppliers.service import recharge_adapter
 
 log = logging.getLogger("kameng.fulfilment")
 
 
 async def deliver(session: AsyncSession, order_id: int, *, query_first: bool) -> str:
-    """One run of a direct recharge's delivery job; returns what happened (for the log)."""
-    order = await session.get(Order, order_id)
-    if order is None or order.status != "delivering" or order.delivery_type != "direct_recharge":
-        return "nothing to do"
-    attempt = order.delivery_attempt
-    request = RechargeRequest(
-        request_id=orders.recharge_request_id(order),
-        product=order.product_name,
-        sku=order.sku_name,
-        quantity=order.quantity,
-        account={k: str(v) for k, v in order.buyer_input.items()},
-    )
-    adapter = recharge_adapter()
-    result: RechargeResult | None = None
-    if query_first:
-        result = await adapter.query(request.request_id)
-    if result is None:
-        result = await adapter.submit(request)
-
-    await session.refresh(order, with_for_update=True)
-    if order.status != "delivering" or order.delivery_attempt != attempt:
-        return "settled meanwhile"
-    if result.state == "success":
-        await orders.recharge_succeeded(session, order, result.ref)
-    elif result.state == "failed":
-        await orders.delivery_failed(session, order, f"上游充值失败 {result.message}".strip()[:255])
-    else:
-        await orders.recharge_processing(session, order, result.ref)
-        await outbox.enqueue(
-            session,
-            orders.DELIVER_TASK,
-            {"order_id": order.id, "query_first": True},
-            delay=timedelta(seconds=get_settings().recharge_poll_s),
-        )
-    return result.state
+    """One run of a direct recharge's delivery job (routing, failover, polling): see
+    ``fulfilment/routing.py``. ``query_first`` is implied by the recorded upstream rows: a
+    row that is not settled is always asked about before anything is ordered."""
+    return await routing.deliver(session, order_id)
 
 
 async def redrive_stuck(session: AsyncSession, *, limit: int = 100) -> int:

@@ -20,7 +20,7 @@ from kameng_api.resellers import callbacks
 log = logging.getLogger(__name__)
 
 
-@outbox_job(DELIVER_TASK, timeout_s=12, max_tries=8)
+@outbox_job(DELIVER_TASK, timeout_s=15, max_tries=8)
 async def deliver(session: AsyncSession, payload: dict[str, Any], meta: JobMeta) -> None:
     # a retry may follow a call that reached the supplier: ask before submitting again
     await service.deliver(

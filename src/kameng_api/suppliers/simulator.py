@@ -5,6 +5,7 @@ It checks signatures, treats a repeated ``request_id`` as the same order (the to
 once), and can be told how to behave: ``success`` (default), ``fail``, ``processing`` (stays
 processing until ``finish()``), or ``hang`` (holds each request for ``hang_s`` first — a slow
 upstream, or one our worker dies waiting for). ``topups`` counts real top-ups per request id.
+``/balance`` and ``/products`` answer fixed figures (test connection, catalogue).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class SupplierSimulator:
             routes=[
                 Route("/orders", self._submit, methods=["POST"]),
                 Route("/orders/{request_id}", self._query, methods=["GET"]),
+                Route("/balance", self._balance, methods=["GET"]),
+                Route("/products", self._products, methods=["GET"]),
             ]
         )
 
@@ -92,6 +95,16 @@ class SupplierSimulator:
         if o is None:
             return JSONResponse({"message": "no such order"}, status_code=404)
         return self._answer(o)
+
+    async def _balance(self, request: Request) -> Response:
+        if not self._verified(request, b""):
+            return JSONResponse({"message": "bad signature"}, status_code=401)
+        return JSONResponse({"balance": "10000.0000"})
+
+    async def _products(self, request: Request) -> Response:
+        if not self._verified(request, b""):
+            return JSONResponse({"message": "bad signature"}, status_code=401)
+        return JSONResponse({"items": [{"product_id": "qq-10", "name": "Q币 10元", "cost": "9.9"}]})
 
     def finish(self, request_id: str, state: str = "success") -> None:
         """A processing order completes (or fails) at the supplier."""
