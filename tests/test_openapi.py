@@ -32,3 +32,13 @@ def test_operation_ids_are_tag_colon_name_and_unique() -> None:
 def test_money_and_errors_are_documented() -> None:
     spec = json.loads(SPEC.read_text())
     assert "Problem" in spec["components"]["schemas"]
+
+
+def test_schema_names_are_plain() -> None:
+    """Two models of one name in different modules make FastAPI fall back to names like
+    ``kameng_api__inventory__schemas__KeyOut``, which the generated client turns into types a
+    page cannot import by their name (found when the reseller keys' ``KeyOut`` met the
+    inventory's). Each schema name is a plain class name, unique across capabilities."""
+    names = openapi_dict()["components"]["schemas"].keys()
+    qualified = sorted(n for n in names if "__" in n)
+    assert not qualified, f"rename one of each pair of same-named models: {qualified}"

@@ -629,3 +629,36 @@ async def test_https_verifies_the_certificate_against_the_original_name(
         assert [path for path, _ in s.hits] == ["/echo"]
     finally:
         await _stopped(server, task, s)
+
+
+async def test_the_open_api_client_through_the_guarded_transport() -> None:
+    """The ``kameng`` supplier adapter's client goes through the guard: an internal address is
+    refused before anything is sent (``sent`` False: no order can have been placed), a
+    loopback one is reached only when loopback is allowed, and the answer comes back whole."""
+    from kameng_api.resellers.client import OpenApiClient, OpenApiUnavailable
+
+    async def balance(url: str) -> object:
+        async with OpenApiClient(url, "ak_x", "sk_x", transport=outbound.GuardedTransport()) as c:
+            return await c.balance()
+
+    for url in ("http://10.0.0.5", "http://169.254.169.254", "http://127.0.0.1:9"):
+        with settings_env(KAMENG_OUTBOUND_ALLOW_LOOPBACK="false"):
+            with pytest.raises(OpenApiUnavailable) as caught:
+                await balance(url)
+            assert caught.value.sent is False, url
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        assert scope["path"] == "/open/v1/balance"
+        assert any(k == b"x-kameng-signature" for k, _ in scope["headers"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"balance": "12.3400"}'})
+
+    port = free_port()
+    server, task = await serve_app(app, port)
+    try:
+        with settings_env(KAMENG_OUTBOUND_ALLOW_LOOPBACK="true"):
+            assert str(await balance(f"http://127.0.0.1:{port}")) == "12.3400"
+    finally:
+        server.should_exit = True
+        await task

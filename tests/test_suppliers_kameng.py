@@ -95,9 +95,9 @@ class Upstream:
         if not await self._ok(request, b""):
             return JSONResponse({"code": "bad_signature"}, status_code=401)
         if request.query_params.get("cursor") == "p2":
-            items = [{"name": "B", "skus": [{"sku_id": 2, "name": "20元", "price": "19.00"}]}]
+            items = [{"name": "B", "skus": [{"id": 2, "name": "20元", "price": "19.00"}]}]
             return JSONResponse({"items": items, "next_cursor": None})
-        items = [{"name": "A", "skus": [{"sku_id": 1, "name": "10元", "price": "9.50"}]}]
+        items = [{"name": "A", "skus": [{"id": 1, "name": "10元", "price": "9.50"}]}]
         return JSONResponse({"items": items, "next_cursor": "p2"})
 
 

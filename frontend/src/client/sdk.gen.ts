@@ -2,7 +2,7 @@
 
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client';
 import { client } from './client.gen';
-import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, OpenBalanceData, OpenBalanceErrors, OpenBalanceResponses, OpenCancelOrderData, OpenCancelOrderErrors, OpenCancelOrderResponses, OpenCategoriesData, OpenCategoriesErrors, OpenCategoriesResponses, OpenCreateOrderData, OpenCreateOrderErrors, OpenCreateOrderResponses, OpenGetOrderData, OpenGetOrderErrors, OpenGetOrderResponses, OpenListOrdersData, OpenListOrdersErrors, OpenListOrdersResponses, OpenPingData, OpenPingErrors, OpenPingResponses, OpenProductsData, OpenProductsErrors, OpenProductsResponses, OrdersConfirmPaidData, OrdersConfirmPaidErrors, OrdersConfirmPaidResponses, OrdersCreateData, OrdersCreateErrors, OrdersCreateResponses, OrdersDeliverData, OrdersDeliverErrors, OrdersDeliverResponses, OrdersGetData, OrdersGetErrors, OrdersGetMineData, OrdersGetMineErrors, OrdersGetMineResponses, OrdersGetResponses, OrdersListData, OrdersListErrors, OrdersListMineData, OrdersListMineErrors, OrdersListMineResponses, OrdersListResponses, OrdersRedeliverData, OrdersRedeliverErrors, OrdersRedeliverResponses, OrdersRefundData, OrdersRefundErrors, OrdersRefundResponses, OrdersResendData, OrdersResendErrors, OrdersResendResponses, PaymentsEpayNotifyData, PaymentsEpayNotifyErrors, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetErrors, PaymentsEpayNotifyGetResponses, PaymentsEpayNotifyResponses, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyErrors, ResellersAdminRevokeKeyResponses, ResellersCallbacksGetData, ResellersCallbacksGetErrors, ResellersCallbacksGetMineData, ResellersCallbacksGetMineErrors, ResellersCallbacksGetMineResponses, ResellersCallbacksGetResponses, ResellersCallbacksListData, ResellersCallbacksListErrors, ResellersCallbacksListMineData, ResellersCallbacksListMineErrors, ResellersCallbacksListMineResponses, ResellersCallbacksListResponses, ResellersCallbacksPingData, ResellersCallbacksPingErrors, ResellersCallbacksPingResponses, ResellersCallbacksResendData, ResellersCallbacksResendErrors, ResellersCallbacksResendMineData, ResellersCallbacksResendMineErrors, ResellersCallbacksResendMineResponses, ResellersCallbacksResendResponses, ResellersCreateKeyData, ResellersCreateKeyErrors, ResellersCreateKeyResponses, ResellersGetCallbackData, ResellersGetCallbackErrors, ResellersGetCallbackResponses, ResellersListKeysData, ResellersListKeysErrors, ResellersListKeysResponses, ResellersListMyKeysData, ResellersListMyKeysErrors, ResellersListMyKeysResponses, ResellersRevokeKeyData, ResellersRevokeKeyErrors, ResellersRevokeKeyResponses, ResellersRotateKeyData, ResellersRotateKeyErrors, ResellersRotateKeyResponses, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretErrors, ResellersRotateWebhookSecretResponses, ResellersSetCallbackData, ResellersSetCallbackErrors, ResellersSetCallbackResponses, ResellersUpdateKeyData, ResellersUpdateKeyErrors, ResellersUpdateKeyResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesErrors, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses, WalletAccountStatementData, WalletAccountStatementErrors, WalletAccountStatementResponses, WalletAdjustData, WalletAdjustErrors, WalletAdjustResponses, WalletExportMyStatementData, WalletExportMyStatementErrors, WalletExportMyStatementResponses, WalletExportStatementData, WalletExportStatementErrors, WalletExportStatementResponses, WalletLedgerData, WalletLedgerErrors, WalletLedgerResponses, WalletListAccountsData, WalletListAccountsErrors, WalletListAccountsResponses, WalletMyStatementData, WalletMyStatementErrors, WalletMyStatementResponses, WalletMyWalletData, WalletMyWalletErrors, WalletMyWalletResponses, WalletRechargeData, WalletRechargeErrors, WalletRechargeResponses, WalletTrialBalanceData, WalletTrialBalanceErrors, WalletTrialBalanceResponses } from './types.gen';
+import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, OpenBalanceData, OpenBalanceErrors, OpenBalanceResponses, OpenCancelOrderData, OpenCancelOrderErrors, OpenCancelOrderResponses, OpenCategoriesData, OpenCategoriesErrors, OpenCategoriesResponses, OpenCreateOrderData, OpenCreateOrderErrors, OpenCreateOrderResponses, OpenGetOrderData, OpenGetOrderErrors, OpenGetOrderResponses, OpenListOrdersData, OpenListOrdersErrors, OpenListOrdersResponses, OpenPingData, OpenPingErrors, OpenPingResponses, OpenProductsData, OpenProductsErrors, OpenProductsResponses, OrdersConfirmPaidData, OrdersConfirmPaidErrors, OrdersConfirmPaidResponses, OrdersCreateData, OrdersCreateErrors, OrdersCreateResponses, OrdersDeliverData, OrdersDeliverErrors, OrdersDeliverResponses, OrdersGetData, OrdersGetErrors, OrdersGetMineData, OrdersGetMineErrors, OrdersGetMineResponses, OrdersGetResponses, OrdersListData, OrdersListErrors, OrdersListMineData, OrdersListMineErrors, OrdersListMineResponses, OrdersListResponses, OrdersRedeliverData, OrdersRedeliverErrors, OrdersRedeliverResponses, OrdersRefundData, OrdersRefundErrors, OrdersRefundResponses, OrdersResendData, OrdersResendErrors, OrdersResendResponses, PaymentsEpayNotifyData, PaymentsEpayNotifyErrors, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetErrors, PaymentsEpayNotifyGetResponses, PaymentsEpayNotifyResponses, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyErrors, ResellersAdminRevokeKeyResponses, ResellersCallbacksGetData, ResellersCallbacksGetErrors, ResellersCallbacksGetMineData, ResellersCallbacksGetMineErrors, ResellersCallbacksGetMineResponses, ResellersCallbacksGetResponses, ResellersCallbacksListData, ResellersCallbacksListErrors, ResellersCallbacksListMineData, ResellersCallbacksListMineErrors, ResellersCallbacksListMineResponses, ResellersCallbacksListResponses, ResellersCallbacksPingData, ResellersCallbacksPingErrors, ResellersCallbacksPingResponses, ResellersCallbacksResendData, ResellersCallbacksResendErrors, ResellersCallbacksResendMineData, ResellersCallbacksResendMineErrors, ResellersCallbacksResendMineResponses, ResellersCallbacksResendResponses, ResellersCreateKeyData, ResellersCreateKeyErrors, ResellersCreateKeyResponses, ResellersGetCallbackData, ResellersGetCallbackErrors, ResellersGetCallbackResponses, ResellersListKeysData, ResellersListKeysErrors, ResellersListKeysResponses, ResellersListMyKeysData, ResellersListMyKeysErrors, ResellersListMyKeysResponses, ResellersRevokeKeyData, ResellersRevokeKeyErrors, ResellersRevokeKeyResponses, ResellersRotateKeyData, ResellersRotateKeyErrors, ResellersRotateKeyResponses, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretErrors, ResellersRotateWebhookSecretResponses, ResellersSetCallbackData, ResellersSetCallbackErrors, ResellersSetCallbackResponses, ResellersUpdateKeyData, ResellersUpdateKeyErrors, ResellersUpdateKeyResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesErrors, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SuppliersCallbackData, SuppliersCallbackErrors, SuppliersCallbackResponses, SuppliersCatalogueData, SuppliersCatalogueErrors, SuppliersCatalogueResponses, SuppliersCircuitData, SuppliersCircuitErrors, SuppliersCircuitResponses, SuppliersCreateData, SuppliersCreateErrors, SuppliersCreateMappingData, SuppliersCreateMappingErrors, SuppliersCreateMappingResponses, SuppliersCreateResponses, SuppliersDeleteMappingData, SuppliersDeleteMappingErrors, SuppliersDeleteMappingResponses, SuppliersGetData, SuppliersGetErrors, SuppliersGetResponses, SuppliersHealthData, SuppliersHealthErrors, SuppliersHealthResponses, SuppliersListData, SuppliersListErrors, SuppliersListMappingsData, SuppliersListMappingsErrors, SuppliersListMappingsResponses, SuppliersListResponses, SuppliersOrderUpstreamData, SuppliersOrderUpstreamErrors, SuppliersOrderUpstreamResponses, SuppliersResetCircuitData, SuppliersResetCircuitErrors, SuppliersResetCircuitResponses, SuppliersTestData, SuppliersTestErrors, SuppliersTestResponses, SuppliersUpdateData, SuppliersUpdateErrors, SuppliersUpdateMappingData, SuppliersUpdateMappingErrors, SuppliersUpdateMappingResponses, SuppliersUpdateResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses, WalletAccountStatementData, WalletAccountStatementErrors, WalletAccountStatementResponses, WalletAdjustData, WalletAdjustErrors, WalletAdjustResponses, WalletExportMyStatementData, WalletExportMyStatementErrors, WalletExportMyStatementResponses, WalletExportStatementData, WalletExportStatementErrors, WalletExportStatementResponses, WalletLedgerData, WalletLedgerErrors, WalletLedgerResponses, WalletListAccountsData, WalletListAccountsErrors, WalletListAccountsResponses, WalletMyStatementData, WalletMyStatementErrors, WalletMyStatementResponses, WalletMyWalletData, WalletMyWalletErrors, WalletMyWalletResponses, WalletRechargeData, WalletRechargeErrors, WalletRechargeResponses, WalletTrialBalanceData, WalletTrialBalanceErrors, WalletTrialBalanceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -238,6 +238,17 @@ export const ordersRefund = <ThrowOnError extends boolean = false>(options: Opti
 export const ordersResend = <ThrowOnError extends boolean = false>(options: Options<OrdersResendData, ThrowOnError>) => (options.client ?? client).post<OrdersResendResponses, OrdersResendErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/admin/orders/{order_no}/resend',
+    ...options
+});
+
+/**
+ * Order Upstream
+ *
+ * What an order asked of which supplier (for the order's detail).
+ */
+export const suppliersOrderUpstream = <ThrowOnError extends boolean = false>(options: Options<SuppliersOrderUpstreamData, ThrowOnError>) => (options.client ?? client).get<SuppliersOrderUpstreamResponses, SuppliersOrderUpstreamErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/admin/orders/{order_no}/upstream-orders',
     ...options
 });
 
@@ -1046,6 +1057,168 @@ export const shopGetProduct = <ThrowOnError extends boolean = false>(options: Op
 export const shopQuote = <ThrowOnError extends boolean = false>(options: Options<ShopQuoteData, ThrowOnError>) => (options.client ?? client).get<ShopQuoteResponses, ShopQuoteErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/shop/skus/{sku_id}/quote',
+    ...options
+});
+
+/**
+ * List Mappings
+ *
+ * Which suppliers serve a SKU, in failover order (priority, lowest first).
+ */
+export const suppliersListMappings = <ThrowOnError extends boolean = false>(options: Options<SuppliersListMappingsData, ThrowOnError>) => (options.client ?? client).get<SuppliersListMappingsResponses, SuppliersListMappingsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/skus/{sku_id}/supplier-mappings',
+    ...options
+});
+
+/**
+ * Create Mapping
+ */
+export const suppliersCreateMapping = <ThrowOnError extends boolean = false>(options: Options<SuppliersCreateMappingData, ThrowOnError>) => (options.client ?? client).post<SuppliersCreateMappingResponses, SuppliersCreateMappingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/skus/{sku_id}/supplier-mappings',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete Mapping
+ */
+export const suppliersDeleteMapping = <ThrowOnError extends boolean = false>(options: Options<SuppliersDeleteMappingData, ThrowOnError>) => (options.client ?? client).delete<SuppliersDeleteMappingResponses, SuppliersDeleteMappingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/skus/{sku_id}/supplier-mappings/{mapping_id}',
+    ...options
+});
+
+/**
+ * Update Mapping
+ */
+export const suppliersUpdateMapping = <ThrowOnError extends boolean = false>(options: Options<SuppliersUpdateMappingData, ThrowOnError>) => (options.client ?? client).patch<SuppliersUpdateMappingResponses, SuppliersUpdateMappingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/skus/{sku_id}/supplier-mappings/{mapping_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List Suppliers
+ *
+ * Every supplier (credentials never shown: only which fields are set).
+ */
+export const suppliersList = <ThrowOnError extends boolean = false>(options?: Options<SuppliersListData, ThrowOnError>) => (options?.client ?? client).get<SuppliersListResponses, SuppliersListErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers',
+    ...options
+});
+
+/**
+ * Create Supplier
+ *
+ * A new supplier; its base URL must pass the SSRF guard. Credentials given here need
+ * ``suppliers:credentials`` (with a fresh 2FA step-up).
+ */
+export const suppliersCreate = <ThrowOnError extends boolean = false>(options: Options<SuppliersCreateData, ThrowOnError>) => (options.client ?? client).post<SuppliersCreateResponses, SuppliersCreateErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get Supplier
+ */
+export const suppliersGet = <ThrowOnError extends boolean = false>(options: Options<SuppliersGetData, ThrowOnError>) => (options.client ?? client).get<SuppliersGetResponses, SuppliersGetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}',
+    ...options
+});
+
+/**
+ * Update Supplier
+ *
+ * Change a supplier. ``credentials`` replaces them all and needs
+ * ``suppliers:credentials`` (with a fresh 2FA step-up).
+ */
+export const suppliersUpdate = <ThrowOnError extends boolean = false>(options: Options<SuppliersUpdateData, ThrowOnError>) => (options.client ?? client).patch<SuppliersUpdateResponses, SuppliersUpdateErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Supplier Callback
+ *
+ * A supplier tells us what became of an order. The signature is checked with THAT
+ * supplier's credentials, and the notice must name a request id we sent to that supplier:
+ * anything else changes nothing. Replays change nothing.
+ */
+export const suppliersCallback = <ThrowOnError extends boolean = false>(options: Options<SuppliersCallbackData, ThrowOnError>) => (options.client ?? client).post<SuppliersCallbackResponses, SuppliersCallbackErrors, ThrowOnError>({ url: '/api/v1/suppliers/{supplier_id}/callback', ...options });
+
+/**
+ * Supplier Catalogue
+ *
+ * The supplier's products with their cost, asked now.
+ */
+export const suppliersCatalogue = <ThrowOnError extends boolean = false>(options: Options<SuppliersCatalogueData, ThrowOnError>) => (options.client ?? client).get<SuppliersCatalogueResponses, SuppliersCatalogueErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/catalogue',
+    ...options
+});
+
+/**
+ * Supplier Circuit
+ */
+export const suppliersCircuit = <ThrowOnError extends boolean = false>(options: Options<SuppliersCircuitData, ThrowOnError>) => (options.client ?? client).get<SuppliersCircuitResponses, SuppliersCircuitErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/circuit',
+    ...options
+});
+
+/**
+ * Reset Circuit
+ *
+ * Close the circuit by hand (the supplier is back).
+ */
+export const suppliersResetCircuit = <ThrowOnError extends boolean = false>(options: Options<SuppliersResetCircuitData, ThrowOnError>) => (options.client ?? client).post<SuppliersResetCircuitResponses, SuppliersResetCircuitErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/circuit/reset',
+    ...options
+});
+
+/**
+ * Supplier Health
+ *
+ * Success rate and p50/p95 latency of the last 24 h of upstream orders, last error,
+ * balance and circuit.
+ */
+export const suppliersHealth = <ThrowOnError extends boolean = false>(options: Options<SuppliersHealthData, ThrowOnError>) => (options.client ?? client).get<SuppliersHealthResponses, SuppliersHealthErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/health',
+    ...options
+});
+
+/**
+ * Test Supplier
+ *
+ * Test the connection: ask the supplier for our balance (kept; below the threshold
+ * raises an alert).
+ */
+export const suppliersTest = <ThrowOnError extends boolean = false>(options: Options<SuppliersTestData, ThrowOnError>) => (options.client ?? client).post<SuppliersTestResponses, SuppliersTestErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/test',
     ...options
 });
 

@@ -839,6 +839,32 @@ export type CallbackPage = {
 };
 
 /**
+ * CatalogueItemOut
+ */
+export type CatalogueItemOut = {
+    /**
+     * Available
+     */
+    available: boolean;
+    /**
+     * Cost
+     */
+    cost: string | null;
+    /**
+     * Kind
+     */
+    kind: string;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Product Id
+     */
+    product_id: string;
+};
+
+/**
  * CategoryIn
  */
 export type CategoryIn = {
@@ -961,6 +987,30 @@ export type CheckOut = {
 };
 
 /**
+ * CircuitOut
+ */
+export type CircuitOut = {
+    /**
+     * Calls
+     *
+     * Calls in the breaker's window.
+     */
+    calls: number;
+    /**
+     * Errors
+     */
+    errors: number;
+    /**
+     * Opened At
+     */
+    opened_at: string | null;
+    /**
+     * State
+     */
+    state: 'closed' | 'open' | 'half_open';
+};
+
+/**
  * CodeIn
  */
 export type CodeIn = {
@@ -968,6 +1018,35 @@ export type CodeIn = {
      * Code
      */
     code: string;
+};
+
+/**
+ * CredentialsIn
+ *
+ * http_json: ``secret``; fulu: ``app_key``, ``app_secret``; kameng: ``app_id``,
+ * ``secret``, ``webhook_secret``.
+ */
+export type CredentialsIn = {
+    /**
+     * App Id
+     */
+    app_id?: string | null;
+    /**
+     * App Key
+     */
+    app_key?: string | null;
+    /**
+     * App Secret
+     */
+    app_secret?: string | null;
+    /**
+     * Secret
+     */
+    secret?: string | null;
+    /**
+     * Webhook Secret
+     */
+    webhook_secret?: string | null;
 };
 
 /**
@@ -1067,6 +1146,59 @@ export type ForceLogoutOut = {
      * Sessions Ended
      */
     sessions_ended: number;
+};
+
+/**
+ * HealthOut
+ */
+export type HealthOut = {
+    /**
+     * Balance
+     */
+    balance: string | null;
+    /**
+     * Balance At
+     */
+    balance_at: string | null;
+    circuit: CircuitOut;
+    /**
+     * Failed
+     */
+    failed: number;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Error At
+     */
+    last_error_at: string | null;
+    /**
+     * Orders
+     *
+     * Upstream orders in the last 24 h.
+     */
+    orders: number;
+    /**
+     * P50 Latency Ms
+     */
+    p50_latency_ms: number | null;
+    /**
+     * P95 Latency Ms
+     */
+    p95_latency_ms: number | null;
+    /**
+     * Succeeded
+     */
+    succeeded: number;
+    /**
+     * Success Rate
+     */
+    success_rate: number | null;
+    /**
+     * Supplier Id
+     */
+    supplier_id: number;
 };
 
 /**
@@ -1540,6 +1672,96 @@ export type LoginSecondFactorIn = ({
      * Refresh Transport
      */
     refresh_transport?: 'cookie' | 'body';
+};
+
+/**
+ * MappingIn
+ */
+export type MappingIn = {
+    /**
+     * Cost
+     */
+    cost?: number | string | null;
+    /**
+     * Enabled
+     */
+    enabled?: boolean;
+    /**
+     * Priority
+     */
+    priority?: number;
+    /**
+     * Supplier Id
+     */
+    supplier_id: number;
+    /**
+     * Supplier Product Id
+     */
+    supplier_product_id: string;
+};
+
+/**
+ * MappingOut
+ */
+export type MappingOut = {
+    /**
+     * Cost
+     */
+    cost: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Enabled
+     */
+    enabled: boolean;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Priority
+     */
+    priority: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+    /**
+     * Supplier Id
+     */
+    supplier_id: number;
+    /**
+     * Supplier Product Id
+     */
+    supplier_product_id: string;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+};
+
+/**
+ * MappingPatch
+ */
+export type MappingPatch = {
+    /**
+     * Cost
+     */
+    cost?: number | string | null;
+    /**
+     * Enabled
+     */
+    enabled?: boolean | null;
+    /**
+     * Priority
+     */
+    priority?: number | null;
+    /**
+     * Supplier Product Id
+     */
+    supplier_product_id?: string | null;
 };
 
 /**
@@ -2549,6 +2771,16 @@ export type Readiness = {
 };
 
 /**
+ * ReasonIn
+ */
+export type ReasonIn = {
+    /**
+     * Reason
+     */
+    reason: string;
+};
+
+/**
  * RechargeIn
  */
 export type RechargeIn = {
@@ -3433,6 +3665,157 @@ export type StepUpOut = {
 };
 
 /**
+ * SupplierCallbackOut
+ */
+export type SupplierCallbackOut = {
+    /**
+     * Result
+     */
+    result: string;
+};
+
+/**
+ * SupplierIn
+ */
+export type SupplierIn = {
+    /**
+     * Base Url
+     */
+    base_url: string;
+    credentials?: CredentialsIn;
+    /**
+     * Enabled
+     */
+    enabled?: boolean;
+    /**
+     * Low Balance Threshold
+     */
+    low_balance_threshold?: number | string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Protocol
+     */
+    protocol: 'kameng' | 'fulu' | 'http_json';
+    /**
+     * Serves Unmapped
+     */
+    serves_unmapped?: boolean;
+    /**
+     * Timeout S
+     */
+    timeout_s?: number;
+};
+
+/**
+ * SupplierOut
+ */
+export type SupplierOut = {
+    /**
+     * Balance
+     */
+    balance: string | null;
+    /**
+     * Balance At
+     */
+    balance_at: string | null;
+    /**
+     * Base Url
+     */
+    base_url: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Credential Fields
+     *
+     * Which credentials are set (never values).
+     */
+    credential_fields: Array<string>;
+    /**
+     * Enabled
+     */
+    enabled: boolean;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Last Error At
+     */
+    last_error_at: string | null;
+    /**
+     * Low Balance Threshold
+     */
+    low_balance_threshold: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Protocol
+     */
+    protocol: 'kameng' | 'fulu' | 'http_json';
+    /**
+     * Serves Unmapped
+     */
+    serves_unmapped: boolean;
+    /**
+     * Settings Managed
+     */
+    settings_managed: boolean;
+    /**
+     * Timeout S
+     */
+    timeout_s: number;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+};
+
+/**
+ * SupplierPatch
+ */
+export type SupplierPatch = {
+    /**
+     * Base Url
+     */
+    base_url?: string | null;
+    /**
+     * Replaces all credentials; needs suppliers:credentials.
+     */
+    credentials?: CredentialsIn | null;
+    /**
+     * Enabled
+     */
+    enabled?: boolean | null;
+    /**
+     * Low Balance Threshold
+     */
+    low_balance_threshold?: number | string | null;
+    /**
+     * Name
+     */
+    name?: string | null;
+    /**
+     * Serves Unmapped
+     */
+    serves_unmapped?: boolean | null;
+    /**
+     * Timeout S
+     */
+    timeout_s?: number | null;
+};
+
+/**
  * SystemInfo
  */
 export type SystemInfo = {
@@ -3459,6 +3842,28 @@ export type SystemInfo = {
      */
     version: string;
     worker: WorkerOut;
+};
+
+/**
+ * TestOut
+ */
+export type TestOut = {
+    /**
+     * Balance
+     */
+    balance?: string | null;
+    /**
+     * Error
+     */
+    error?: string | null;
+    /**
+     * Latency Ms
+     */
+    latency_ms: number;
+    /**
+     * Ok
+     */
+    ok: boolean;
 };
 
 /**
@@ -3557,6 +3962,76 @@ export type TrialBalanceOut = {
      * lines not summing to 0: none
      */
     unbalanced_entries: Array<number>;
+};
+
+/**
+ * UpstreamOrderOut
+ */
+export type UpstreamOrderOut = {
+    /**
+     * Calls
+     */
+    calls: number;
+    /**
+     * Cost
+     */
+    cost: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Delivery Attempt
+     */
+    delivery_attempt: number;
+    /**
+     * Finished At
+     */
+    finished_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Latency Ms
+     */
+    latency_ms: number | null;
+    /**
+     * Mapping Id
+     */
+    mapping_id: number | null;
+    /**
+     * Never Reached
+     */
+    never_reached: boolean;
+    /**
+     * Request Id
+     */
+    request_id: string;
+    /**
+     * State
+     */
+    state: string;
+    /**
+     * Supplier Id
+     */
+    supplier_id: number;
+    /**
+     * Supplier Product Id
+     */
+    supplier_product_id: string;
+    /**
+     * Supplier Ref
+     */
+    supplier_ref: string | null;
+    /**
+     * Updated At
+     */
+    updated_at: string;
 };
 
 /**
@@ -3697,6 +4172,16 @@ export type VoidKeysOut = {
 };
 
 /**
+ * VoidReasonIn
+ */
+export type VoidReasonIn = {
+    /**
+     * Reason
+     */
+    reason?: string;
+};
+
+/**
  * WalletOut
  */
 export type WalletOut = {
@@ -3736,26 +4221,6 @@ export type WorkerOut = {
      * A worker reported itself alive recently.
      */
     ok: boolean;
-};
-
-/**
- * ReasonIn
- */
-export type KamengApiInventorySchemasReasonIn = {
-    /**
-     * Reason
-     */
-    reason?: string;
-};
-
-/**
- * ReasonIn
- */
-export type KamengApiOrdersSchemasReasonIn = {
-    /**
-     * Reason
-     */
-    reason: string;
 };
 
 export type ResellersGetCallbackData = {
@@ -4415,7 +4880,7 @@ export type OrdersGetResponses = {
 export type OrdersGetResponse = OrdersGetResponses[keyof OrdersGetResponses];
 
 export type OrdersConfirmPaidData = {
-    body: KamengApiOrdersSchemasReasonIn;
+    body: ReasonIn;
     path: {
         /**
          * Order No
@@ -4695,6 +5160,54 @@ export type OrdersResendResponses = {
 };
 
 export type OrdersResendResponse = OrdersResendResponses[keyof OrdersResendResponses];
+
+export type SuppliersOrderUpstreamData = {
+    body?: never;
+    path: {
+        /**
+         * Order No
+         */
+        order_no: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/orders/{order_no}/upstream-orders';
+};
+
+export type SuppliersOrderUpstreamErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersOrderUpstreamError = SuppliersOrderUpstreamErrors[keyof SuppliersOrderUpstreamErrors];
+
+export type SuppliersOrderUpstreamResponses = {
+    /**
+     * Response Suppliers:Order Upstream
+     *
+     * Successful Response
+     */
+    200: Array<UpstreamOrderOut>;
+};
+
+export type SuppliersOrderUpstreamResponse = SuppliersOrderUpstreamResponses[keyof SuppliersOrderUpstreamResponses];
 
 export type ResellersAdminRevokeKeyData = {
     body?: never;
@@ -6302,7 +6815,7 @@ export type InventoryRevalidateImportResponses = {
 export type InventoryRevalidateImportResponse = InventoryRevalidateImportResponses[keyof InventoryRevalidateImportResponses];
 
 export type InventoryVoidImportData = {
-    body: KamengApiInventorySchemasReasonIn;
+    body: VoidReasonIn;
     path: {
         /**
          * Import Id
@@ -7799,6 +8312,690 @@ export type ShopQuoteResponses = {
 };
 
 export type ShopQuoteResponse = ShopQuoteResponses[keyof ShopQuoteResponses];
+
+export type SuppliersListMappingsData = {
+    body?: never;
+    path: {
+        /**
+         * Sku Id
+         */
+        sku_id: number;
+    };
+    query?: never;
+    url: '/api/v1/skus/{sku_id}/supplier-mappings';
+};
+
+export type SuppliersListMappingsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersListMappingsError = SuppliersListMappingsErrors[keyof SuppliersListMappingsErrors];
+
+export type SuppliersListMappingsResponses = {
+    /**
+     * Response Suppliers:List Mappings
+     *
+     * Successful Response
+     */
+    200: Array<MappingOut>;
+};
+
+export type SuppliersListMappingsResponse = SuppliersListMappingsResponses[keyof SuppliersListMappingsResponses];
+
+export type SuppliersCreateMappingData = {
+    body: MappingIn;
+    path: {
+        /**
+         * Sku Id
+         */
+        sku_id: number;
+    };
+    query?: never;
+    url: '/api/v1/skus/{sku_id}/supplier-mappings';
+};
+
+export type SuppliersCreateMappingErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersCreateMappingError = SuppliersCreateMappingErrors[keyof SuppliersCreateMappingErrors];
+
+export type SuppliersCreateMappingResponses = {
+    /**
+     * Successful Response
+     */
+    201: MappingOut;
+};
+
+export type SuppliersCreateMappingResponse = SuppliersCreateMappingResponses[keyof SuppliersCreateMappingResponses];
+
+export type SuppliersDeleteMappingData = {
+    body?: never;
+    path: {
+        /**
+         * Sku Id
+         */
+        sku_id: number;
+        /**
+         * Mapping Id
+         */
+        mapping_id: number;
+    };
+    query?: never;
+    url: '/api/v1/skus/{sku_id}/supplier-mappings/{mapping_id}';
+};
+
+export type SuppliersDeleteMappingErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersDeleteMappingError = SuppliersDeleteMappingErrors[keyof SuppliersDeleteMappingErrors];
+
+export type SuppliersDeleteMappingResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type SuppliersDeleteMappingResponse = SuppliersDeleteMappingResponses[keyof SuppliersDeleteMappingResponses];
+
+export type SuppliersUpdateMappingData = {
+    body: MappingPatch;
+    path: {
+        /**
+         * Sku Id
+         */
+        sku_id: number;
+        /**
+         * Mapping Id
+         */
+        mapping_id: number;
+    };
+    query?: never;
+    url: '/api/v1/skus/{sku_id}/supplier-mappings/{mapping_id}';
+};
+
+export type SuppliersUpdateMappingErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersUpdateMappingError = SuppliersUpdateMappingErrors[keyof SuppliersUpdateMappingErrors];
+
+export type SuppliersUpdateMappingResponses = {
+    /**
+     * Successful Response
+     */
+    200: MappingOut;
+};
+
+export type SuppliersUpdateMappingResponse = SuppliersUpdateMappingResponses[keyof SuppliersUpdateMappingResponses];
+
+export type SuppliersListData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/suppliers';
+};
+
+export type SuppliersListErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersListError = SuppliersListErrors[keyof SuppliersListErrors];
+
+export type SuppliersListResponses = {
+    /**
+     * Response Suppliers:List
+     *
+     * Successful Response
+     */
+    200: Array<SupplierOut>;
+};
+
+export type SuppliersListResponse = SuppliersListResponses[keyof SuppliersListResponses];
+
+export type SuppliersCreateData = {
+    body: SupplierIn;
+    path?: never;
+    query?: never;
+    url: '/api/v1/suppliers';
+};
+
+export type SuppliersCreateErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersCreateError = SuppliersCreateErrors[keyof SuppliersCreateErrors];
+
+export type SuppliersCreateResponses = {
+    /**
+     * Successful Response
+     */
+    201: SupplierOut;
+};
+
+export type SuppliersCreateResponse = SuppliersCreateResponses[keyof SuppliersCreateResponses];
+
+export type SuppliersGetData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}';
+};
+
+export type SuppliersGetErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersGetError = SuppliersGetErrors[keyof SuppliersGetErrors];
+
+export type SuppliersGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: SupplierOut;
+};
+
+export type SuppliersGetResponse = SuppliersGetResponses[keyof SuppliersGetResponses];
+
+export type SuppliersUpdateData = {
+    body: SupplierPatch;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}';
+};
+
+export type SuppliersUpdateErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersUpdateError = SuppliersUpdateErrors[keyof SuppliersUpdateErrors];
+
+export type SuppliersUpdateResponses = {
+    /**
+     * Successful Response
+     */
+    200: SupplierOut;
+};
+
+export type SuppliersUpdateResponse = SuppliersUpdateResponses[keyof SuppliersUpdateResponses];
+
+export type SuppliersCallbackData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/callback';
+};
+
+export type SuppliersCallbackErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersCallbackError = SuppliersCallbackErrors[keyof SuppliersCallbackErrors];
+
+export type SuppliersCallbackResponses = {
+    /**
+     * Successful Response
+     */
+    200: SupplierCallbackOut;
+};
+
+export type SuppliersCallbackResponse = SuppliersCallbackResponses[keyof SuppliersCallbackResponses];
+
+export type SuppliersCatalogueData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/catalogue';
+};
+
+export type SuppliersCatalogueErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Bad Gateway
+     */
+    502: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersCatalogueError = SuppliersCatalogueErrors[keyof SuppliersCatalogueErrors];
+
+export type SuppliersCatalogueResponses = {
+    /**
+     * Response Suppliers:Catalogue
+     *
+     * Successful Response
+     */
+    200: Array<CatalogueItemOut>;
+};
+
+export type SuppliersCatalogueResponse = SuppliersCatalogueResponses[keyof SuppliersCatalogueResponses];
+
+export type SuppliersCircuitData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/circuit';
+};
+
+export type SuppliersCircuitErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersCircuitError = SuppliersCircuitErrors[keyof SuppliersCircuitErrors];
+
+export type SuppliersCircuitResponses = {
+    /**
+     * Successful Response
+     */
+    200: CircuitOut;
+};
+
+export type SuppliersCircuitResponse = SuppliersCircuitResponses[keyof SuppliersCircuitResponses];
+
+export type SuppliersResetCircuitData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/circuit/reset';
+};
+
+export type SuppliersResetCircuitErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersResetCircuitError = SuppliersResetCircuitErrors[keyof SuppliersResetCircuitErrors];
+
+export type SuppliersResetCircuitResponses = {
+    /**
+     * Successful Response
+     */
+    200: CircuitOut;
+};
+
+export type SuppliersResetCircuitResponse = SuppliersResetCircuitResponses[keyof SuppliersResetCircuitResponses];
+
+export type SuppliersHealthData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/health';
+};
+
+export type SuppliersHealthErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersHealthError = SuppliersHealthErrors[keyof SuppliersHealthErrors];
+
+export type SuppliersHealthResponses = {
+    /**
+     * Successful Response
+     */
+    200: HealthOut;
+};
+
+export type SuppliersHealthResponse = SuppliersHealthResponses[keyof SuppliersHealthResponses];
+
+export type SuppliersTestData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/test';
+};
+
+export type SuppliersTestErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersTestError = SuppliersTestErrors[keyof SuppliersTestErrors];
+
+export type SuppliersTestResponses = {
+    /**
+     * Successful Response
+     */
+    200: TestOut;
+};
+
+export type SuppliersTestResponse = SuppliersTestResponses[keyof SuppliersTestResponses];
 
 export type SystemInfoData = {
     body?: never;

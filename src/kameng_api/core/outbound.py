@@ -116,6 +116,11 @@ class OutboundFailed(AppError):
     title = "Outbound call failed"
 
 
+class OutboundNotSent(OutboundFailed):
+    """Nothing reached the server: the host did not resolve, or no address accepted the
+    connection. Safe to treat as "never sent" (an order was not placed)."""
+
+
 class OutboundTooLarge(OutboundFailed):
     """The answer's body is larger than the cap."""
 
@@ -275,10 +280,10 @@ async def check_url(url: str, *, allow_loopback: bool | None = None) -> CheckedU
     except socket.gaierror as exc:
         if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
             raise OutboundRefused(f"the host {host} does not exist") from exc
-        raise OutboundFailed(f"could not resolve {host}: {exc.strerror or exc}") from exc
+        raise OutboundNotSent(f"could not resolve {host}: {exc.strerror or exc}") from exc
     addresses = tuple(dict.fromkeys(found))
     if not addresses:
-        raise OutboundFailed(f"{host} resolved to no address")
+        raise OutboundNotSent(f"{host} resolved to no address")
     for a in addresses:
         why = refusal(a, allow_loopback=loopback)
         if why:
@@ -352,7 +357,7 @@ async def request(
                     finally:
                         await answer.aclose()
                     return OutboundResponse(answer.status_code, answer.headers, body)
-                raise OutboundFailed(f"could not connect to {checked.host}: {last}") from last
+                raise OutboundNotSent(f"could not connect to {checked.host}: {last}") from last
     except TimeoutError as exc:
         raise OutboundFailed(f"no complete answer within {total:g} s") from exc
     except httpx.HTTPError as exc:
@@ -369,3 +374,37 @@ async def _read_capped(answer: httpx.Response, cap: int) -> bytes:
         if len(body) > cap:
             raise OutboundTooLarge(f"the answer is larger than {cap} bytes")
     return bytes(body)
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that sends every request through :func:`request` (the guard), for
+    clients that must not call past it — e.g. ``resellers.client.OpenApiClient`` used by the
+    ``kameng`` supplier adapter. A refused URL or a request that never reached the server is
+    an ``httpx.ConnectError`` (nothing was sent); a request sent without a complete answer is
+    an ``httpx.ReadError`` (it may have been acted on: ask before sending it again)."""
+
+    _DROP = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+    def __init__(self, *, timeout_s: float | None = None, max_bytes: int | None = None) -> None:
+        self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
+
+    async def handle_async_request(self, req: httpx.Request) -> httpx.Response:
+        content = await req.aread()
+        headers = {k: v for k, v in req.headers.items() if k.lower() not in self._DROP}
+        try:
+            answer = await request(
+                req.method,
+                str(req.url),
+                headers=headers,
+                content=content or None,
+                timeout_s=self.timeout_s,
+                max_bytes=self.max_bytes,
+            )
+        except (OutboundRefused, OutboundNotSent) as exc:
+            raise httpx.ConnectError(str(exc), request=req) from exc
+        except OutboundFailed as exc:
+            raise httpx.ReadError(str(exc), request=req) from exc
+        return httpx.Response(
+            answer.status_code, headers=answer.headers, content=answer.content, request=req
+        )

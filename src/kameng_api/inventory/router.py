@@ -34,12 +34,12 @@ from kameng_api.inventory.schemas import (
     KeyPage,
     KeyState,
     ProductStockOut,
-    ReasonIn,
     RevealIn,
     RevealOut,
     SkuStockOut,
     VoidKeysIn,
     VoidKeysOut,
+    VoidReasonIn,
 )
 from kameng_api.rbac.deps import DbSession, require, require_any
 
@@ -272,7 +272,7 @@ async def discard_import(import_id: Id, session: DbSession, actor: Importer) -> 
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def void_import(
-    import_id: Id, body: ReasonIn, session: DbSession, actor: Voider
+    import_id: Id, body: VoidReasonIn, session: DbSession, actor: Voider
 ) -> ImportOut:
     """Void a whole imported batch, only while none of its keys was sold
     (``batch_has_sold_keys``)."""

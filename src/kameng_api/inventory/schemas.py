@@ -76,7 +76,7 @@ class ImportPage(BaseModel):
     next_before_id: int | None
 
 
-class ReasonIn(BaseModel):
+class VoidReasonIn(BaseModel):
     reason: str = Field(default="", max_length=200)
 
 

@@ -55,7 +55,13 @@ class OpenApiError(Exception):
 
 
 class OpenApiUnavailable(Exception):
-    """No answer we can trust: a network error, a timeout, or a 5xx. Retry later."""
+    """No answer we can trust: a network error, a timeout, or a 5xx. Retry later.
+    ``sent`` is False only when the request surely never reached the server (no connection),
+    so an order certainly was not placed; otherwise ask (``get_order``) before resending."""
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class OpenApiClient:
@@ -127,7 +133,8 @@ class OpenApiClient:
         try:
             response = await self._http.send(request)
         except httpx.HTTPError as exc:
-            raise OpenApiUnavailable(f"{method} {path}: {exc!r}") from exc
+            sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            raise OpenApiUnavailable(f"{method} {path}: {exc!r}", sent=sent) from exc
         if response.status_code >= 500:
             raise OpenApiUnavailable(f"{method} {path}: HTTP {response.status_code}")
         try:

@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from kameng_api.core import outbound
 from kameng_api.suppliers.adapter import SupplierUnavailable, SupplierUnreachable
 
-_NOT_SENT = ("could not connect", "could not resolve", "resolved to no address")
-
 
 async def call(
     method: str,
@@ -26,8 +24,7 @@ async def call(
         )
     except outbound.OutboundRefused as exc:
         raise SupplierUnreachable(f"URL refused: {exc}") from exc
+    except outbound.OutboundNotSent as exc:
+        raise SupplierUnreachable(str(exc)) from exc
     except outbound.OutboundFailed as exc:
-        msg = str(exc)
-        if msg.startswith(_NOT_SENT):
-            raise SupplierUnreachable(msg) from exc
-        raise SupplierUnavailable(msg) from exc
+        raise SupplierUnavailable(str(exc)) from exc

@@ -9,9 +9,9 @@ query, timestamp, nonce and the body's SHA-256). ``submit`` = ``POST /open/v1/or
 paid / delivering → processing, failed / refunded / cancelled → failed. Callbacks arrive as
 Standard Webhooks, checked with the upstream account's ``whsec_`` secret.
 
-NOTE: the reseller client (``resellers/client.py``, ``OpenApiClient``) is being written on
-another branch; until it is merged this adapter makes its own small signed calls (through the
-SSRF guard). At merge it is switched to the client; the mapping of answers stays here.
+The calls are made by the open API's own Python client (``resellers/client.py``), through the
+SSRF guard (``core.outbound.GuardedTransport``): the client is exercised for real by every
+order this adapter places.
 
 Credentials: ``{"app_id", "secret", "webhook_secret"}``.
 """
@@ -22,12 +22,13 @@ import binascii
 import hmac
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
-from urllib.parse import quote, urlencode
+from typing import Any, TypeVar
 
+from kameng_api.core.outbound import GuardedTransport
 from kameng_api.resellers import signing
+from kameng_api.resellers.client import OpenApiClient, OpenApiError, OpenApiUnavailable
 from kameng_api.suppliers.adapter import (
     BadCallback,
     CallbackNotice,
@@ -37,8 +38,11 @@ from kameng_api.suppliers.adapter import (
     RechargeResult,
     State,
     SupplierUnavailable,
+    SupplierUnreachable,
 )
-from kameng_api.suppliers.calls import call
+
+T = TypeVar("T")
+RETRY_LATER = (401, 403, 429)  # our key, the allowlist or the rate limit: not the order's fault
 
 STATUS: dict[str, State] = {
     "delivered": "success",
@@ -63,28 +67,28 @@ class KamengSupplier:
         self.webhook_secret = str(credentials.get("webhook_secret") or "")
         self.timeout_s = timeout_s
 
-    async def _call(
-        self, method: str, path: str, query: list[tuple[str, str]] | None = None, body: Any = None
-    ) -> tuple[int, Any]:
-        q = query or []
-        raw = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
-        ts, nonce = str(int(time.time())), signing.new_nonce()
-        text = signing.string_to_sign(method, path, q, ts, nonce, raw)
-        headers = {
-            signing.HEADER_APP_ID: self.app_id,
-            signing.HEADER_TIMESTAMP: ts,
-            signing.HEADER_NONCE: nonce,
-            signing.HEADER_SIGNATURE: signing.sign(self.secret, text),
-            "content-type": "application/json",
-        }
-        url = self.base_url + path + ("?" + urlencode(q) if q else "")
-        r = await call(method, url, headers=headers, content=raw or None, timeout_s=self.timeout_s)
-        if r.status_code >= 500 or r.status_code in (401, 403, 429):
-            raise SupplierUnavailable(f"HTTP {r.status_code}: {r.text[:200]}")
+    def _client(self) -> OpenApiClient:
+        return OpenApiClient(
+            self.base_url,
+            self.app_id,
+            self.secret,
+            timeout_s=self.timeout_s,
+            transport=GuardedTransport(timeout_s=self.timeout_s),
+        )
+
+    async def _ask(self, what: Callable[[OpenApiClient], Awaitable[T]]) -> T:
+        """One call through the client; its errors as the adapter interface's."""
         try:
-            return r.status_code, r.json()
-        except ValueError as exc:
-            raise SupplierUnavailable(f"unreadable answer: {r.text[:200]}") from exc
+            async with self._client() as api:
+                return await what(api)
+        except OpenApiUnavailable as exc:
+            raise (SupplierUnavailable if exc.sent else SupplierUnreachable)(str(exc)) from exc
+        except OpenApiError as exc:
+            if exc.status in RETRY_LATER or exc.status >= 500:
+                raise SupplierUnavailable(f"HTTP {exc.status} {exc.code}: {exc.detail}") from exc
+            raise
+        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+            raise SupplierUnavailable(f"unreadable answer: {exc!r}") from exc
 
     @staticmethod
     def _order(data: Any) -> RechargeResult:
@@ -105,62 +109,55 @@ class KamengSupplier:
         )
 
     async def submit(self, request: RechargeRequest) -> RechargeResult:
-        status, data = await self._call(
-            "POST",
-            "/open/v1/orders",
-            body={
-                "out_trade_no": request.request_id,
-                "sku_id": int(request.product) if request.product.isdigit() else request.product,
-                "quantity": request.quantity,
-                "buyer_input": request.account,
-            },
-        )
-        if status in (200, 201):
-            return self._order(data)
-        if 400 <= status < 500:  # refused (no balance, off sale, bad input): nothing ordered
-            detail = data.get("detail") if isinstance(data, dict) else ""
-            return RechargeResult("failed", "", str(detail or status)[:200])
-        raise SupplierUnavailable(f"HTTP {status}")
-
-    async def query(self, request_id: str) -> RechargeResult | None:
-        status, data = await self._call("GET", f"/open/v1/orders/{quote(request_id, safe='')}")
-        if status == 404:
-            return None
-        if status != 200:
-            raise SupplierUnavailable(f"HTTP {status}")
+        if not request.product.isdigit():
+            return RechargeResult("failed", "", f"bad upstream SKU id {request.product!r}")
+        try:
+            data = await self._ask(
+                lambda api: api.create_order(
+                    request.request_id,
+                    int(request.product),
+                    request.quantity,
+                    dict(request.account),
+                )
+            )
+        except OpenApiError as exc:  # refused (no balance, off sale, bad input): nothing ordered
+            return RechargeResult("failed", "", f"{exc.code}: {exc.detail or ''}"[:200])
         return self._order(data)
 
-    async def balance(self) -> Decimal:
-        status, data = await self._call("GET", "/open/v1/balance")
+    async def query(self, request_id: str) -> RechargeResult | None:
         try:
-            assert status == 200
-            return Decimal(str(data["balance"]))
-        except (AssertionError, KeyError, TypeError, InvalidOperation) as exc:
-            raise SupplierUnavailable(f"balance: HTTP {status}") from exc
+            data = await self._ask(lambda api: api.get_order(request_id))
+        except OpenApiError as exc:
+            raise SupplierUnavailable(f"HTTP {exc.status} {exc.code}") from exc
+        return None if data is None else self._order(data)
+
+    async def balance(self) -> Decimal:
+        try:
+            return await self._ask(lambda api: api.balance())
+        except OpenApiError as exc:
+            raise SupplierUnavailable(f"balance: HTTP {exc.status} {exc.code}") from exc
 
     async def catalogue(self) -> list[CatalogueItem]:
+        async def pages(api: OpenApiClient) -> list[dict[str, Any]]:
+            products: AsyncIterator[dict[str, Any]] = api.products()
+            return [p async for p in products]
+
+        try:
+            products = await self._ask(pages)
+        except OpenApiError as exc:
+            raise SupplierUnavailable(f"catalogue: HTTP {exc.status} {exc.code}") from exc
         out: list[CatalogueItem] = []
-        cursor = ""
-        for _ in range(200):  # pages; a loop without end is a bug upstream
-            status, data = await self._call(
-                "GET", "/open/v1/products", [("cursor", cursor)] if cursor else []
-            )
-            if status != 200 or not isinstance(data, dict):
-                raise SupplierUnavailable(f"catalogue: HTTP {status}")
-            for p in data.get("items") or []:
-                for s in p.get("skus") or [p]:
-                    price = s.get("price")
-                    out.append(
-                        CatalogueItem(
-                            str(s.get("sku_id") or s.get("id")),
-                            f"{p.get('name', '')} {s.get('name', '')}".strip(),
-                            None if price is None else Decimal(str(price)),
-                            str(p.get("delivery_type") or ""),
-                        )
+        for p in products:
+            for s in p.get("skus") or []:
+                price = s.get("price")
+                out.append(
+                    CatalogueItem(
+                        str(s.get("id")),
+                        f"{p.get('name', '')} {s.get('name', '')}".strip(),
+                        None if price is None else Decimal(str(price)),
+                        str(p.get("delivery_type") or ""),
                     )
-            cursor = str(data.get("next_cursor") or "")
-            if not cursor:
-                break
+                )
         return out
 
     def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackNotice:

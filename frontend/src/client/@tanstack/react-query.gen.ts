@@ -3,8 +3,8 @@
 import { type DefaultError, type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { auditExport, auditList, authLogin, authLogin2Fa, authLogout, authRefresh, authRegister, authRequestPasswordReset, authResendVerification, authResetPassword, authStepUp, authVerifyEmail, catalogBulkStatus, catalogCreateCategory, catalogCreateProduct, catalogDeleteCategory, catalogGetProduct, catalogListCategories, catalogListProducts, catalogPriceCheck, catalogUpdateCategory, catalogUpdateProduct, inventoryConfirmImport, inventoryDiscardImport, inventoryExportKeys, inventoryGetImport, inventoryImportTargets, inventoryListImports, inventoryListKeys, inventoryProductStock, inventoryRevalidateImport, inventoryRevealKey, inventoryStageImport, inventoryVoidImport, inventoryVoidKeys, meChangePassword, meDisable2Fa, meEnable2Fa, meGet, meListLoginEvents, meListNotices, meListSessions, meReadNotice, meRegenerateRecoveryCodes, meRevokeSession, meStart2Fa, openBalance, openCancelOrder, openCategories, openCreateOrder, openGetOrder, openListOrders, openPing, openProducts, type Options, ordersConfirmPaid, ordersCreate, ordersDeliver, ordersGet, ordersGetMine, ordersList, ordersListMine, ordersRedeliver, ordersRefund, ordersResend, paymentsEpayNotify, paymentsEpayNotifyGet, resellersAdminRevokeKey, resellersCallbacksGet, resellersCallbacksGetMine, resellersCallbacksList, resellersCallbacksListMine, resellersCallbacksPing, resellersCallbacksResend, resellersCallbacksResendMine, resellersCreateKey, resellersGetCallback, resellersListKeys, resellersListMyKeys, resellersRevokeKey, resellersRotateKey, resellersRotateWebhookSecret, resellersSetCallback, resellersUpdateKey, rolesCreate, rolesDelete, rolesGet, rolesList, rolesPermissionCatalogue, rolesUpdate, shopGetProduct, shopListCategories, shopListProducts, shopQuote, systemInfo, systemLiveness, systemReadiness, usersCreateStaff, usersForceLogout, usersGet, usersList, usersLoginEvents, usersSetRoles, usersUpdate, walletAccountStatement, walletAdjust, walletExportMyStatement, walletExportStatement, walletLedger, walletListAccounts, walletMyStatement, walletMyWallet, walletRecharge, walletTrialBalance } from '../sdk.gen';
-import type { AuditExportData, AuditExportError, AuditListData, AuditListError, AuditListResponse, AuthLogin2FaData, AuthLogin2FaError, AuthLogin2FaResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, AuthRegisterData, AuthRegisterError, AuthRegisterResponse, AuthRequestPasswordResetData, AuthRequestPasswordResetError, AuthResendVerificationData, AuthResendVerificationError, AuthResetPasswordData, AuthResetPasswordError, AuthResetPasswordResponse, AuthStepUpData, AuthStepUpError, AuthStepUpResponse, AuthVerifyEmailData, AuthVerifyEmailError, AuthVerifyEmailResponse, CatalogBulkStatusData, CatalogBulkStatusError, CatalogBulkStatusResponse, CatalogCreateCategoryData, CatalogCreateCategoryError, CatalogCreateCategoryResponse, CatalogCreateProductData, CatalogCreateProductError, CatalogCreateProductResponse, CatalogDeleteCategoryData, CatalogDeleteCategoryError, CatalogDeleteCategoryResponse, CatalogGetProductData, CatalogGetProductError, CatalogGetProductResponse, CatalogListCategoriesData, CatalogListCategoriesError, CatalogListCategoriesResponse, CatalogListProductsData, CatalogListProductsError, CatalogListProductsResponse, CatalogPriceCheckData, CatalogPriceCheckError, CatalogPriceCheckResponse, CatalogUpdateCategoryData, CatalogUpdateCategoryError, CatalogUpdateCategoryResponse, CatalogUpdateProductData, CatalogUpdateProductError, CatalogUpdateProductResponse, InventoryConfirmImportData, InventoryConfirmImportError, InventoryConfirmImportResponse, InventoryDiscardImportData, InventoryDiscardImportError, InventoryDiscardImportResponse, InventoryExportKeysData, InventoryExportKeysError, InventoryGetImportData, InventoryGetImportError, InventoryGetImportResponse, InventoryImportTargetsData, InventoryImportTargetsError, InventoryImportTargetsResponse, InventoryListImportsData, InventoryListImportsError, InventoryListImportsResponse, InventoryListKeysData, InventoryListKeysError, InventoryListKeysResponse, InventoryProductStockData, InventoryProductStockError, InventoryProductStockResponse, InventoryRevalidateImportData, InventoryRevalidateImportError, InventoryRevalidateImportResponse, InventoryRevealKeyData, InventoryRevealKeyError, InventoryRevealKeyResponse, InventoryStageImportData, InventoryStageImportError, InventoryStageImportResponse, InventoryVoidImportData, InventoryVoidImportError, InventoryVoidImportResponse, InventoryVoidKeysData, InventoryVoidKeysError, InventoryVoidKeysResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDisable2FaData, MeDisable2FaError, MeDisable2FaResponse, MeEnable2FaData, MeEnable2FaError, MeEnable2FaResponse, MeGetData, MeGetError, MeGetResponse, MeListLoginEventsData, MeListLoginEventsError, MeListLoginEventsResponse, MeListNoticesData, MeListNoticesError, MeListNoticesResponse, MeListSessionsData, MeListSessionsError, MeListSessionsResponse, MeReadNoticeData, MeReadNoticeError, MeReadNoticeResponse, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesError, MeRegenerateRecoveryCodesResponse, MeRevokeSessionData, MeRevokeSessionError, MeRevokeSessionResponse, MeStart2FaData, MeStart2FaError, MeStart2FaResponse, OpenBalanceData, OpenBalanceError, OpenBalanceResponse, OpenCancelOrderData, OpenCancelOrderError, OpenCancelOrderResponse, OpenCategoriesData, OpenCategoriesError, OpenCategoriesResponse, OpenCreateOrderData, OpenCreateOrderError, OpenCreateOrderResponse, OpenGetOrderData, OpenGetOrderError, OpenGetOrderResponse, OpenListOrdersData, OpenListOrdersError, OpenListOrdersResponse, OpenPingData, OpenPingError, OpenPingResponse, OpenProductsData, OpenProductsError, OpenProductsResponse, OrdersConfirmPaidData, OrdersConfirmPaidError, OrdersConfirmPaidResponse, OrdersCreateData, OrdersCreateError, OrdersCreateResponse, OrdersDeliverData, OrdersDeliverError, OrdersDeliverResponse, OrdersGetData, OrdersGetError, OrdersGetMineData, OrdersGetMineError, OrdersGetMineResponse, OrdersGetResponse, OrdersListData, OrdersListError, OrdersListMineData, OrdersListMineError, OrdersListMineResponse, OrdersListResponse, OrdersRedeliverData, OrdersRedeliverError, OrdersRedeliverResponse, OrdersRefundData, OrdersRefundError, OrdersRefundResponse, OrdersResendData, OrdersResendError, OrdersResendResponse, PaymentsEpayNotifyData, PaymentsEpayNotifyError, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetError, PaymentsEpayNotifyGetResponse, PaymentsEpayNotifyResponse, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyError, ResellersAdminRevokeKeyResponse, ResellersCallbacksGetData, ResellersCallbacksGetError, ResellersCallbacksGetMineData, ResellersCallbacksGetMineError, ResellersCallbacksGetMineResponse, ResellersCallbacksGetResponse, ResellersCallbacksListData, ResellersCallbacksListError, ResellersCallbacksListMineData, ResellersCallbacksListMineError, ResellersCallbacksListMineResponse, ResellersCallbacksListResponse, ResellersCallbacksPingData, ResellersCallbacksPingError, ResellersCallbacksPingResponse, ResellersCallbacksResendData, ResellersCallbacksResendError, ResellersCallbacksResendMineData, ResellersCallbacksResendMineError, ResellersCallbacksResendMineResponse, ResellersCallbacksResendResponse, ResellersCreateKeyData, ResellersCreateKeyError, ResellersCreateKeyResponse, ResellersGetCallbackData, ResellersGetCallbackError, ResellersGetCallbackResponse, ResellersListKeysData, ResellersListKeysError, ResellersListKeysResponse, ResellersListMyKeysData, ResellersListMyKeysError, ResellersListMyKeysResponse, ResellersRevokeKeyData, ResellersRevokeKeyError, ResellersRevokeKeyResponse, ResellersRotateKeyData, ResellersRotateKeyError, ResellersRotateKeyResponse, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretError, ResellersRotateWebhookSecretResponse, ResellersSetCallbackData, ResellersSetCallbackError, ResellersSetCallbackResponse, ResellersUpdateKeyData, ResellersUpdateKeyError, ResellersUpdateKeyResponse, RolesCreateData, RolesCreateError, RolesCreateResponse, RolesDeleteData, RolesDeleteError, RolesDeleteResponse, RolesGetData, RolesGetError, RolesGetResponse, RolesListData, RolesListError, RolesListResponse, RolesPermissionCatalogueData, RolesPermissionCatalogueError, RolesPermissionCatalogueResponse, RolesUpdateData, RolesUpdateError, RolesUpdateResponse, ShopGetProductData, ShopGetProductError, ShopGetProductResponse, ShopListCategoriesData, ShopListCategoriesError, ShopListCategoriesResponse, ShopListProductsData, ShopListProductsError, ShopListProductsResponse, ShopQuoteData, ShopQuoteError, ShopQuoteResponse, SystemInfoData, SystemInfoError, SystemInfoResponse, SystemLivenessData, SystemLivenessResponse, SystemReadinessData, SystemReadinessError, SystemReadinessResponse, UsersCreateStaffData, UsersCreateStaffError, UsersCreateStaffResponse, UsersForceLogoutData, UsersForceLogoutError, UsersForceLogoutResponse, UsersGetData, UsersGetError, UsersGetResponse, UsersListData, UsersListError, UsersListResponse, UsersLoginEventsData, UsersLoginEventsError, UsersLoginEventsResponse, UsersSetRolesData, UsersSetRolesError, UsersSetRolesResponse, UsersUpdateData, UsersUpdateError, UsersUpdateResponse, WalletAccountStatementData, WalletAccountStatementError, WalletAccountStatementResponse, WalletAdjustData, WalletAdjustError, WalletAdjustResponse, WalletExportMyStatementData, WalletExportMyStatementError, WalletExportStatementData, WalletExportStatementError, WalletLedgerData, WalletLedgerError, WalletLedgerResponse, WalletListAccountsData, WalletListAccountsError, WalletListAccountsResponse, WalletMyStatementData, WalletMyStatementError, WalletMyStatementResponse, WalletMyWalletData, WalletMyWalletError, WalletMyWalletResponse, WalletRechargeData, WalletRechargeError, WalletRechargeResponse, WalletTrialBalanceData, WalletTrialBalanceError, WalletTrialBalanceResponse } from '../types.gen';
+import { auditExport, auditList, authLogin, authLogin2Fa, authLogout, authRefresh, authRegister, authRequestPasswordReset, authResendVerification, authResetPassword, authStepUp, authVerifyEmail, catalogBulkStatus, catalogCreateCategory, catalogCreateProduct, catalogDeleteCategory, catalogGetProduct, catalogListCategories, catalogListProducts, catalogPriceCheck, catalogUpdateCategory, catalogUpdateProduct, inventoryConfirmImport, inventoryDiscardImport, inventoryExportKeys, inventoryGetImport, inventoryImportTargets, inventoryListImports, inventoryListKeys, inventoryProductStock, inventoryRevalidateImport, inventoryRevealKey, inventoryStageImport, inventoryVoidImport, inventoryVoidKeys, meChangePassword, meDisable2Fa, meEnable2Fa, meGet, meListLoginEvents, meListNotices, meListSessions, meReadNotice, meRegenerateRecoveryCodes, meRevokeSession, meStart2Fa, openBalance, openCancelOrder, openCategories, openCreateOrder, openGetOrder, openListOrders, openPing, openProducts, type Options, ordersConfirmPaid, ordersCreate, ordersDeliver, ordersGet, ordersGetMine, ordersList, ordersListMine, ordersRedeliver, ordersRefund, ordersResend, paymentsEpayNotify, paymentsEpayNotifyGet, resellersAdminRevokeKey, resellersCallbacksGet, resellersCallbacksGetMine, resellersCallbacksList, resellersCallbacksListMine, resellersCallbacksPing, resellersCallbacksResend, resellersCallbacksResendMine, resellersCreateKey, resellersGetCallback, resellersListKeys, resellersListMyKeys, resellersRevokeKey, resellersRotateKey, resellersRotateWebhookSecret, resellersSetCallback, resellersUpdateKey, rolesCreate, rolesDelete, rolesGet, rolesList, rolesPermissionCatalogue, rolesUpdate, shopGetProduct, shopListCategories, shopListProducts, shopQuote, suppliersCallback, suppliersCatalogue, suppliersCircuit, suppliersCreate, suppliersCreateMapping, suppliersDeleteMapping, suppliersGet, suppliersHealth, suppliersList, suppliersListMappings, suppliersOrderUpstream, suppliersResetCircuit, suppliersTest, suppliersUpdate, suppliersUpdateMapping, systemInfo, systemLiveness, systemReadiness, usersCreateStaff, usersForceLogout, usersGet, usersList, usersLoginEvents, usersSetRoles, usersUpdate, walletAccountStatement, walletAdjust, walletExportMyStatement, walletExportStatement, walletLedger, walletListAccounts, walletMyStatement, walletMyWallet, walletRecharge, walletTrialBalance } from '../sdk.gen';
+import type { AuditExportData, AuditExportError, AuditListData, AuditListError, AuditListResponse, AuthLogin2FaData, AuthLogin2FaError, AuthLogin2FaResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, AuthRegisterData, AuthRegisterError, AuthRegisterResponse, AuthRequestPasswordResetData, AuthRequestPasswordResetError, AuthResendVerificationData, AuthResendVerificationError, AuthResetPasswordData, AuthResetPasswordError, AuthResetPasswordResponse, AuthStepUpData, AuthStepUpError, AuthStepUpResponse, AuthVerifyEmailData, AuthVerifyEmailError, AuthVerifyEmailResponse, CatalogBulkStatusData, CatalogBulkStatusError, CatalogBulkStatusResponse, CatalogCreateCategoryData, CatalogCreateCategoryError, CatalogCreateCategoryResponse, CatalogCreateProductData, CatalogCreateProductError, CatalogCreateProductResponse, CatalogDeleteCategoryData, CatalogDeleteCategoryError, CatalogDeleteCategoryResponse, CatalogGetProductData, CatalogGetProductError, CatalogGetProductResponse, CatalogListCategoriesData, CatalogListCategoriesError, CatalogListCategoriesResponse, CatalogListProductsData, CatalogListProductsError, CatalogListProductsResponse, CatalogPriceCheckData, CatalogPriceCheckError, CatalogPriceCheckResponse, CatalogUpdateCategoryData, CatalogUpdateCategoryError, CatalogUpdateCategoryResponse, CatalogUpdateProductData, CatalogUpdateProductError, CatalogUpdateProductResponse, InventoryConfirmImportData, InventoryConfirmImportError, InventoryConfirmImportResponse, InventoryDiscardImportData, InventoryDiscardImportError, InventoryDiscardImportResponse, InventoryExportKeysData, InventoryExportKeysError, InventoryGetImportData, InventoryGetImportError, InventoryGetImportResponse, InventoryImportTargetsData, InventoryImportTargetsError, InventoryImportTargetsResponse, InventoryListImportsData, InventoryListImportsError, InventoryListImportsResponse, InventoryListKeysData, InventoryListKeysError, InventoryListKeysResponse, InventoryProductStockData, InventoryProductStockError, InventoryProductStockResponse, InventoryRevalidateImportData, InventoryRevalidateImportError, InventoryRevalidateImportResponse, InventoryRevealKeyData, InventoryRevealKeyError, InventoryRevealKeyResponse, InventoryStageImportData, InventoryStageImportError, InventoryStageImportResponse, InventoryVoidImportData, InventoryVoidImportError, InventoryVoidImportResponse, InventoryVoidKeysData, InventoryVoidKeysError, InventoryVoidKeysResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDisable2FaData, MeDisable2FaError, MeDisable2FaResponse, MeEnable2FaData, MeEnable2FaError, MeEnable2FaResponse, MeGetData, MeGetError, MeGetResponse, MeListLoginEventsData, MeListLoginEventsError, MeListLoginEventsResponse, MeListNoticesData, MeListNoticesError, MeListNoticesResponse, MeListSessionsData, MeListSessionsError, MeListSessionsResponse, MeReadNoticeData, MeReadNoticeError, MeReadNoticeResponse, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesError, MeRegenerateRecoveryCodesResponse, MeRevokeSessionData, MeRevokeSessionError, MeRevokeSessionResponse, MeStart2FaData, MeStart2FaError, MeStart2FaResponse, OpenBalanceData, OpenBalanceError, OpenBalanceResponse, OpenCancelOrderData, OpenCancelOrderError, OpenCancelOrderResponse, OpenCategoriesData, OpenCategoriesError, OpenCategoriesResponse, OpenCreateOrderData, OpenCreateOrderError, OpenCreateOrderResponse, OpenGetOrderData, OpenGetOrderError, OpenGetOrderResponse, OpenListOrdersData, OpenListOrdersError, OpenListOrdersResponse, OpenPingData, OpenPingError, OpenPingResponse, OpenProductsData, OpenProductsError, OpenProductsResponse, OrdersConfirmPaidData, OrdersConfirmPaidError, OrdersConfirmPaidResponse, OrdersCreateData, OrdersCreateError, OrdersCreateResponse, OrdersDeliverData, OrdersDeliverError, OrdersDeliverResponse, OrdersGetData, OrdersGetError, OrdersGetMineData, OrdersGetMineError, OrdersGetMineResponse, OrdersGetResponse, OrdersListData, OrdersListError, OrdersListMineData, OrdersListMineError, OrdersListMineResponse, OrdersListResponse, OrdersRedeliverData, OrdersRedeliverError, OrdersRedeliverResponse, OrdersRefundData, OrdersRefundError, OrdersRefundResponse, OrdersResendData, OrdersResendError, OrdersResendResponse, PaymentsEpayNotifyData, PaymentsEpayNotifyError, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetError, PaymentsEpayNotifyGetResponse, PaymentsEpayNotifyResponse, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyError, ResellersAdminRevokeKeyResponse, ResellersCallbacksGetData, ResellersCallbacksGetError, ResellersCallbacksGetMineData, ResellersCallbacksGetMineError, ResellersCallbacksGetMineResponse, ResellersCallbacksGetResponse, ResellersCallbacksListData, ResellersCallbacksListError, ResellersCallbacksListMineData, ResellersCallbacksListMineError, ResellersCallbacksListMineResponse, ResellersCallbacksListResponse, ResellersCallbacksPingData, ResellersCallbacksPingError, ResellersCallbacksPingResponse, ResellersCallbacksResendData, ResellersCallbacksResendError, ResellersCallbacksResendMineData, ResellersCallbacksResendMineError, ResellersCallbacksResendMineResponse, ResellersCallbacksResendResponse, ResellersCreateKeyData, ResellersCreateKeyError, ResellersCreateKeyResponse, ResellersGetCallbackData, ResellersGetCallbackError, ResellersGetCallbackResponse, ResellersListKeysData, ResellersListKeysError, ResellersListKeysResponse, ResellersListMyKeysData, ResellersListMyKeysError, ResellersListMyKeysResponse, ResellersRevokeKeyData, ResellersRevokeKeyError, ResellersRevokeKeyResponse, ResellersRotateKeyData, ResellersRotateKeyError, ResellersRotateKeyResponse, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretError, ResellersRotateWebhookSecretResponse, ResellersSetCallbackData, ResellersSetCallbackError, ResellersSetCallbackResponse, ResellersUpdateKeyData, ResellersUpdateKeyError, ResellersUpdateKeyResponse, RolesCreateData, RolesCreateError, RolesCreateResponse, RolesDeleteData, RolesDeleteError, RolesDeleteResponse, RolesGetData, RolesGetError, RolesGetResponse, RolesListData, RolesListError, RolesListResponse, RolesPermissionCatalogueData, RolesPermissionCatalogueError, RolesPermissionCatalogueResponse, RolesUpdateData, RolesUpdateError, RolesUpdateResponse, ShopGetProductData, ShopGetProductError, ShopGetProductResponse, ShopListCategoriesData, ShopListCategoriesError, ShopListCategoriesResponse, ShopListProductsData, ShopListProductsError, ShopListProductsResponse, ShopQuoteData, ShopQuoteError, ShopQuoteResponse, SuppliersCallbackData, SuppliersCallbackError, SuppliersCallbackResponse, SuppliersCatalogueData, SuppliersCatalogueError, SuppliersCatalogueResponse, SuppliersCircuitData, SuppliersCircuitError, SuppliersCircuitResponse, SuppliersCreateData, SuppliersCreateError, SuppliersCreateMappingData, SuppliersCreateMappingError, SuppliersCreateMappingResponse, SuppliersCreateResponse, SuppliersDeleteMappingData, SuppliersDeleteMappingError, SuppliersDeleteMappingResponse, SuppliersGetData, SuppliersGetError, SuppliersGetResponse, SuppliersHealthData, SuppliersHealthError, SuppliersHealthResponse, SuppliersListData, SuppliersListError, SuppliersListMappingsData, SuppliersListMappingsError, SuppliersListMappingsResponse, SuppliersListResponse, SuppliersOrderUpstreamData, SuppliersOrderUpstreamError, SuppliersOrderUpstreamResponse, SuppliersResetCircuitData, SuppliersResetCircuitError, SuppliersResetCircuitResponse, SuppliersTestData, SuppliersTestError, SuppliersTestResponse, SuppliersUpdateData, SuppliersUpdateError, SuppliersUpdateMappingData, SuppliersUpdateMappingError, SuppliersUpdateMappingResponse, SuppliersUpdateResponse, SystemInfoData, SystemInfoError, SystemInfoResponse, SystemLivenessData, SystemLivenessResponse, SystemReadinessData, SystemReadinessError, SystemReadinessResponse, UsersCreateStaffData, UsersCreateStaffError, UsersCreateStaffResponse, UsersForceLogoutData, UsersForceLogoutError, UsersForceLogoutResponse, UsersGetData, UsersGetError, UsersGetResponse, UsersListData, UsersListError, UsersListResponse, UsersLoginEventsData, UsersLoginEventsError, UsersLoginEventsResponse, UsersSetRolesData, UsersSetRolesError, UsersSetRolesResponse, UsersUpdateData, UsersUpdateError, UsersUpdateResponse, WalletAccountStatementData, WalletAccountStatementError, WalletAccountStatementResponse, WalletAdjustData, WalletAdjustError, WalletAdjustResponse, WalletExportMyStatementData, WalletExportMyStatementError, WalletExportStatementData, WalletExportStatementError, WalletLedgerData, WalletLedgerError, WalletLedgerResponse, WalletListAccountsData, WalletListAccountsError, WalletListAccountsResponse, WalletMyStatementData, WalletMyStatementError, WalletMyStatementResponse, WalletMyWalletData, WalletMyWalletError, WalletMyWalletResponse, WalletRechargeData, WalletRechargeError, WalletRechargeResponse, WalletTrialBalanceData, WalletTrialBalanceError, WalletTrialBalanceResponse } from '../types.gen';
 
 export type QueryKey<TOptions extends Options> = [
     Pick<TOptions, 'baseUrl' | 'body' | 'headers' | 'path' | 'query'> & {
@@ -501,6 +501,26 @@ export const ordersResendMutation = (options?: Partial<Options<OrdersResendData>
     };
     return mutationOptions;
 };
+
+export const suppliersOrderUpstreamQueryKey = (options: Options<SuppliersOrderUpstreamData>) => createQueryKey('suppliersOrderUpstream', options);
+
+/**
+ * Order Upstream
+ *
+ * What an order asked of which supplier (for the order's detail).
+ */
+export const suppliersOrderUpstreamOptions = (options: Options<SuppliersOrderUpstreamData>) => queryOptions<SuppliersOrderUpstreamResponse, SuppliersOrderUpstreamError, SuppliersOrderUpstreamResponse, ReturnType<typeof suppliersOrderUpstreamQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersOrderUpstream({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersOrderUpstreamQueryKey(options)
+});
 
 /**
  * Admin Revoke Key
@@ -2034,6 +2054,274 @@ export const shopQuoteOptions = (options: Options<ShopQuoteData>) => queryOption
     },
     queryKey: shopQuoteQueryKey(options)
 });
+
+export const suppliersListMappingsQueryKey = (options: Options<SuppliersListMappingsData>) => createQueryKey('suppliersListMappings', options);
+
+/**
+ * List Mappings
+ *
+ * Which suppliers serve a SKU, in failover order (priority, lowest first).
+ */
+export const suppliersListMappingsOptions = (options: Options<SuppliersListMappingsData>) => queryOptions<SuppliersListMappingsResponse, SuppliersListMappingsError, SuppliersListMappingsResponse, ReturnType<typeof suppliersListMappingsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersListMappings({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersListMappingsQueryKey(options)
+});
+
+/**
+ * Create Mapping
+ */
+export const suppliersCreateMappingMutation = (options?: Partial<Options<SuppliersCreateMappingData>>): UseMutationOptions<SuppliersCreateMappingResponse, SuppliersCreateMappingError, Options<SuppliersCreateMappingData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersCreateMappingResponse, SuppliersCreateMappingError, Options<SuppliersCreateMappingData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersCreateMapping({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Delete Mapping
+ */
+export const suppliersDeleteMappingMutation = (options?: Partial<Options<SuppliersDeleteMappingData>>): UseMutationOptions<SuppliersDeleteMappingResponse, SuppliersDeleteMappingError, Options<SuppliersDeleteMappingData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersDeleteMappingResponse, SuppliersDeleteMappingError, Options<SuppliersDeleteMappingData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersDeleteMapping({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Update Mapping
+ */
+export const suppliersUpdateMappingMutation = (options?: Partial<Options<SuppliersUpdateMappingData>>): UseMutationOptions<SuppliersUpdateMappingResponse, SuppliersUpdateMappingError, Options<SuppliersUpdateMappingData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersUpdateMappingResponse, SuppliersUpdateMappingError, Options<SuppliersUpdateMappingData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersUpdateMapping({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const suppliersListQueryKey = (options?: Options<SuppliersListData>) => createQueryKey('suppliersList', options);
+
+/**
+ * List Suppliers
+ *
+ * Every supplier (credentials never shown: only which fields are set).
+ */
+export const suppliersListOptions = (options?: Options<SuppliersListData>) => queryOptions<SuppliersListResponse, SuppliersListError, SuppliersListResponse, ReturnType<typeof suppliersListQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersList({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersListQueryKey(options)
+});
+
+/**
+ * Create Supplier
+ *
+ * A new supplier; its base URL must pass the SSRF guard. Credentials given here need
+ * ``suppliers:credentials`` (with a fresh 2FA step-up).
+ */
+export const suppliersCreateMutation = (options?: Partial<Options<SuppliersCreateData>>): UseMutationOptions<SuppliersCreateResponse, SuppliersCreateError, Options<SuppliersCreateData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersCreateResponse, SuppliersCreateError, Options<SuppliersCreateData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersCreate({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const suppliersGetQueryKey = (options: Options<SuppliersGetData>) => createQueryKey('suppliersGet', options);
+
+/**
+ * Get Supplier
+ */
+export const suppliersGetOptions = (options: Options<SuppliersGetData>) => queryOptions<SuppliersGetResponse, SuppliersGetError, SuppliersGetResponse, ReturnType<typeof suppliersGetQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersGet({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersGetQueryKey(options)
+});
+
+/**
+ * Update Supplier
+ *
+ * Change a supplier. ``credentials`` replaces them all and needs
+ * ``suppliers:credentials`` (with a fresh 2FA step-up).
+ */
+export const suppliersUpdateMutation = (options?: Partial<Options<SuppliersUpdateData>>): UseMutationOptions<SuppliersUpdateResponse, SuppliersUpdateError, Options<SuppliersUpdateData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersUpdateResponse, SuppliersUpdateError, Options<SuppliersUpdateData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersUpdate({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Supplier Callback
+ *
+ * A supplier tells us what became of an order. The signature is checked with THAT
+ * supplier's credentials, and the notice must name a request id we sent to that supplier:
+ * anything else changes nothing. Replays change nothing.
+ */
+export const suppliersCallbackMutation = (options?: Partial<Options<SuppliersCallbackData>>): UseMutationOptions<SuppliersCallbackResponse, SuppliersCallbackError, Options<SuppliersCallbackData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersCallbackResponse, SuppliersCallbackError, Options<SuppliersCallbackData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersCallback({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const suppliersCatalogueQueryKey = (options: Options<SuppliersCatalogueData>) => createQueryKey('suppliersCatalogue', options);
+
+/**
+ * Supplier Catalogue
+ *
+ * The supplier's products with their cost, asked now.
+ */
+export const suppliersCatalogueOptions = (options: Options<SuppliersCatalogueData>) => queryOptions<SuppliersCatalogueResponse, SuppliersCatalogueError, SuppliersCatalogueResponse, ReturnType<typeof suppliersCatalogueQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersCatalogue({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersCatalogueQueryKey(options)
+});
+
+export const suppliersCircuitQueryKey = (options: Options<SuppliersCircuitData>) => createQueryKey('suppliersCircuit', options);
+
+/**
+ * Supplier Circuit
+ */
+export const suppliersCircuitOptions = (options: Options<SuppliersCircuitData>) => queryOptions<SuppliersCircuitResponse, SuppliersCircuitError, SuppliersCircuitResponse, ReturnType<typeof suppliersCircuitQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersCircuit({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersCircuitQueryKey(options)
+});
+
+/**
+ * Reset Circuit
+ *
+ * Close the circuit by hand (the supplier is back).
+ */
+export const suppliersResetCircuitMutation = (options?: Partial<Options<SuppliersResetCircuitData>>): UseMutationOptions<SuppliersResetCircuitResponse, SuppliersResetCircuitError, Options<SuppliersResetCircuitData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersResetCircuitResponse, SuppliersResetCircuitError, Options<SuppliersResetCircuitData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersResetCircuit({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const suppliersHealthQueryKey = (options: Options<SuppliersHealthData>) => createQueryKey('suppliersHealth', options);
+
+/**
+ * Supplier Health
+ *
+ * Success rate and p50/p95 latency of the last 24 h of upstream orders, last error,
+ * balance and circuit.
+ */
+export const suppliersHealthOptions = (options: Options<SuppliersHealthData>) => queryOptions<SuppliersHealthResponse, SuppliersHealthError, SuppliersHealthResponse, ReturnType<typeof suppliersHealthQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersHealth({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersHealthQueryKey(options)
+});
+
+/**
+ * Test Supplier
+ *
+ * Test the connection: ask the supplier for our balance (kept; below the threshold
+ * raises an alert).
+ */
+export const suppliersTestMutation = (options?: Partial<Options<SuppliersTestData>>): UseMutationOptions<SuppliersTestResponse, SuppliersTestError, Options<SuppliersTestData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersTestResponse, SuppliersTestError, Options<SuppliersTestData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersTest({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
 
 export const systemInfoQueryKey = (options?: Options<SystemInfoData>) => createQueryKey('systemInfo', options);
 
