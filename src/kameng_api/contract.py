@@ -92,7 +92,9 @@ def security_of(route: APIRoute) -> list[dict[str, list[str]]] | None:
         rule = getattr(call, deps.ACCESS_MARKER, None)
         if call is deps.optional_actor:
             optional = True
-        elif rule == "authenticated" or (isinstance(rule, str) and rule.startswith("permission")):
+        elif rule in ("authenticated", "reseller") or (
+            isinstance(rule, str) and rule.startswith("permission")
+        ):
             return [{BEARER: []}]
     return [{}, {BEARER: []}] if optional else None
 
