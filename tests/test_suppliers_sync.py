@@ -580,6 +580,12 @@ async def test_reconciliation_start_is_checked(
         )
         assert r.status_code == 422, r.text
         assert r.json()["code"] == "bad_period"
+    r = await client.post(
+        url,
+        json={"since": "0001-01-01T00:00:00+05:00", "until": "0001-01-02T00:00:00Z"},
+        headers=up.admin,
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "bad_period")
     r = await client.post(url, json={"since": "yesterday", "until": "today"}, headers=up.admin)
     assert r.status_code == 422
     assert r.json()["code"] == "validation_failed"

@@ -44,8 +44,14 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 def _utc(t: datetime) -> datetime:
-    """A time without a zone is read as UTC."""
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+    """In UTC (a time without a zone is read as UTC); 422 for one UTC cannot hold (year 1
+    with a positive offset, year 9999 with a negative one)."""
+    if t.tzinfo is None:
+        return t.replace(tzinfo=UTC)
+    try:
+        return t.astimezone(UTC)
+    except OverflowError as exc:
+        raise reconcile.BadPeriod("时间超出范围 (a time out of range)") from exc
 
 
 def _next(ids: list[int], limit: int) -> int | None:
