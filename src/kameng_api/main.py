@@ -52,6 +52,7 @@ from kameng_api.resellers.router import admin_router as reseller_admin_router
 from kameng_api.resellers.router import open_router
 from kameng_api.settings import Settings, get_settings
 from kameng_api.suppliers.router import router as suppliers_router
+from kameng_api.suppliers.sync_router import router as supplier_sync_router
 from kameng_api.system.router import ops_router
 from kameng_api.system.router import router as system_router
 from kameng_api.wallet.router import router as wallet_router
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         reseller_callbacks_router,
         reseller_callbacks_admin_router,
         suppliers_router,
+        supplier_sync_router,
         system_router,
     ):
         api.include_router(r)

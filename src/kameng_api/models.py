@@ -30,6 +30,13 @@ from kameng_api.rbac.models import Role, RolePermission, UserRole
 from kameng_api.resellers.callback_models import ResellerCallback, ResellerCallbackAttempt
 from kameng_api.resellers.models import OpenOrder, ResellerAccount, ResellerKey
 from kameng_api.suppliers.models import Supplier, SupplierMapping, UpstreamOrder
+from kameng_api.suppliers.sync_models import (
+    SupplierCatalogueItem,
+    SupplierReconMismatch,
+    SupplierReconReport,
+    SupplierSyncChange,
+    SupplierSyncRun,
+)
 from kameng_api.system.models import WorkerProbe
 from kameng_api.wallet.models import Account, Entry, Line
 
@@ -73,7 +80,12 @@ __all__ = [
     "Stock",
     "StockDelta",
     "Supplier",
+    "SupplierCatalogueItem",
     "SupplierMapping",
+    "SupplierReconMismatch",
+    "SupplierReconReport",
+    "SupplierSyncChange",
+    "SupplierSyncRun",
     "UpstreamOrder",
     "User",
     "UserRole",

@@ -22,6 +22,7 @@ TASK_MODULES = [
     "kameng_api.fulfilment.tasks",
     "kameng_api.resellers.callbacks_tasks",
     "kameng_api.suppliers.tasks",
+    "kameng_api.suppliers.sync_tasks",
 ]
 
 

@@ -2,7 +2,7 @@
 
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client';
 import { client } from './client.gen';
-import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, OpenBalanceData, OpenBalanceErrors, OpenBalanceResponses, OpenCancelOrderData, OpenCancelOrderErrors, OpenCancelOrderResponses, OpenCategoriesData, OpenCategoriesErrors, OpenCategoriesResponses, OpenCreateOrderData, OpenCreateOrderErrors, OpenCreateOrderResponses, OpenGetOrderData, OpenGetOrderErrors, OpenGetOrderResponses, OpenListOrdersData, OpenListOrdersErrors, OpenListOrdersResponses, OpenPingData, OpenPingErrors, OpenPingResponses, OpenProductsData, OpenProductsErrors, OpenProductsResponses, OrdersConfirmPaidData, OrdersConfirmPaidErrors, OrdersConfirmPaidResponses, OrdersCreateData, OrdersCreateErrors, OrdersCreateResponses, OrdersDeliverData, OrdersDeliverErrors, OrdersDeliverResponses, OrdersGetData, OrdersGetErrors, OrdersGetMineData, OrdersGetMineErrors, OrdersGetMineResponses, OrdersGetResponses, OrdersListData, OrdersListErrors, OrdersListMineData, OrdersListMineErrors, OrdersListMineResponses, OrdersListResponses, OrdersRedeliverData, OrdersRedeliverErrors, OrdersRedeliverResponses, OrdersRefundData, OrdersRefundErrors, OrdersRefundResponses, OrdersResendData, OrdersResendErrors, OrdersResendResponses, PaymentsEpayNotifyData, PaymentsEpayNotifyErrors, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetErrors, PaymentsEpayNotifyGetResponses, PaymentsEpayNotifyResponses, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyErrors, ResellersAdminRevokeKeyResponses, ResellersCallbacksGetData, ResellersCallbacksGetErrors, ResellersCallbacksGetMineData, ResellersCallbacksGetMineErrors, ResellersCallbacksGetMineResponses, ResellersCallbacksGetResponses, ResellersCallbacksListData, ResellersCallbacksListErrors, ResellersCallbacksListMineData, ResellersCallbacksListMineErrors, ResellersCallbacksListMineResponses, ResellersCallbacksListResponses, ResellersCallbacksPingData, ResellersCallbacksPingErrors, ResellersCallbacksPingResponses, ResellersCallbacksResendData, ResellersCallbacksResendErrors, ResellersCallbacksResendMineData, ResellersCallbacksResendMineErrors, ResellersCallbacksResendMineResponses, ResellersCallbacksResendResponses, ResellersCreateKeyData, ResellersCreateKeyErrors, ResellersCreateKeyResponses, ResellersGetCallbackData, ResellersGetCallbackErrors, ResellersGetCallbackResponses, ResellersListKeysData, ResellersListKeysErrors, ResellersListKeysResponses, ResellersListMyKeysData, ResellersListMyKeysErrors, ResellersListMyKeysResponses, ResellersRevokeKeyData, ResellersRevokeKeyErrors, ResellersRevokeKeyResponses, ResellersRotateKeyData, ResellersRotateKeyErrors, ResellersRotateKeyResponses, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretErrors, ResellersRotateWebhookSecretResponses, ResellersSetCallbackData, ResellersSetCallbackErrors, ResellersSetCallbackResponses, ResellersUpdateKeyData, ResellersUpdateKeyErrors, ResellersUpdateKeyResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesErrors, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SuppliersCallbackData, SuppliersCallbackErrors, SuppliersCallbackResponses, SuppliersCatalogueData, SuppliersCatalogueErrors, SuppliersCatalogueResponses, SuppliersCircuitData, SuppliersCircuitErrors, SuppliersCircuitResponses, SuppliersCreateData, SuppliersCreateErrors, SuppliersCreateMappingData, SuppliersCreateMappingErrors, SuppliersCreateMappingResponses, SuppliersCreateResponses, SuppliersDeleteMappingData, SuppliersDeleteMappingErrors, SuppliersDeleteMappingResponses, SuppliersGetData, SuppliersGetErrors, SuppliersGetResponses, SuppliersHealthData, SuppliersHealthErrors, SuppliersHealthResponses, SuppliersListData, SuppliersListErrors, SuppliersListMappingsData, SuppliersListMappingsErrors, SuppliersListMappingsResponses, SuppliersListResponses, SuppliersOrderUpstreamData, SuppliersOrderUpstreamErrors, SuppliersOrderUpstreamResponses, SuppliersResetCircuitData, SuppliersResetCircuitErrors, SuppliersResetCircuitResponses, SuppliersTestData, SuppliersTestErrors, SuppliersTestResponses, SuppliersUpdateData, SuppliersUpdateErrors, SuppliersUpdateMappingData, SuppliersUpdateMappingErrors, SuppliersUpdateMappingResponses, SuppliersUpdateResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses, WalletAccountStatementData, WalletAccountStatementErrors, WalletAccountStatementResponses, WalletAdjustData, WalletAdjustErrors, WalletAdjustResponses, WalletExportMyStatementData, WalletExportMyStatementErrors, WalletExportMyStatementResponses, WalletExportStatementData, WalletExportStatementErrors, WalletExportStatementResponses, WalletLedgerData, WalletLedgerErrors, WalletLedgerResponses, WalletListAccountsData, WalletListAccountsErrors, WalletListAccountsResponses, WalletMyStatementData, WalletMyStatementErrors, WalletMyStatementResponses, WalletMyWalletData, WalletMyWalletErrors, WalletMyWalletResponses, WalletRechargeData, WalletRechargeErrors, WalletRechargeResponses, WalletTrialBalanceData, WalletTrialBalanceErrors, WalletTrialBalanceResponses } from './types.gen';
+import type { AuditExportData, AuditExportErrors, AuditExportResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLogin2FaData, AuthLogin2FaErrors, AuthLogin2FaResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, AuthRequestPasswordResetData, AuthRequestPasswordResetErrors, AuthRequestPasswordResetResponses, AuthResendVerificationData, AuthResendVerificationErrors, AuthResendVerificationResponses, AuthResetPasswordData, AuthResetPasswordErrors, AuthResetPasswordResponses, AuthStepUpData, AuthStepUpErrors, AuthStepUpResponses, AuthVerifyEmailData, AuthVerifyEmailErrors, AuthVerifyEmailResponses, CatalogBulkStatusData, CatalogBulkStatusErrors, CatalogBulkStatusResponses, CatalogCreateCategoryData, CatalogCreateCategoryErrors, CatalogCreateCategoryResponses, CatalogCreateProductData, CatalogCreateProductErrors, CatalogCreateProductResponses, CatalogDeleteCategoryData, CatalogDeleteCategoryErrors, CatalogDeleteCategoryResponses, CatalogGetProductData, CatalogGetProductErrors, CatalogGetProductResponses, CatalogListCategoriesData, CatalogListCategoriesErrors, CatalogListCategoriesResponses, CatalogListProductsData, CatalogListProductsErrors, CatalogListProductsResponses, CatalogPriceCheckData, CatalogPriceCheckErrors, CatalogPriceCheckResponses, CatalogUpdateCategoryData, CatalogUpdateCategoryErrors, CatalogUpdateCategoryResponses, CatalogUpdateProductData, CatalogUpdateProductErrors, CatalogUpdateProductResponses, InventoryConfirmImportData, InventoryConfirmImportErrors, InventoryConfirmImportResponses, InventoryDiscardImportData, InventoryDiscardImportErrors, InventoryDiscardImportResponses, InventoryExportKeysData, InventoryExportKeysErrors, InventoryExportKeysResponses, InventoryGetImportData, InventoryGetImportErrors, InventoryGetImportResponses, InventoryImportTargetsData, InventoryImportTargetsErrors, InventoryImportTargetsResponses, InventoryListImportsData, InventoryListImportsErrors, InventoryListImportsResponses, InventoryListKeysData, InventoryListKeysErrors, InventoryListKeysResponses, InventoryProductStockData, InventoryProductStockErrors, InventoryProductStockResponses, InventoryRevalidateImportData, InventoryRevalidateImportErrors, InventoryRevalidateImportResponses, InventoryRevealKeyData, InventoryRevealKeyErrors, InventoryRevealKeyResponses, InventoryStageImportData, InventoryStageImportErrors, InventoryStageImportResponses, InventoryVoidImportData, InventoryVoidImportErrors, InventoryVoidImportResponses, InventoryVoidKeysData, InventoryVoidKeysErrors, InventoryVoidKeysResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDisable2FaData, MeDisable2FaErrors, MeDisable2FaResponses, MeEnable2FaData, MeEnable2FaErrors, MeEnable2FaResponses, MeGetData, MeGetErrors, MeGetResponses, MeListLoginEventsData, MeListLoginEventsErrors, MeListLoginEventsResponses, MeListNoticesData, MeListNoticesErrors, MeListNoticesResponses, MeListSessionsData, MeListSessionsErrors, MeListSessionsResponses, MeReadNoticeData, MeReadNoticeErrors, MeReadNoticeResponses, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesErrors, MeRegenerateRecoveryCodesResponses, MeRevokeSessionData, MeRevokeSessionErrors, MeRevokeSessionResponses, MeStart2FaData, MeStart2FaErrors, MeStart2FaResponses, OpenBalanceData, OpenBalanceErrors, OpenBalanceResponses, OpenCancelOrderData, OpenCancelOrderErrors, OpenCancelOrderResponses, OpenCategoriesData, OpenCategoriesErrors, OpenCategoriesResponses, OpenCreateOrderData, OpenCreateOrderErrors, OpenCreateOrderResponses, OpenGetOrderData, OpenGetOrderErrors, OpenGetOrderResponses, OpenListOrdersData, OpenListOrdersErrors, OpenListOrdersResponses, OpenPingData, OpenPingErrors, OpenPingResponses, OpenProductsData, OpenProductsErrors, OpenProductsResponses, OrdersConfirmPaidData, OrdersConfirmPaidErrors, OrdersConfirmPaidResponses, OrdersCreateData, OrdersCreateErrors, OrdersCreateResponses, OrdersDeliverData, OrdersDeliverErrors, OrdersDeliverResponses, OrdersGetData, OrdersGetErrors, OrdersGetMineData, OrdersGetMineErrors, OrdersGetMineResponses, OrdersGetResponses, OrdersListData, OrdersListErrors, OrdersListMineData, OrdersListMineErrors, OrdersListMineResponses, OrdersListResponses, OrdersRedeliverData, OrdersRedeliverErrors, OrdersRedeliverResponses, OrdersRefundData, OrdersRefundErrors, OrdersRefundResponses, OrdersResendData, OrdersResendErrors, OrdersResendResponses, PaymentsEpayNotifyData, PaymentsEpayNotifyErrors, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetErrors, PaymentsEpayNotifyGetResponses, PaymentsEpayNotifyResponses, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyErrors, ResellersAdminRevokeKeyResponses, ResellersCallbacksGetData, ResellersCallbacksGetErrors, ResellersCallbacksGetMineData, ResellersCallbacksGetMineErrors, ResellersCallbacksGetMineResponses, ResellersCallbacksGetResponses, ResellersCallbacksListData, ResellersCallbacksListErrors, ResellersCallbacksListMineData, ResellersCallbacksListMineErrors, ResellersCallbacksListMineResponses, ResellersCallbacksListResponses, ResellersCallbacksPingData, ResellersCallbacksPingErrors, ResellersCallbacksPingResponses, ResellersCallbacksResendData, ResellersCallbacksResendErrors, ResellersCallbacksResendMineData, ResellersCallbacksResendMineErrors, ResellersCallbacksResendMineResponses, ResellersCallbacksResendResponses, ResellersCreateKeyData, ResellersCreateKeyErrors, ResellersCreateKeyResponses, ResellersGetCallbackData, ResellersGetCallbackErrors, ResellersGetCallbackResponses, ResellersListKeysData, ResellersListKeysErrors, ResellersListKeysResponses, ResellersListMyKeysData, ResellersListMyKeysErrors, ResellersListMyKeysResponses, ResellersRevokeKeyData, ResellersRevokeKeyErrors, ResellersRevokeKeyResponses, ResellersRotateKeyData, ResellersRotateKeyErrors, ResellersRotateKeyResponses, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretErrors, ResellersRotateWebhookSecretResponses, ResellersSetCallbackData, ResellersSetCallbackErrors, ResellersSetCallbackResponses, ResellersUpdateKeyData, ResellersUpdateKeyErrors, ResellersUpdateKeyResponses, RolesCreateData, RolesCreateErrors, RolesCreateResponses, RolesDeleteData, RolesDeleteErrors, RolesDeleteResponses, RolesGetData, RolesGetErrors, RolesGetResponses, RolesListData, RolesListErrors, RolesListResponses, RolesPermissionCatalogueData, RolesPermissionCatalogueErrors, RolesPermissionCatalogueResponses, RolesUpdateData, RolesUpdateErrors, RolesUpdateResponses, ShopGetProductData, ShopGetProductErrors, ShopGetProductResponses, ShopListCategoriesData, ShopListCategoriesErrors, ShopListCategoriesResponses, ShopListProductsData, ShopListProductsErrors, ShopListProductsResponses, ShopQuoteData, ShopQuoteErrors, ShopQuoteResponses, SuppliersCallbackData, SuppliersCallbackErrors, SuppliersCallbackResponses, SuppliersCatalogueData, SuppliersCatalogueErrors, SuppliersCatalogueResponses, SuppliersCircuitData, SuppliersCircuitErrors, SuppliersCircuitResponses, SuppliersCreateData, SuppliersCreateErrors, SuppliersCreateMappingData, SuppliersCreateMappingErrors, SuppliersCreateMappingResponses, SuppliersCreateResponses, SuppliersDeleteMappingData, SuppliersDeleteMappingErrors, SuppliersDeleteMappingResponses, SuppliersExportReconData, SuppliersExportReconErrors, SuppliersExportReconResponses, SuppliersGetData, SuppliersGetErrors, SuppliersGetReconData, SuppliersGetReconErrors, SuppliersGetReconResponses, SuppliersGetResponses, SuppliersGetSyncData, SuppliersGetSyncErrors, SuppliersGetSyncResponses, SuppliersHealthData, SuppliersHealthErrors, SuppliersHealthResponses, SuppliersListData, SuppliersListErrors, SuppliersListMappingsData, SuppliersListMappingsErrors, SuppliersListMappingsResponses, SuppliersListProductsData, SuppliersListProductsErrors, SuppliersListProductsResponses, SuppliersListReconsData, SuppliersListReconsErrors, SuppliersListReconsResponses, SuppliersListResponses, SuppliersListSyncsData, SuppliersListSyncsErrors, SuppliersListSyncsResponses, SuppliersOrderUpstreamData, SuppliersOrderUpstreamErrors, SuppliersOrderUpstreamResponses, SuppliersReconMismatchesData, SuppliersReconMismatchesErrors, SuppliersReconMismatchesResponses, SuppliersResetCircuitData, SuppliersResetCircuitErrors, SuppliersResetCircuitResponses, SuppliersStartReconData, SuppliersStartReconErrors, SuppliersStartReconResponses, SuppliersStartSyncData, SuppliersStartSyncErrors, SuppliersStartSyncResponses, SuppliersSyncChangesData, SuppliersSyncChangesErrors, SuppliersSyncChangesResponses, SuppliersTestData, SuppliersTestErrors, SuppliersTestResponses, SuppliersUpdateData, SuppliersUpdateErrors, SuppliersUpdateMappingData, SuppliersUpdateMappingErrors, SuppliersUpdateMappingResponses, SuppliersUpdateResponses, SystemInfoData, SystemInfoErrors, SystemInfoResponses, SystemLivenessData, SystemLivenessResponses, SystemReadinessData, SystemReadinessErrors, SystemReadinessResponses, UsersCreateStaffData, UsersCreateStaffErrors, UsersCreateStaffResponses, UsersForceLogoutData, UsersForceLogoutErrors, UsersForceLogoutResponses, UsersGetData, UsersGetErrors, UsersGetResponses, UsersListData, UsersListErrors, UsersListResponses, UsersLoginEventsData, UsersLoginEventsErrors, UsersLoginEventsResponses, UsersSetRolesData, UsersSetRolesErrors, UsersSetRolesResponses, UsersUpdateData, UsersUpdateErrors, UsersUpdateResponses, WalletAccountStatementData, WalletAccountStatementErrors, WalletAccountStatementResponses, WalletAdjustData, WalletAdjustErrors, WalletAdjustResponses, WalletExportMyStatementData, WalletExportMyStatementErrors, WalletExportMyStatementResponses, WalletExportStatementData, WalletExportStatementErrors, WalletExportStatementResponses, WalletLedgerData, WalletLedgerErrors, WalletLedgerResponses, WalletListAccountsData, WalletListAccountsErrors, WalletListAccountsResponses, WalletMyStatementData, WalletMyStatementErrors, WalletMyStatementResponses, WalletMyWalletData, WalletMyWalletErrors, WalletMyWalletResponses, WalletRechargeData, WalletRechargeErrors, WalletRechargeResponses, WalletTrialBalanceData, WalletTrialBalanceErrors, WalletTrialBalanceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -23,7 +23,11 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
  *
  * Where my order callbacks go, and whether a signing secret exists.
  */
-export const resellersGetCallback = <ThrowOnError extends boolean = false>(options?: Options<ResellersGetCallbackData, ThrowOnError>) => (options?.client ?? client).get<ResellersGetCallbackResponses, ResellersGetCallbackErrors, ThrowOnError>({ url: '/api/v1/account/reseller/callback', ...options });
+export const resellersGetCallback = <ThrowOnError extends boolean = false>(options?: Options<ResellersGetCallbackData, ThrowOnError>) => (options?.client ?? client).get<ResellersGetCallbackResponses, ResellersGetCallbackErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/account/reseller/callback',
+    ...options
+});
 
 /**
  * Set Callback
@@ -32,6 +36,7 @@ export const resellersGetCallback = <ThrowOnError extends boolean = false>(optio
  * metadata …) is 422 ``url_not_allowed``.
  */
 export const resellersSetCallback = <ThrowOnError extends boolean = false>(options: Options<ResellersSetCallbackData, ThrowOnError>) => (options.client ?? client).put<ResellersSetCallbackResponses, ResellersSetCallbackErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/account/reseller/callback',
     ...options,
     headers: {
@@ -57,7 +62,11 @@ export const resellersCallbacksPing = <ThrowOnError extends boolean = false>(opt
  *
  * A new callback signing secret (``whsec_…``), shown this once; the old one stops.
  */
-export const resellersRotateWebhookSecret = <ThrowOnError extends boolean = false>(options?: Options<ResellersRotateWebhookSecretData, ThrowOnError>) => (options?.client ?? client).post<ResellersRotateWebhookSecretResponses, ResellersRotateWebhookSecretErrors, ThrowOnError>({ url: '/api/v1/account/reseller/callback/rotate-secret', ...options });
+export const resellersRotateWebhookSecret = <ThrowOnError extends boolean = false>(options?: Options<ResellersRotateWebhookSecretData, ThrowOnError>) => (options?.client ?? client).post<ResellersRotateWebhookSecretResponses, ResellersRotateWebhookSecretErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/account/reseller/callback/rotate-secret',
+    ...options
+});
 
 /**
  * My Callbacks
@@ -98,7 +107,11 @@ export const resellersCallbacksResendMine = <ThrowOnError extends boolean = fals
  *
  * My open-API keys, newest first (never the secret: its last 4 characters).
  */
-export const resellersListMyKeys = <ThrowOnError extends boolean = false>(options?: Options<ResellersListMyKeysData, ThrowOnError>) => (options?.client ?? client).get<ResellersListMyKeysResponses, ResellersListMyKeysErrors, ThrowOnError>({ url: '/api/v1/account/reseller/keys', ...options });
+export const resellersListMyKeys = <ThrowOnError extends boolean = false>(options?: Options<ResellersListMyKeysData, ThrowOnError>) => (options?.client ?? client).get<ResellersListMyKeysResponses, ResellersListMyKeysErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/account/reseller/keys',
+    ...options
+});
 
 /**
  * Create Key
@@ -107,6 +120,7 @@ export const resellersListMyKeys = <ThrowOnError extends boolean = false>(option
  * 409 ``too_many_keys`` beyond ``KAMENG_RESELLER_MAX_KEYS`` live keys.
  */
 export const resellersCreateKey = <ThrowOnError extends boolean = false>(options: Options<ResellersCreateKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersCreateKeyResponses, ResellersCreateKeyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/account/reseller/keys',
     ...options,
     headers: {
@@ -121,6 +135,7 @@ export const resellersCreateKey = <ThrowOnError extends boolean = false>(options
  * Change a key's name, IP allowlist or rate limit (fields left out stay).
  */
 export const resellersUpdateKey = <ThrowOnError extends boolean = false>(options: Options<ResellersUpdateKeyData, ThrowOnError>) => (options.client ?? client).patch<ResellersUpdateKeyResponses, ResellersUpdateKeyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/account/reseller/keys/{key_id}',
     ...options,
     headers: {
@@ -134,7 +149,11 @@ export const resellersUpdateKey = <ThrowOnError extends boolean = false>(options
  *
  * Refuse this key from the next request on.
  */
-export const resellersRevokeKey = <ThrowOnError extends boolean = false>(options: Options<ResellersRevokeKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersRevokeKeyResponses, ResellersRevokeKeyErrors, ThrowOnError>({ url: '/api/v1/account/reseller/keys/{key_id}/revoke', ...options });
+export const resellersRevokeKey = <ThrowOnError extends boolean = false>(options: Options<ResellersRevokeKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersRevokeKeyResponses, ResellersRevokeKeyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/account/reseller/keys/{key_id}/revoke',
+    ...options
+});
 
 /**
  * Rotate Key
@@ -142,7 +161,11 @@ export const resellersRevokeKey = <ThrowOnError extends boolean = false>(options
  * A new key (new app id and secret, shown once) replacing this one; the old key keeps
  * working for ``KAMENG_RESELLER_KEY_GRACE_S`` (default 24 h), then it is refused.
  */
-export const resellersRotateKey = <ThrowOnError extends boolean = false>(options: Options<ResellersRotateKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersRotateKeyResponses, ResellersRotateKeyErrors, ThrowOnError>({ url: '/api/v1/account/reseller/keys/{key_id}/rotate', ...options });
+export const resellersRotateKey = <ThrowOnError extends boolean = false>(options: Options<ResellersRotateKeyData, ThrowOnError>) => (options.client ?? client).post<ResellersRotateKeyResponses, ResellersRotateKeyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/account/reseller/keys/{key_id}/rotate',
+    ...options
+});
 
 /**
  * List Orders
@@ -1179,6 +1202,51 @@ export const suppliersCatalogue = <ThrowOnError extends boolean = false>(options
 });
 
 /**
+ * List Syncs
+ *
+ * The supplier's sync runs, newest first (``before_id`` = ``next_before_id``).
+ */
+export const suppliersListSyncs = <ThrowOnError extends boolean = false>(options: Options<SuppliersListSyncsData, ThrowOnError>) => (options.client ?? client).get<SuppliersListSyncsResponses, SuppliersListSyncsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/catalogue-syncs',
+    ...options
+});
+
+/**
+ * Start Sync
+ *
+ * 同步商品目录: start importing the supplier's catalogue (products and costs) in the
+ * background; poll the run. 409 ``sync_running`` while a sync of this supplier runs.
+ */
+export const suppliersStartSync = <ThrowOnError extends boolean = false>(options: Options<SuppliersStartSyncData, ThrowOnError>) => (options.client ?? client).post<SuppliersStartSyncResponses, SuppliersStartSyncErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/catalogue-syncs',
+    ...options
+});
+
+/**
+ * Get Sync
+ *
+ * One run with its progress (``processed`` of ``total``) and counts.
+ */
+export const suppliersGetSync = <ThrowOnError extends boolean = false>(options: Options<SuppliersGetSyncData, ThrowOnError>) => (options.client ?? client).get<SuppliersGetSyncResponses, SuppliersGetSyncErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/catalogue-syncs/{run_id}',
+    ...options
+});
+
+/**
+ * Sync Changes
+ *
+ * What the run did to mappings: ``cost`` (old → new) or ``disabled`` (product gone).
+ */
+export const suppliersSyncChanges = <ThrowOnError extends boolean = false>(options: Options<SuppliersSyncChangesData, ThrowOnError>) => (options.client ?? client).get<SuppliersSyncChangesResponses, SuppliersSyncChangesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/catalogue-syncs/{run_id}/changes',
+    ...options
+});
+
+/**
  * Supplier Circuit
  */
 export const suppliersCircuit = <ThrowOnError extends boolean = false>(options: Options<SuppliersCircuitData, ThrowOnError>) => (options.client ?? client).get<SuppliersCircuitResponses, SuppliersCircuitErrors, ThrowOnError>({
@@ -1207,6 +1275,80 @@ export const suppliersResetCircuit = <ThrowOnError extends boolean = false>(opti
 export const suppliersHealth = <ThrowOnError extends boolean = false>(options: Options<SuppliersHealthData, ThrowOnError>) => (options.client ?? client).get<SuppliersHealthResponses, SuppliersHealthErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/suppliers/{supplier_id}/health',
+    ...options
+});
+
+/**
+ * List Products
+ *
+ * The supplier's catalogue as last synced (to map SKUs from): ``q`` searches name and
+ * product id; ``present=true`` only what the last sync listed. Newest first.
+ */
+export const suppliersListProducts = <ThrowOnError extends boolean = false>(options: Options<SuppliersListProductsData, ThrowOnError>) => (options.client ?? client).get<SuppliersListProductsResponses, SuppliersListProductsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/products',
+    ...options
+});
+
+/**
+ * List Recons
+ *
+ * The supplier's reconciliation reports, newest first.
+ */
+export const suppliersListRecons = <ThrowOnError extends boolean = false>(options: Options<SuppliersListReconsData, ThrowOnError>) => (options.client ?? client).get<SuppliersListReconsResponses, SuppliersListReconsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations',
+    ...options
+});
+
+/**
+ * Start Recon
+ *
+ * 对账: compare our upstream orders of ``[since, until)`` with the supplier's answers,
+ * in the background; poll the report. 409 ``recon_running`` while one of this supplier
+ * runs; 422 ``bad_period`` for an empty or longer than 31 days period.
+ */
+export const suppliersStartRecon = <ThrowOnError extends boolean = false>(options: Options<SuppliersStartReconData, ThrowOnError>) => (options.client ?? client).post<SuppliersStartReconResponses, SuppliersStartReconErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get Recon
+ *
+ * One report: progress (``checked`` of ``total``), counts and cost at stake per kind.
+ */
+export const suppliersGetRecon = <ThrowOnError extends boolean = false>(options: Options<SuppliersGetReconData, ThrowOnError>) => (options.client ?? client).get<SuppliersGetReconResponses, SuppliersGetReconErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations/{report_id}',
+    ...options
+});
+
+/**
+ * Export Recon
+ *
+ * The report's mismatches as CSV (at most 100,000 rows). Cells that would start a
+ * spreadsheet formula are prefixed with a quote.
+ */
+export const suppliersExportRecon = <ThrowOnError extends boolean = false>(options: Options<SuppliersExportReconData, ThrowOnError>) => (options.client ?? client).get<SuppliersExportReconResponses, SuppliersExportReconErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations/{report_id}/export',
+    ...options
+});
+
+/**
+ * Recon Mismatches
+ *
+ * The report's mismatches, newest first, optionally of one ``kind``.
+ */
+export const suppliersReconMismatches = <ThrowOnError extends boolean = false>(options: Options<SuppliersReconMismatchesData, ThrowOnError>) => (options.client ?? client).get<SuppliersReconMismatchesResponses, SuppliersReconMismatchesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations/{report_id}/mismatches',
     ...options
 });
 

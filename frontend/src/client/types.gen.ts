@@ -2813,6 +2813,262 @@ export type RechargeOut = {
 };
 
 /**
+ * ReconAmountsOut
+ */
+export type ReconAmountsOut = {
+    /**
+     * Cost Differs
+     */
+    cost_differs: string;
+    /**
+     * Ours Failed Theirs Success
+     */
+    ours_failed_theirs_success: string;
+    /**
+     * Ours Success Theirs Failed
+     */
+    ours_success_theirs_failed: string;
+    /**
+     * Ours Success Theirs Missing
+     */
+    ours_success_theirs_missing: string;
+    /**
+     * State Differs
+     */
+    state_differs: string;
+    /**
+     * Unanswered
+     */
+    unanswered: string;
+};
+
+/**
+ * ReconCountsOut
+ */
+export type ReconCountsOut = {
+    /**
+     * Cost Differs
+     */
+    cost_differs: number;
+    /**
+     * Ours Failed Theirs Success
+     */
+    ours_failed_theirs_success: number;
+    /**
+     * Ours Success Theirs Failed
+     */
+    ours_success_theirs_failed: number;
+    /**
+     * Ours Success Theirs Missing
+     */
+    ours_success_theirs_missing: number;
+    /**
+     * State Differs
+     */
+    state_differs: number;
+    /**
+     * Unanswered
+     */
+    unanswered: number;
+};
+
+/**
+ * ReconIn
+ */
+export type ReconIn = {
+    /**
+     * Since
+     *
+     * Start of the period (inclusive), RFC 3339.
+     */
+    since: string;
+    /**
+     * Until
+     *
+     * End of the period (exclusive); at most 31 days.
+     */
+    until: string;
+};
+
+/**
+ * ReconMismatchOut
+ */
+export type ReconMismatchOut = {
+    /**
+     * At Stake
+     */
+    at_stake: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Detail
+     */
+    detail: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Kind
+     */
+    kind: 'ours_success_theirs_failed' | 'ours_success_theirs_missing' | 'ours_failed_theirs_success' | 'state_differs' | 'cost_differs' | 'unanswered';
+    /**
+     * Order Id
+     */
+    order_id: number;
+    /**
+     * Order No
+     */
+    order_no: string;
+    /**
+     * Our Cost
+     */
+    our_cost: string | null;
+    /**
+     * Our State
+     */
+    our_state: string;
+    /**
+     * Report Id
+     */
+    report_id: number;
+    /**
+     * Request Id
+     */
+    request_id: string;
+    /**
+     * Supplier Ref
+     */
+    supplier_ref: string | null;
+    /**
+     * Their Cost
+     */
+    their_cost: string | null;
+    /**
+     * Their State
+     */
+    their_state: 'success' | 'failed' | 'processing' | 'missing' | 'error';
+    /**
+     * Upstream Id
+     */
+    upstream_id: number;
+};
+
+/**
+ * ReconMismatchPage
+ */
+export type ReconMismatchPage = {
+    /**
+     * Items
+     */
+    items: Array<ReconMismatchOut>;
+    /**
+     * Next Before Id
+     */
+    next_before_id: number | null;
+};
+
+/**
+ * ReconReportOut
+ */
+export type ReconReportOut = {
+    /**
+     * Cost at stake per kind.
+     */
+    amounts: ReconAmountsOut;
+    /**
+     * Checked
+     *
+     * Asked about so far (progress).
+     */
+    checked: number;
+    /**
+     * Cost At Stake
+     */
+    cost_at_stake: string;
+    /**
+     * Mismatches per kind.
+     */
+    counts: ReconCountsOut;
+    /**
+     * Error
+     */
+    error: string | null;
+    /**
+     * Finished At
+     */
+    finished_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Matched
+     */
+    matched: number;
+    /**
+     * Mismatched
+     */
+    mismatched: number;
+    /**
+     * Note
+     */
+    note: string;
+    /**
+     * Period End
+     */
+    period_end: string;
+    /**
+     * Period Start
+     */
+    period_start: string;
+    /**
+     * Started At
+     */
+    started_at: string;
+    /**
+     * Started By
+     */
+    started_by: number | null;
+    /**
+     * Status
+     */
+    status: 'running' | 'done' | 'failed';
+    /**
+     * Supplier Id
+     */
+    supplier_id: number;
+    /**
+     * Theirs Listed
+     *
+     * Whether orders only the supplier knows were looked for (the protocol must list orders; none of ours can).
+     */
+    theirs_listed: boolean;
+    /**
+     * Total
+     *
+     * Our upstream orders in the period.
+     */
+    total: number;
+};
+
+/**
+ * ReconReportPage
+ */
+export type ReconReportPage = {
+    /**
+     * Items
+     */
+    items: Array<ReconReportOut>;
+    /**
+     * Next Before Id
+     */
+    next_before_id: number | null;
+};
+
+/**
  * RecoveryCodesOut
  */
 export type RecoveryCodesOut = {
@@ -3813,6 +4069,226 @@ export type SupplierPatch = {
      * Timeout S
      */
     timeout_s?: number | null;
+};
+
+/**
+ * SupplierProductOut
+ */
+export type SupplierProductOut = {
+    /**
+     * Available
+     *
+     * In stock at the supplier (when it says).
+     */
+    available: boolean;
+    /**
+     * Cost
+     *
+     * The supplier's price: our cost.
+     */
+    cost: string | null;
+    /**
+     * First Seen At
+     */
+    first_seen_at: string;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Kind
+     */
+    kind: string;
+    /**
+     * Last Seen At
+     */
+    last_seen_at: string;
+    /**
+     * Mapped Sku Ids
+     *
+     * Our SKUs mapped to this product.
+     */
+    mapped_sku_ids: Array<number>;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Present
+     *
+     * Listed by the last sync.
+     */
+    present: boolean;
+    /**
+     * Product Id
+     *
+     * The supplier's product id (a mapping's supplier_product_id).
+     */
+    product_id: string;
+    /**
+     * Supplier Id
+     */
+    supplier_id: number;
+};
+
+/**
+ * SupplierProductPage
+ */
+export type SupplierProductPage = {
+    /**
+     * Items
+     */
+    items: Array<SupplierProductOut>;
+    /**
+     * Next Before Id
+     */
+    next_before_id: number | null;
+};
+
+/**
+ * SyncChangeOut
+ */
+export type SyncChangeOut = {
+    /**
+     * Change
+     */
+    change: 'cost' | 'disabled';
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Mapping Id
+     */
+    mapping_id: number;
+    /**
+     * New Cost
+     */
+    new_cost: string | null;
+    /**
+     * Note
+     */
+    note: string;
+    /**
+     * Old Cost
+     */
+    old_cost: string | null;
+    /**
+     * Product Id
+     */
+    product_id: string;
+    /**
+     * Run Id
+     */
+    run_id: number;
+    /**
+     * Sku Id
+     */
+    sku_id: number;
+};
+
+/**
+ * SyncChangePage
+ */
+export type SyncChangePage = {
+    /**
+     * Items
+     */
+    items: Array<SyncChangeOut>;
+    /**
+     * Next Before Id
+     */
+    next_before_id: number | null;
+};
+
+/**
+ * SyncRunOut
+ */
+export type SyncRunOut = {
+    /**
+     * Created
+     *
+     * Products new to us.
+     */
+    created: number;
+    /**
+     * Disabled
+     *
+     * Mappings disabled: their product is not listed.
+     */
+    disabled: number;
+    /**
+     * Error
+     */
+    error: string | null;
+    /**
+     * Finished At
+     */
+    finished_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Missing
+     *
+     * Products no longer listed (kept, marked not present).
+     */
+    missing: number;
+    /**
+     * Processed
+     *
+     * Products imported so far (progress).
+     */
+    processed: number;
+    /**
+     * Repriced
+     *
+     * Mappings whose cost changed to the supplier's.
+     */
+    repriced: number;
+    /**
+     * Started At
+     */
+    started_at: string;
+    /**
+     * Started By
+     */
+    started_by: number | null;
+    /**
+     * Status
+     */
+    status: 'running' | 'done' | 'failed';
+    /**
+     * Supplier Id
+     */
+    supplier_id: number;
+    /**
+     * Total
+     *
+     * Products the supplier listed (null: not asked yet).
+     */
+    total: number | null;
+    /**
+     * Updated
+     *
+     * Known products whose name, cost, kind or stock changed.
+     */
+    updated: number;
+};
+
+/**
+ * SyncRunPage
+ */
+export type SyncRunPage = {
+    /**
+     * Items
+     */
+    items: Array<SyncRunOut>;
+    /**
+     * Next Before Id
+     */
+    next_before_id: number | null;
 };
 
 /**
@@ -8813,6 +9289,220 @@ export type SuppliersCatalogueResponses = {
 
 export type SuppliersCatalogueResponse = SuppliersCatalogueResponses[keyof SuppliersCatalogueResponses];
 
+export type SuppliersListSyncsData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: {
+        /**
+         * Before Id
+         */
+        before_id?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/suppliers/{supplier_id}/catalogue-syncs';
+};
+
+export type SuppliersListSyncsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersListSyncsError = SuppliersListSyncsErrors[keyof SuppliersListSyncsErrors];
+
+export type SuppliersListSyncsResponses = {
+    /**
+     * Successful Response
+     */
+    200: SyncRunPage;
+};
+
+export type SuppliersListSyncsResponse = SuppliersListSyncsResponses[keyof SuppliersListSyncsResponses];
+
+export type SuppliersStartSyncData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/catalogue-syncs';
+};
+
+export type SuppliersStartSyncErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersStartSyncError = SuppliersStartSyncErrors[keyof SuppliersStartSyncErrors];
+
+export type SuppliersStartSyncResponses = {
+    /**
+     * Successful Response
+     */
+    202: SyncRunOut;
+};
+
+export type SuppliersStartSyncResponse = SuppliersStartSyncResponses[keyof SuppliersStartSyncResponses];
+
+export type SuppliersGetSyncData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+        /**
+         * Run Id
+         */
+        run_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/catalogue-syncs/{run_id}';
+};
+
+export type SuppliersGetSyncErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersGetSyncError = SuppliersGetSyncErrors[keyof SuppliersGetSyncErrors];
+
+export type SuppliersGetSyncResponses = {
+    /**
+     * Successful Response
+     */
+    200: SyncRunOut;
+};
+
+export type SuppliersGetSyncResponse = SuppliersGetSyncResponses[keyof SuppliersGetSyncResponses];
+
+export type SuppliersSyncChangesData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+        /**
+         * Run Id
+         */
+        run_id: number;
+    };
+    query?: {
+        /**
+         * Before Id
+         */
+        before_id?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/suppliers/{supplier_id}/catalogue-syncs/{run_id}/changes';
+};
+
+export type SuppliersSyncChangesErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersSyncChangesError = SuppliersSyncChangesErrors[keyof SuppliersSyncChangesErrors];
+
+export type SuppliersSyncChangesResponses = {
+    /**
+     * Successful Response
+     */
+    200: SyncChangePage;
+};
+
+export type SuppliersSyncChangesResponse = SuppliersSyncChangesResponses[keyof SuppliersSyncChangesResponses];
+
 export type SuppliersCircuitData = {
     body?: never;
     path: {
@@ -8950,6 +9640,343 @@ export type SuppliersHealthResponses = {
 };
 
 export type SuppliersHealthResponse = SuppliersHealthResponses[keyof SuppliersHealthResponses];
+
+export type SuppliersListProductsData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: {
+        /**
+         * Q
+         */
+        q?: string | null;
+        /**
+         * Present
+         */
+        present?: boolean | null;
+        /**
+         * Before Id
+         */
+        before_id?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/suppliers/{supplier_id}/products';
+};
+
+export type SuppliersListProductsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersListProductsError = SuppliersListProductsErrors[keyof SuppliersListProductsErrors];
+
+export type SuppliersListProductsResponses = {
+    /**
+     * Successful Response
+     */
+    200: SupplierProductPage;
+};
+
+export type SuppliersListProductsResponse = SuppliersListProductsResponses[keyof SuppliersListProductsResponses];
+
+export type SuppliersListReconsData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: {
+        /**
+         * Before Id
+         */
+        before_id?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations';
+};
+
+export type SuppliersListReconsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersListReconsError = SuppliersListReconsErrors[keyof SuppliersListReconsErrors];
+
+export type SuppliersListReconsResponses = {
+    /**
+     * Successful Response
+     */
+    200: ReconReportPage;
+};
+
+export type SuppliersListReconsResponse = SuppliersListReconsResponses[keyof SuppliersListReconsResponses];
+
+export type SuppliersStartReconData = {
+    body: ReconIn;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations';
+};
+
+export type SuppliersStartReconErrors = {
+    /**
+     * Bad Request
+     */
+    400: Problem;
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Request Entity Too Large
+     */
+    413: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersStartReconError = SuppliersStartReconErrors[keyof SuppliersStartReconErrors];
+
+export type SuppliersStartReconResponses = {
+    /**
+     * Successful Response
+     */
+    202: ReconReportOut;
+};
+
+export type SuppliersStartReconResponse = SuppliersStartReconResponses[keyof SuppliersStartReconResponses];
+
+export type SuppliersGetReconData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+        /**
+         * Report Id
+         */
+        report_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations/{report_id}';
+};
+
+export type SuppliersGetReconErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersGetReconError = SuppliersGetReconErrors[keyof SuppliersGetReconErrors];
+
+export type SuppliersGetReconResponses = {
+    /**
+     * Successful Response
+     */
+    200: ReconReportOut;
+};
+
+export type SuppliersGetReconResponse = SuppliersGetReconResponses[keyof SuppliersGetReconResponses];
+
+export type SuppliersExportReconData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+        /**
+         * Report Id
+         */
+        report_id: number;
+    };
+    query?: never;
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations/{report_id}/export';
+};
+
+export type SuppliersExportReconErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersExportReconError = SuppliersExportReconErrors[keyof SuppliersExportReconErrors];
+
+export type SuppliersExportReconResponses = {
+    /**
+     * CSV (UTF-8 with BOM)
+     */
+    200: unknown;
+};
+
+export type SuppliersReconMismatchesData = {
+    body?: never;
+    path: {
+        /**
+         * Supplier Id
+         */
+        supplier_id: number;
+        /**
+         * Report Id
+         */
+        report_id: number;
+    };
+    query?: {
+        /**
+         * Kind
+         */
+        kind?: 'ours_success_theirs_failed' | 'ours_success_theirs_missing' | 'ours_failed_theirs_success' | 'state_differs' | 'cost_differs' | 'unanswered' | null;
+        /**
+         * Before Id
+         */
+        before_id?: number | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/v1/suppliers/{supplier_id}/reconciliations/{report_id}/mismatches';
+};
+
+export type SuppliersReconMismatchesErrors = {
+    /**
+     * Unauthorized
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not Found
+     */
+    404: Problem;
+    /**
+     * Unprocessable Entity
+     */
+    422: Problem;
+    /**
+     * Service Unavailable
+     */
+    503: Problem;
+};
+
+export type SuppliersReconMismatchesError = SuppliersReconMismatchesErrors[keyof SuppliersReconMismatchesErrors];
+
+export type SuppliersReconMismatchesResponses = {
+    /**
+     * Successful Response
+     */
+    200: ReconMismatchPage;
+};
+
+export type SuppliersReconMismatchesResponse = SuppliersReconMismatchesResponses[keyof SuppliersReconMismatchesResponses];
 
 export type SuppliersTestData = {
     body?: never;

@@ -3,8 +3,8 @@
 import { type DefaultError, type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { auditExport, auditList, authLogin, authLogin2Fa, authLogout, authRefresh, authRegister, authRequestPasswordReset, authResendVerification, authResetPassword, authStepUp, authVerifyEmail, catalogBulkStatus, catalogCreateCategory, catalogCreateProduct, catalogDeleteCategory, catalogGetProduct, catalogListCategories, catalogListProducts, catalogPriceCheck, catalogUpdateCategory, catalogUpdateProduct, inventoryConfirmImport, inventoryDiscardImport, inventoryExportKeys, inventoryGetImport, inventoryImportTargets, inventoryListImports, inventoryListKeys, inventoryProductStock, inventoryRevalidateImport, inventoryRevealKey, inventoryStageImport, inventoryVoidImport, inventoryVoidKeys, meChangePassword, meDisable2Fa, meEnable2Fa, meGet, meListLoginEvents, meListNotices, meListSessions, meReadNotice, meRegenerateRecoveryCodes, meRevokeSession, meStart2Fa, openBalance, openCancelOrder, openCategories, openCreateOrder, openGetOrder, openListOrders, openPing, openProducts, type Options, ordersConfirmPaid, ordersCreate, ordersDeliver, ordersGet, ordersGetMine, ordersList, ordersListMine, ordersRedeliver, ordersRefund, ordersResend, paymentsEpayNotify, paymentsEpayNotifyGet, resellersAdminRevokeKey, resellersCallbacksGet, resellersCallbacksGetMine, resellersCallbacksList, resellersCallbacksListMine, resellersCallbacksPing, resellersCallbacksResend, resellersCallbacksResendMine, resellersCreateKey, resellersGetCallback, resellersListKeys, resellersListMyKeys, resellersRevokeKey, resellersRotateKey, resellersRotateWebhookSecret, resellersSetCallback, resellersUpdateKey, rolesCreate, rolesDelete, rolesGet, rolesList, rolesPermissionCatalogue, rolesUpdate, shopGetProduct, shopListCategories, shopListProducts, shopQuote, suppliersCallback, suppliersCatalogue, suppliersCircuit, suppliersCreate, suppliersCreateMapping, suppliersDeleteMapping, suppliersGet, suppliersHealth, suppliersList, suppliersListMappings, suppliersOrderUpstream, suppliersResetCircuit, suppliersTest, suppliersUpdate, suppliersUpdateMapping, systemInfo, systemLiveness, systemReadiness, usersCreateStaff, usersForceLogout, usersGet, usersList, usersLoginEvents, usersSetRoles, usersUpdate, walletAccountStatement, walletAdjust, walletExportMyStatement, walletExportStatement, walletLedger, walletListAccounts, walletMyStatement, walletMyWallet, walletRecharge, walletTrialBalance } from '../sdk.gen';
-import type { AuditExportData, AuditExportError, AuditListData, AuditListError, AuditListResponse, AuthLogin2FaData, AuthLogin2FaError, AuthLogin2FaResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, AuthRegisterData, AuthRegisterError, AuthRegisterResponse, AuthRequestPasswordResetData, AuthRequestPasswordResetError, AuthResendVerificationData, AuthResendVerificationError, AuthResetPasswordData, AuthResetPasswordError, AuthResetPasswordResponse, AuthStepUpData, AuthStepUpError, AuthStepUpResponse, AuthVerifyEmailData, AuthVerifyEmailError, AuthVerifyEmailResponse, CatalogBulkStatusData, CatalogBulkStatusError, CatalogBulkStatusResponse, CatalogCreateCategoryData, CatalogCreateCategoryError, CatalogCreateCategoryResponse, CatalogCreateProductData, CatalogCreateProductError, CatalogCreateProductResponse, CatalogDeleteCategoryData, CatalogDeleteCategoryError, CatalogDeleteCategoryResponse, CatalogGetProductData, CatalogGetProductError, CatalogGetProductResponse, CatalogListCategoriesData, CatalogListCategoriesError, CatalogListCategoriesResponse, CatalogListProductsData, CatalogListProductsError, CatalogListProductsResponse, CatalogPriceCheckData, CatalogPriceCheckError, CatalogPriceCheckResponse, CatalogUpdateCategoryData, CatalogUpdateCategoryError, CatalogUpdateCategoryResponse, CatalogUpdateProductData, CatalogUpdateProductError, CatalogUpdateProductResponse, InventoryConfirmImportData, InventoryConfirmImportError, InventoryConfirmImportResponse, InventoryDiscardImportData, InventoryDiscardImportError, InventoryDiscardImportResponse, InventoryExportKeysData, InventoryExportKeysError, InventoryGetImportData, InventoryGetImportError, InventoryGetImportResponse, InventoryImportTargetsData, InventoryImportTargetsError, InventoryImportTargetsResponse, InventoryListImportsData, InventoryListImportsError, InventoryListImportsResponse, InventoryListKeysData, InventoryListKeysError, InventoryListKeysResponse, InventoryProductStockData, InventoryProductStockError, InventoryProductStockResponse, InventoryRevalidateImportData, InventoryRevalidateImportError, InventoryRevalidateImportResponse, InventoryRevealKeyData, InventoryRevealKeyError, InventoryRevealKeyResponse, InventoryStageImportData, InventoryStageImportError, InventoryStageImportResponse, InventoryVoidImportData, InventoryVoidImportError, InventoryVoidImportResponse, InventoryVoidKeysData, InventoryVoidKeysError, InventoryVoidKeysResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDisable2FaData, MeDisable2FaError, MeDisable2FaResponse, MeEnable2FaData, MeEnable2FaError, MeEnable2FaResponse, MeGetData, MeGetError, MeGetResponse, MeListLoginEventsData, MeListLoginEventsError, MeListLoginEventsResponse, MeListNoticesData, MeListNoticesError, MeListNoticesResponse, MeListSessionsData, MeListSessionsError, MeListSessionsResponse, MeReadNoticeData, MeReadNoticeError, MeReadNoticeResponse, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesError, MeRegenerateRecoveryCodesResponse, MeRevokeSessionData, MeRevokeSessionError, MeRevokeSessionResponse, MeStart2FaData, MeStart2FaError, MeStart2FaResponse, OpenBalanceData, OpenBalanceError, OpenBalanceResponse, OpenCancelOrderData, OpenCancelOrderError, OpenCancelOrderResponse, OpenCategoriesData, OpenCategoriesError, OpenCategoriesResponse, OpenCreateOrderData, OpenCreateOrderError, OpenCreateOrderResponse, OpenGetOrderData, OpenGetOrderError, OpenGetOrderResponse, OpenListOrdersData, OpenListOrdersError, OpenListOrdersResponse, OpenPingData, OpenPingError, OpenPingResponse, OpenProductsData, OpenProductsError, OpenProductsResponse, OrdersConfirmPaidData, OrdersConfirmPaidError, OrdersConfirmPaidResponse, OrdersCreateData, OrdersCreateError, OrdersCreateResponse, OrdersDeliverData, OrdersDeliverError, OrdersDeliverResponse, OrdersGetData, OrdersGetError, OrdersGetMineData, OrdersGetMineError, OrdersGetMineResponse, OrdersGetResponse, OrdersListData, OrdersListError, OrdersListMineData, OrdersListMineError, OrdersListMineResponse, OrdersListResponse, OrdersRedeliverData, OrdersRedeliverError, OrdersRedeliverResponse, OrdersRefundData, OrdersRefundError, OrdersRefundResponse, OrdersResendData, OrdersResendError, OrdersResendResponse, PaymentsEpayNotifyData, PaymentsEpayNotifyError, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetError, PaymentsEpayNotifyGetResponse, PaymentsEpayNotifyResponse, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyError, ResellersAdminRevokeKeyResponse, ResellersCallbacksGetData, ResellersCallbacksGetError, ResellersCallbacksGetMineData, ResellersCallbacksGetMineError, ResellersCallbacksGetMineResponse, ResellersCallbacksGetResponse, ResellersCallbacksListData, ResellersCallbacksListError, ResellersCallbacksListMineData, ResellersCallbacksListMineError, ResellersCallbacksListMineResponse, ResellersCallbacksListResponse, ResellersCallbacksPingData, ResellersCallbacksPingError, ResellersCallbacksPingResponse, ResellersCallbacksResendData, ResellersCallbacksResendError, ResellersCallbacksResendMineData, ResellersCallbacksResendMineError, ResellersCallbacksResendMineResponse, ResellersCallbacksResendResponse, ResellersCreateKeyData, ResellersCreateKeyError, ResellersCreateKeyResponse, ResellersGetCallbackData, ResellersGetCallbackError, ResellersGetCallbackResponse, ResellersListKeysData, ResellersListKeysError, ResellersListKeysResponse, ResellersListMyKeysData, ResellersListMyKeysError, ResellersListMyKeysResponse, ResellersRevokeKeyData, ResellersRevokeKeyError, ResellersRevokeKeyResponse, ResellersRotateKeyData, ResellersRotateKeyError, ResellersRotateKeyResponse, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretError, ResellersRotateWebhookSecretResponse, ResellersSetCallbackData, ResellersSetCallbackError, ResellersSetCallbackResponse, ResellersUpdateKeyData, ResellersUpdateKeyError, ResellersUpdateKeyResponse, RolesCreateData, RolesCreateError, RolesCreateResponse, RolesDeleteData, RolesDeleteError, RolesDeleteResponse, RolesGetData, RolesGetError, RolesGetResponse, RolesListData, RolesListError, RolesListResponse, RolesPermissionCatalogueData, RolesPermissionCatalogueError, RolesPermissionCatalogueResponse, RolesUpdateData, RolesUpdateError, RolesUpdateResponse, ShopGetProductData, ShopGetProductError, ShopGetProductResponse, ShopListCategoriesData, ShopListCategoriesError, ShopListCategoriesResponse, ShopListProductsData, ShopListProductsError, ShopListProductsResponse, ShopQuoteData, ShopQuoteError, ShopQuoteResponse, SuppliersCallbackData, SuppliersCallbackError, SuppliersCallbackResponse, SuppliersCatalogueData, SuppliersCatalogueError, SuppliersCatalogueResponse, SuppliersCircuitData, SuppliersCircuitError, SuppliersCircuitResponse, SuppliersCreateData, SuppliersCreateError, SuppliersCreateMappingData, SuppliersCreateMappingError, SuppliersCreateMappingResponse, SuppliersCreateResponse, SuppliersDeleteMappingData, SuppliersDeleteMappingError, SuppliersDeleteMappingResponse, SuppliersGetData, SuppliersGetError, SuppliersGetResponse, SuppliersHealthData, SuppliersHealthError, SuppliersHealthResponse, SuppliersListData, SuppliersListError, SuppliersListMappingsData, SuppliersListMappingsError, SuppliersListMappingsResponse, SuppliersListResponse, SuppliersOrderUpstreamData, SuppliersOrderUpstreamError, SuppliersOrderUpstreamResponse, SuppliersResetCircuitData, SuppliersResetCircuitError, SuppliersResetCircuitResponse, SuppliersTestData, SuppliersTestError, SuppliersTestResponse, SuppliersUpdateData, SuppliersUpdateError, SuppliersUpdateMappingData, SuppliersUpdateMappingError, SuppliersUpdateMappingResponse, SuppliersUpdateResponse, SystemInfoData, SystemInfoError, SystemInfoResponse, SystemLivenessData, SystemLivenessResponse, SystemReadinessData, SystemReadinessError, SystemReadinessResponse, UsersCreateStaffData, UsersCreateStaffError, UsersCreateStaffResponse, UsersForceLogoutData, UsersForceLogoutError, UsersForceLogoutResponse, UsersGetData, UsersGetError, UsersGetResponse, UsersListData, UsersListError, UsersListResponse, UsersLoginEventsData, UsersLoginEventsError, UsersLoginEventsResponse, UsersSetRolesData, UsersSetRolesError, UsersSetRolesResponse, UsersUpdateData, UsersUpdateError, UsersUpdateResponse, WalletAccountStatementData, WalletAccountStatementError, WalletAccountStatementResponse, WalletAdjustData, WalletAdjustError, WalletAdjustResponse, WalletExportMyStatementData, WalletExportMyStatementError, WalletExportStatementData, WalletExportStatementError, WalletLedgerData, WalletLedgerError, WalletLedgerResponse, WalletListAccountsData, WalletListAccountsError, WalletListAccountsResponse, WalletMyStatementData, WalletMyStatementError, WalletMyStatementResponse, WalletMyWalletData, WalletMyWalletError, WalletMyWalletResponse, WalletRechargeData, WalletRechargeError, WalletRechargeResponse, WalletTrialBalanceData, WalletTrialBalanceError, WalletTrialBalanceResponse } from '../types.gen';
+import { auditExport, auditList, authLogin, authLogin2Fa, authLogout, authRefresh, authRegister, authRequestPasswordReset, authResendVerification, authResetPassword, authStepUp, authVerifyEmail, catalogBulkStatus, catalogCreateCategory, catalogCreateProduct, catalogDeleteCategory, catalogGetProduct, catalogListCategories, catalogListProducts, catalogPriceCheck, catalogUpdateCategory, catalogUpdateProduct, inventoryConfirmImport, inventoryDiscardImport, inventoryExportKeys, inventoryGetImport, inventoryImportTargets, inventoryListImports, inventoryListKeys, inventoryProductStock, inventoryRevalidateImport, inventoryRevealKey, inventoryStageImport, inventoryVoidImport, inventoryVoidKeys, meChangePassword, meDisable2Fa, meEnable2Fa, meGet, meListLoginEvents, meListNotices, meListSessions, meReadNotice, meRegenerateRecoveryCodes, meRevokeSession, meStart2Fa, openBalance, openCancelOrder, openCategories, openCreateOrder, openGetOrder, openListOrders, openPing, openProducts, type Options, ordersConfirmPaid, ordersCreate, ordersDeliver, ordersGet, ordersGetMine, ordersList, ordersListMine, ordersRedeliver, ordersRefund, ordersResend, paymentsEpayNotify, paymentsEpayNotifyGet, resellersAdminRevokeKey, resellersCallbacksGet, resellersCallbacksGetMine, resellersCallbacksList, resellersCallbacksListMine, resellersCallbacksPing, resellersCallbacksResend, resellersCallbacksResendMine, resellersCreateKey, resellersGetCallback, resellersListKeys, resellersListMyKeys, resellersRevokeKey, resellersRotateKey, resellersRotateWebhookSecret, resellersSetCallback, resellersUpdateKey, rolesCreate, rolesDelete, rolesGet, rolesList, rolesPermissionCatalogue, rolesUpdate, shopGetProduct, shopListCategories, shopListProducts, shopQuote, suppliersCallback, suppliersCatalogue, suppliersCircuit, suppliersCreate, suppliersCreateMapping, suppliersDeleteMapping, suppliersExportRecon, suppliersGet, suppliersGetRecon, suppliersGetSync, suppliersHealth, suppliersList, suppliersListMappings, suppliersListProducts, suppliersListRecons, suppliersListSyncs, suppliersOrderUpstream, suppliersReconMismatches, suppliersResetCircuit, suppliersStartRecon, suppliersStartSync, suppliersSyncChanges, suppliersTest, suppliersUpdate, suppliersUpdateMapping, systemInfo, systemLiveness, systemReadiness, usersCreateStaff, usersForceLogout, usersGet, usersList, usersLoginEvents, usersSetRoles, usersUpdate, walletAccountStatement, walletAdjust, walletExportMyStatement, walletExportStatement, walletLedger, walletListAccounts, walletMyStatement, walletMyWallet, walletRecharge, walletTrialBalance } from '../sdk.gen';
+import type { AuditExportData, AuditExportError, AuditListData, AuditListError, AuditListResponse, AuthLogin2FaData, AuthLogin2FaError, AuthLogin2FaResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, AuthRegisterData, AuthRegisterError, AuthRegisterResponse, AuthRequestPasswordResetData, AuthRequestPasswordResetError, AuthResendVerificationData, AuthResendVerificationError, AuthResetPasswordData, AuthResetPasswordError, AuthResetPasswordResponse, AuthStepUpData, AuthStepUpError, AuthStepUpResponse, AuthVerifyEmailData, AuthVerifyEmailError, AuthVerifyEmailResponse, CatalogBulkStatusData, CatalogBulkStatusError, CatalogBulkStatusResponse, CatalogCreateCategoryData, CatalogCreateCategoryError, CatalogCreateCategoryResponse, CatalogCreateProductData, CatalogCreateProductError, CatalogCreateProductResponse, CatalogDeleteCategoryData, CatalogDeleteCategoryError, CatalogDeleteCategoryResponse, CatalogGetProductData, CatalogGetProductError, CatalogGetProductResponse, CatalogListCategoriesData, CatalogListCategoriesError, CatalogListCategoriesResponse, CatalogListProductsData, CatalogListProductsError, CatalogListProductsResponse, CatalogPriceCheckData, CatalogPriceCheckError, CatalogPriceCheckResponse, CatalogUpdateCategoryData, CatalogUpdateCategoryError, CatalogUpdateCategoryResponse, CatalogUpdateProductData, CatalogUpdateProductError, CatalogUpdateProductResponse, InventoryConfirmImportData, InventoryConfirmImportError, InventoryConfirmImportResponse, InventoryDiscardImportData, InventoryDiscardImportError, InventoryDiscardImportResponse, InventoryExportKeysData, InventoryExportKeysError, InventoryGetImportData, InventoryGetImportError, InventoryGetImportResponse, InventoryImportTargetsData, InventoryImportTargetsError, InventoryImportTargetsResponse, InventoryListImportsData, InventoryListImportsError, InventoryListImportsResponse, InventoryListKeysData, InventoryListKeysError, InventoryListKeysResponse, InventoryProductStockData, InventoryProductStockError, InventoryProductStockResponse, InventoryRevalidateImportData, InventoryRevalidateImportError, InventoryRevalidateImportResponse, InventoryRevealKeyData, InventoryRevealKeyError, InventoryRevealKeyResponse, InventoryStageImportData, InventoryStageImportError, InventoryStageImportResponse, InventoryVoidImportData, InventoryVoidImportError, InventoryVoidImportResponse, InventoryVoidKeysData, InventoryVoidKeysError, InventoryVoidKeysResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDisable2FaData, MeDisable2FaError, MeDisable2FaResponse, MeEnable2FaData, MeEnable2FaError, MeEnable2FaResponse, MeGetData, MeGetError, MeGetResponse, MeListLoginEventsData, MeListLoginEventsError, MeListLoginEventsResponse, MeListNoticesData, MeListNoticesError, MeListNoticesResponse, MeListSessionsData, MeListSessionsError, MeListSessionsResponse, MeReadNoticeData, MeReadNoticeError, MeReadNoticeResponse, MeRegenerateRecoveryCodesData, MeRegenerateRecoveryCodesError, MeRegenerateRecoveryCodesResponse, MeRevokeSessionData, MeRevokeSessionError, MeRevokeSessionResponse, MeStart2FaData, MeStart2FaError, MeStart2FaResponse, OpenBalanceData, OpenBalanceError, OpenBalanceResponse, OpenCancelOrderData, OpenCancelOrderError, OpenCancelOrderResponse, OpenCategoriesData, OpenCategoriesError, OpenCategoriesResponse, OpenCreateOrderData, OpenCreateOrderError, OpenCreateOrderResponse, OpenGetOrderData, OpenGetOrderError, OpenGetOrderResponse, OpenListOrdersData, OpenListOrdersError, OpenListOrdersResponse, OpenPingData, OpenPingError, OpenPingResponse, OpenProductsData, OpenProductsError, OpenProductsResponse, OrdersConfirmPaidData, OrdersConfirmPaidError, OrdersConfirmPaidResponse, OrdersCreateData, OrdersCreateError, OrdersCreateResponse, OrdersDeliverData, OrdersDeliverError, OrdersDeliverResponse, OrdersGetData, OrdersGetError, OrdersGetMineData, OrdersGetMineError, OrdersGetMineResponse, OrdersGetResponse, OrdersListData, OrdersListError, OrdersListMineData, OrdersListMineError, OrdersListMineResponse, OrdersListResponse, OrdersRedeliverData, OrdersRedeliverError, OrdersRedeliverResponse, OrdersRefundData, OrdersRefundError, OrdersRefundResponse, OrdersResendData, OrdersResendError, OrdersResendResponse, PaymentsEpayNotifyData, PaymentsEpayNotifyError, PaymentsEpayNotifyGetData, PaymentsEpayNotifyGetError, PaymentsEpayNotifyGetResponse, PaymentsEpayNotifyResponse, ResellersAdminRevokeKeyData, ResellersAdminRevokeKeyError, ResellersAdminRevokeKeyResponse, ResellersCallbacksGetData, ResellersCallbacksGetError, ResellersCallbacksGetMineData, ResellersCallbacksGetMineError, ResellersCallbacksGetMineResponse, ResellersCallbacksGetResponse, ResellersCallbacksListData, ResellersCallbacksListError, ResellersCallbacksListMineData, ResellersCallbacksListMineError, ResellersCallbacksListMineResponse, ResellersCallbacksListResponse, ResellersCallbacksPingData, ResellersCallbacksPingError, ResellersCallbacksPingResponse, ResellersCallbacksResendData, ResellersCallbacksResendError, ResellersCallbacksResendMineData, ResellersCallbacksResendMineError, ResellersCallbacksResendMineResponse, ResellersCallbacksResendResponse, ResellersCreateKeyData, ResellersCreateKeyError, ResellersCreateKeyResponse, ResellersGetCallbackData, ResellersGetCallbackError, ResellersGetCallbackResponse, ResellersListKeysData, ResellersListKeysError, ResellersListKeysResponse, ResellersListMyKeysData, ResellersListMyKeysError, ResellersListMyKeysResponse, ResellersRevokeKeyData, ResellersRevokeKeyError, ResellersRevokeKeyResponse, ResellersRotateKeyData, ResellersRotateKeyError, ResellersRotateKeyResponse, ResellersRotateWebhookSecretData, ResellersRotateWebhookSecretError, ResellersRotateWebhookSecretResponse, ResellersSetCallbackData, ResellersSetCallbackError, ResellersSetCallbackResponse, ResellersUpdateKeyData, ResellersUpdateKeyError, ResellersUpdateKeyResponse, RolesCreateData, RolesCreateError, RolesCreateResponse, RolesDeleteData, RolesDeleteError, RolesDeleteResponse, RolesGetData, RolesGetError, RolesGetResponse, RolesListData, RolesListError, RolesListResponse, RolesPermissionCatalogueData, RolesPermissionCatalogueError, RolesPermissionCatalogueResponse, RolesUpdateData, RolesUpdateError, RolesUpdateResponse, ShopGetProductData, ShopGetProductError, ShopGetProductResponse, ShopListCategoriesData, ShopListCategoriesError, ShopListCategoriesResponse, ShopListProductsData, ShopListProductsError, ShopListProductsResponse, ShopQuoteData, ShopQuoteError, ShopQuoteResponse, SuppliersCallbackData, SuppliersCallbackError, SuppliersCallbackResponse, SuppliersCatalogueData, SuppliersCatalogueError, SuppliersCatalogueResponse, SuppliersCircuitData, SuppliersCircuitError, SuppliersCircuitResponse, SuppliersCreateData, SuppliersCreateError, SuppliersCreateMappingData, SuppliersCreateMappingError, SuppliersCreateMappingResponse, SuppliersCreateResponse, SuppliersDeleteMappingData, SuppliersDeleteMappingError, SuppliersDeleteMappingResponse, SuppliersExportReconData, SuppliersExportReconError, SuppliersGetData, SuppliersGetError, SuppliersGetReconData, SuppliersGetReconError, SuppliersGetReconResponse, SuppliersGetResponse, SuppliersGetSyncData, SuppliersGetSyncError, SuppliersGetSyncResponse, SuppliersHealthData, SuppliersHealthError, SuppliersHealthResponse, SuppliersListData, SuppliersListError, SuppliersListMappingsData, SuppliersListMappingsError, SuppliersListMappingsResponse, SuppliersListProductsData, SuppliersListProductsError, SuppliersListProductsResponse, SuppliersListReconsData, SuppliersListReconsError, SuppliersListReconsResponse, SuppliersListResponse, SuppliersListSyncsData, SuppliersListSyncsError, SuppliersListSyncsResponse, SuppliersOrderUpstreamData, SuppliersOrderUpstreamError, SuppliersOrderUpstreamResponse, SuppliersReconMismatchesData, SuppliersReconMismatchesError, SuppliersReconMismatchesResponse, SuppliersResetCircuitData, SuppliersResetCircuitError, SuppliersResetCircuitResponse, SuppliersStartReconData, SuppliersStartReconError, SuppliersStartReconResponse, SuppliersStartSyncData, SuppliersStartSyncError, SuppliersStartSyncResponse, SuppliersSyncChangesData, SuppliersSyncChangesError, SuppliersSyncChangesResponse, SuppliersTestData, SuppliersTestError, SuppliersTestResponse, SuppliersUpdateData, SuppliersUpdateError, SuppliersUpdateMappingData, SuppliersUpdateMappingError, SuppliersUpdateMappingResponse, SuppliersUpdateResponse, SystemInfoData, SystemInfoError, SystemInfoResponse, SystemLivenessData, SystemLivenessResponse, SystemReadinessData, SystemReadinessError, SystemReadinessResponse, UsersCreateStaffData, UsersCreateStaffError, UsersCreateStaffResponse, UsersForceLogoutData, UsersForceLogoutError, UsersForceLogoutResponse, UsersGetData, UsersGetError, UsersGetResponse, UsersListData, UsersListError, UsersListResponse, UsersLoginEventsData, UsersLoginEventsError, UsersLoginEventsResponse, UsersSetRolesData, UsersSetRolesError, UsersSetRolesResponse, UsersUpdateData, UsersUpdateError, UsersUpdateResponse, WalletAccountStatementData, WalletAccountStatementError, WalletAccountStatementResponse, WalletAdjustData, WalletAdjustError, WalletAdjustResponse, WalletExportMyStatementData, WalletExportMyStatementError, WalletExportStatementData, WalletExportStatementError, WalletLedgerData, WalletLedgerError, WalletLedgerResponse, WalletListAccountsData, WalletListAccountsError, WalletListAccountsResponse, WalletMyStatementData, WalletMyStatementError, WalletMyStatementResponse, WalletMyWalletData, WalletMyWalletError, WalletMyWalletResponse, WalletRechargeData, WalletRechargeError, WalletRechargeResponse, WalletTrialBalanceData, WalletTrialBalanceError, WalletTrialBalanceResponse } from '../types.gen';
 
 export type QueryKey<TOptions extends Options> = [
     Pick<TOptions, 'baseUrl' | 'body' | 'headers' | 'path' | 'query'> & {
@@ -2245,6 +2245,144 @@ export const suppliersCatalogueOptions = (options: Options<SuppliersCatalogueDat
     queryKey: suppliersCatalogueQueryKey(options)
 });
 
+export const suppliersListSyncsQueryKey = (options: Options<SuppliersListSyncsData>) => createQueryKey('suppliersListSyncs', options);
+
+/**
+ * List Syncs
+ *
+ * The supplier's sync runs, newest first (``before_id`` = ``next_before_id``).
+ */
+export const suppliersListSyncsOptions = (options: Options<SuppliersListSyncsData>) => queryOptions<SuppliersListSyncsResponse, SuppliersListSyncsError, SuppliersListSyncsResponse, ReturnType<typeof suppliersListSyncsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersListSyncs({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersListSyncsQueryKey(options)
+});
+
+export const suppliersListSyncsInfiniteQueryKey = (options: Options<SuppliersListSyncsData>): QueryKey<Options<SuppliersListSyncsData>> => createQueryKey('suppliersListSyncs', options, true);
+
+/**
+ * List Syncs
+ *
+ * The supplier's sync runs, newest first (``before_id`` = ``next_before_id``).
+ */
+export const suppliersListSyncsInfiniteOptions = (options: Options<SuppliersListSyncsData>) => infiniteQueryOptions<SuppliersListSyncsResponse, SuppliersListSyncsError, InfiniteData<SuppliersListSyncsResponse>, QueryKey<Options<SuppliersListSyncsData>>, number | null | Pick<QueryKey<Options<SuppliersListSyncsData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+// @ts-ignore
+{
+    queryFn: async ({ pageParam, queryKey, signal }) => {
+        // @ts-ignore
+        const page: Pick<QueryKey<Options<SuppliersListSyncsData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+            query: {
+                before_id: pageParam
+            }
+        };
+        const params = createInfiniteParams(queryKey, page);
+        const { data } = await suppliersListSyncs({
+            ...options,
+            ...params,
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersListSyncsInfiniteQueryKey(options)
+});
+
+/**
+ * Start Sync
+ *
+ * 同步商品目录: start importing the supplier's catalogue (products and costs) in the
+ * background; poll the run. 409 ``sync_running`` while a sync of this supplier runs.
+ */
+export const suppliersStartSyncMutation = (options?: Partial<Options<SuppliersStartSyncData>>): UseMutationOptions<SuppliersStartSyncResponse, SuppliersStartSyncError, Options<SuppliersStartSyncData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersStartSyncResponse, SuppliersStartSyncError, Options<SuppliersStartSyncData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersStartSync({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const suppliersGetSyncQueryKey = (options: Options<SuppliersGetSyncData>) => createQueryKey('suppliersGetSync', options);
+
+/**
+ * Get Sync
+ *
+ * One run with its progress (``processed`` of ``total``) and counts.
+ */
+export const suppliersGetSyncOptions = (options: Options<SuppliersGetSyncData>) => queryOptions<SuppliersGetSyncResponse, SuppliersGetSyncError, SuppliersGetSyncResponse, ReturnType<typeof suppliersGetSyncQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersGetSync({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersGetSyncQueryKey(options)
+});
+
+export const suppliersSyncChangesQueryKey = (options: Options<SuppliersSyncChangesData>) => createQueryKey('suppliersSyncChanges', options);
+
+/**
+ * Sync Changes
+ *
+ * What the run did to mappings: ``cost`` (old → new) or ``disabled`` (product gone).
+ */
+export const suppliersSyncChangesOptions = (options: Options<SuppliersSyncChangesData>) => queryOptions<SuppliersSyncChangesResponse, SuppliersSyncChangesError, SuppliersSyncChangesResponse, ReturnType<typeof suppliersSyncChangesQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersSyncChanges({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersSyncChangesQueryKey(options)
+});
+
+export const suppliersSyncChangesInfiniteQueryKey = (options: Options<SuppliersSyncChangesData>): QueryKey<Options<SuppliersSyncChangesData>> => createQueryKey('suppliersSyncChanges', options, true);
+
+/**
+ * Sync Changes
+ *
+ * What the run did to mappings: ``cost`` (old → new) or ``disabled`` (product gone).
+ */
+export const suppliersSyncChangesInfiniteOptions = (options: Options<SuppliersSyncChangesData>) => infiniteQueryOptions<SuppliersSyncChangesResponse, SuppliersSyncChangesError, InfiniteData<SuppliersSyncChangesResponse>, QueryKey<Options<SuppliersSyncChangesData>>, number | null | Pick<QueryKey<Options<SuppliersSyncChangesData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+// @ts-ignore
+{
+    queryFn: async ({ pageParam, queryKey, signal }) => {
+        // @ts-ignore
+        const page: Pick<QueryKey<Options<SuppliersSyncChangesData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+            query: {
+                before_id: pageParam
+            }
+        };
+        const params = createInfiniteParams(queryKey, page);
+        const { data } = await suppliersSyncChanges({
+            ...options,
+            ...params,
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersSyncChangesInfiniteQueryKey(options)
+});
+
 export const suppliersCircuitQueryKey = (options: Options<SuppliersCircuitData>) => createQueryKey('suppliersCircuit', options);
 
 /**
@@ -2301,6 +2439,217 @@ export const suppliersHealthOptions = (options: Options<SuppliersHealthData>) =>
         return data;
     },
     queryKey: suppliersHealthQueryKey(options)
+});
+
+export const suppliersListProductsQueryKey = (options: Options<SuppliersListProductsData>) => createQueryKey('suppliersListProducts', options);
+
+/**
+ * List Products
+ *
+ * The supplier's catalogue as last synced (to map SKUs from): ``q`` searches name and
+ * product id; ``present=true`` only what the last sync listed. Newest first.
+ */
+export const suppliersListProductsOptions = (options: Options<SuppliersListProductsData>) => queryOptions<SuppliersListProductsResponse, SuppliersListProductsError, SuppliersListProductsResponse, ReturnType<typeof suppliersListProductsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersListProducts({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersListProductsQueryKey(options)
+});
+
+export const suppliersListProductsInfiniteQueryKey = (options: Options<SuppliersListProductsData>): QueryKey<Options<SuppliersListProductsData>> => createQueryKey('suppliersListProducts', options, true);
+
+/**
+ * List Products
+ *
+ * The supplier's catalogue as last synced (to map SKUs from): ``q`` searches name and
+ * product id; ``present=true`` only what the last sync listed. Newest first.
+ */
+export const suppliersListProductsInfiniteOptions = (options: Options<SuppliersListProductsData>) => infiniteQueryOptions<SuppliersListProductsResponse, SuppliersListProductsError, InfiniteData<SuppliersListProductsResponse>, QueryKey<Options<SuppliersListProductsData>>, number | null | Pick<QueryKey<Options<SuppliersListProductsData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+// @ts-ignore
+{
+    queryFn: async ({ pageParam, queryKey, signal }) => {
+        // @ts-ignore
+        const page: Pick<QueryKey<Options<SuppliersListProductsData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+            query: {
+                before_id: pageParam
+            }
+        };
+        const params = createInfiniteParams(queryKey, page);
+        const { data } = await suppliersListProducts({
+            ...options,
+            ...params,
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersListProductsInfiniteQueryKey(options)
+});
+
+export const suppliersListReconsQueryKey = (options: Options<SuppliersListReconsData>) => createQueryKey('suppliersListRecons', options);
+
+/**
+ * List Recons
+ *
+ * The supplier's reconciliation reports, newest first.
+ */
+export const suppliersListReconsOptions = (options: Options<SuppliersListReconsData>) => queryOptions<SuppliersListReconsResponse, SuppliersListReconsError, SuppliersListReconsResponse, ReturnType<typeof suppliersListReconsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersListRecons({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersListReconsQueryKey(options)
+});
+
+export const suppliersListReconsInfiniteQueryKey = (options: Options<SuppliersListReconsData>): QueryKey<Options<SuppliersListReconsData>> => createQueryKey('suppliersListRecons', options, true);
+
+/**
+ * List Recons
+ *
+ * The supplier's reconciliation reports, newest first.
+ */
+export const suppliersListReconsInfiniteOptions = (options: Options<SuppliersListReconsData>) => infiniteQueryOptions<SuppliersListReconsResponse, SuppliersListReconsError, InfiniteData<SuppliersListReconsResponse>, QueryKey<Options<SuppliersListReconsData>>, number | null | Pick<QueryKey<Options<SuppliersListReconsData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+// @ts-ignore
+{
+    queryFn: async ({ pageParam, queryKey, signal }) => {
+        // @ts-ignore
+        const page: Pick<QueryKey<Options<SuppliersListReconsData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+            query: {
+                before_id: pageParam
+            }
+        };
+        const params = createInfiniteParams(queryKey, page);
+        const { data } = await suppliersListRecons({
+            ...options,
+            ...params,
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersListReconsInfiniteQueryKey(options)
+});
+
+/**
+ * Start Recon
+ *
+ * 对账: compare our upstream orders of ``[since, until)`` with the supplier's answers,
+ * in the background; poll the report. 409 ``recon_running`` while one of this supplier
+ * runs; 422 ``bad_period`` for an empty or longer than 31 days period.
+ */
+export const suppliersStartReconMutation = (options?: Partial<Options<SuppliersStartReconData>>): UseMutationOptions<SuppliersStartReconResponse, SuppliersStartReconError, Options<SuppliersStartReconData>> => {
+    const mutationOptions: UseMutationOptions<SuppliersStartReconResponse, SuppliersStartReconError, Options<SuppliersStartReconData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await suppliersStartRecon({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const suppliersGetReconQueryKey = (options: Options<SuppliersGetReconData>) => createQueryKey('suppliersGetRecon', options);
+
+/**
+ * Get Recon
+ *
+ * One report: progress (``checked`` of ``total``), counts and cost at stake per kind.
+ */
+export const suppliersGetReconOptions = (options: Options<SuppliersGetReconData>) => queryOptions<SuppliersGetReconResponse, SuppliersGetReconError, SuppliersGetReconResponse, ReturnType<typeof suppliersGetReconQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersGetRecon({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersGetReconQueryKey(options)
+});
+
+export const suppliersExportReconQueryKey = (options: Options<SuppliersExportReconData>) => createQueryKey('suppliersExportRecon', options);
+
+/**
+ * Export Recon
+ *
+ * The report's mismatches as CSV (at most 100,000 rows). Cells that would start a
+ * spreadsheet formula are prefixed with a quote.
+ */
+export const suppliersExportReconOptions = (options: Options<SuppliersExportReconData>) => queryOptions<unknown, SuppliersExportReconError, unknown, ReturnType<typeof suppliersExportReconQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersExportRecon({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersExportReconQueryKey(options)
+});
+
+export const suppliersReconMismatchesQueryKey = (options: Options<SuppliersReconMismatchesData>) => createQueryKey('suppliersReconMismatches', options);
+
+/**
+ * Recon Mismatches
+ *
+ * The report's mismatches, newest first, optionally of one ``kind``.
+ */
+export const suppliersReconMismatchesOptions = (options: Options<SuppliersReconMismatchesData>) => queryOptions<SuppliersReconMismatchesResponse, SuppliersReconMismatchesError, SuppliersReconMismatchesResponse, ReturnType<typeof suppliersReconMismatchesQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await suppliersReconMismatches({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersReconMismatchesQueryKey(options)
+});
+
+export const suppliersReconMismatchesInfiniteQueryKey = (options: Options<SuppliersReconMismatchesData>): QueryKey<Options<SuppliersReconMismatchesData>> => createQueryKey('suppliersReconMismatches', options, true);
+
+/**
+ * Recon Mismatches
+ *
+ * The report's mismatches, newest first, optionally of one ``kind``.
+ */
+export const suppliersReconMismatchesInfiniteOptions = (options: Options<SuppliersReconMismatchesData>) => infiniteQueryOptions<SuppliersReconMismatchesResponse, SuppliersReconMismatchesError, InfiniteData<SuppliersReconMismatchesResponse>, QueryKey<Options<SuppliersReconMismatchesData>>, number | null | Pick<QueryKey<Options<SuppliersReconMismatchesData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+// @ts-ignore
+{
+    queryFn: async ({ pageParam, queryKey, signal }) => {
+        // @ts-ignore
+        const page: Pick<QueryKey<Options<SuppliersReconMismatchesData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+            query: {
+                before_id: pageParam
+            }
+        };
+        const params = createInfiniteParams(queryKey, page);
+        const { data } = await suppliersReconMismatches({
+            ...options,
+            ...params,
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: suppliersReconMismatchesInfiniteQueryKey(options)
 });
 
 /**
