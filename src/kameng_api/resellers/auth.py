@@ -26,12 +26,14 @@ import ipaddress
 import math
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Header, Request
 
+from kameng_api.core import db
 from kameng_api.core.actor import Actor, UserKind
 from kameng_api.core.errors import AppError, Unauthenticated
 from kameng_api.core.redis import get_queue
@@ -118,29 +120,22 @@ def _allowed(ip: str | None, allowlist: tuple[str, ...]) -> bool:
     return False
 
 
-async def signed_reseller(
-    request: Request,
-    session: DbSession,
-    x_kameng_app_id: Annotated[
-        str | None, Header(description="your key's app id", max_length=64)
-    ] = None,
-    x_kameng_timestamp: Annotated[
-        str | None, Header(description="Unix seconds (±300 s of our clock)", max_length=20)
-    ] = None,
-    x_kameng_nonce: Annotated[
-        str | None, Header(description="16–64 of A-Z a-z 0-9 _ -, once per key", max_length=64)
-    ] = None,
-    x_kameng_signature: Annotated[
-        str | None,
-        Header(description="lowercase hex HMAC-SHA256 (docs/reseller-api.md)", max_length=128),
-    ] = None,
-) -> Caller:
-    """The reseller whose key signed this request, or a refusal (see the module's doc)."""
-    h = request.headers
-    app_id = h.get(HEADER_APP_ID, "").strip()
-    ts = h.get(HEADER_TIMESTAMP, "").strip()
-    nonce = h.get(HEADER_NONCE, "").strip()
-    signature = h.get(HEADER_SIGNATURE, "").strip()
+@dataclass(frozen=True)
+class SignedHeaders:
+    """The four signing headers, present and well formed (``signed_headers``)."""
+
+    app_id: str
+    ts: str
+    nonce: str
+    signature: str
+
+
+def signed_headers(header: Callable[[str], str]) -> SignedHeaders:
+    """Check 1: the four headers (``header(name)``: its value, '' when absent)."""
+    app_id = header(HEADER_APP_ID).strip()
+    ts = header(HEADER_TIMESTAMP).strip()
+    nonce = header(HEADER_NONCE).strip()
+    signature = header(HEADER_SIGNATURE).strip()
     if not (app_id and ts and nonce and signature):
         raise SignatureError(
             "Sign the request: X-Kameng-App-Id, X-Kameng-Timestamp, X-Kameng-Nonce and "
@@ -161,28 +156,62 @@ async def signed_reseller(
             "A-Z a-z 0-9 _ -; signature: 64 hex digits).",
             "signature_missing",
         )
-    key = await keys.key_for_request(session, app_id)
-    if key is None:
-        raise SignatureError("No such key, or it was revoked or has expired.", "unknown_key")
-    if abs(time.time() - int(ts)) > WINDOW_S:
+    return SignedHeaders(app_id, ts, nonce, signature)
+
+
+def unknown_key() -> SignatureError:
+    """Check 2's refusal: no usable key with that app id."""
+    return SignatureError("No such key, or it was revoked or has expired.", "unknown_key")
+
+
+def check_signed(
+    key: keys.RequestKey,
+    h: SignedHeaders,
+    scope: Mapping[str, Any],
+    body: bytes,
+    ip: str | None,
+) -> None:
+    """Checks 3 to 5 for the request in ``scope`` (an ASGI scope): the timestamp window, the
+    HMAC over method, raw path, query pairs as received, timestamp, nonce and body, and the
+    key's allowlist. Pure: nothing is spent."""
+    if abs(time.time() - int(h.ts)) > WINDOW_S:
         raise SignatureError(
             f"The timestamp is more than {WINDOW_S} s from our clock "
             f"(server time {int(time.time())}).",
             "stale_timestamp",
         )
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    raw_path = scope.get("raw_path") or str(scope["path"]).encode()
     path = raw_path.decode("latin-1").partition("?")[0]
-    query = parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), True)
-    body = await request.body()
-    text = string_to_sign(request.method, path, query, ts, nonce, body)
-    if not signature_matches(key.secret, text, signature):
+    query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)
+    text = string_to_sign(str(scope["method"]), path, query, h.ts, h.nonce, body)
+    if not signature_matches(key.secret, text, h.signature):
         raise SignatureError(
             "The signature does not match the request (see docs/reseller-api.md).",
             "bad_signature",
         )
-    meta = request_meta(request)
-    if not _allowed(meta.ip, key.ip_allowlist):
-        raise IpRefused(f"This key may not be used from {meta.ip}.")
+    if not _allowed(ip, key.ip_allowlist):
+        raise IpRefused(f"This key may not be used from {ip}.")
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """Check 6's result for one request: ``verdict`` 1 go on, 0 nonce seen, -1 rate limited
+    (``left_ms`` of the window left)."""
+
+    app_id: str
+    nonce: str
+    verdict: int
+    left_ms: int
+
+
+GATE_SCOPE_KEY = "kameng.open_gate"
+"""Where the open-API lane (``resellers/lane.py``) leaves the gate's verdict for a request it
+hands on to the route after running the gate: the route takes that verdict (the nonce is
+spent, the request counted) instead of asking Redis again."""
+
+
+async def run_gate(key: keys.RequestKey, nonce: str) -> GateVerdict:
+    """Check 6, one Redis script: count the request in the key's minute, then store the nonce."""
     verdict, left_ms = await get_queue().eval(  # type: ignore[misc]
         _GATE,
         2,
@@ -192,13 +221,77 @@ async def signed_reseller(
         str(key.rate_limit_per_min),
         str(NONCE_TTL_S),
     )
-    if int(verdict) < 0:
+    return GateVerdict(key.app_id, nonce, int(verdict), int(left_ms))
+
+
+def judge_gate(key: keys.RequestKey, gate: GateVerdict) -> None:
+    """Check 6's refusals: 429 ``rate_limited`` (with ``Retry-After``), 401 ``nonce_reused``."""
+    if gate.verdict < 0:
         raise RateLimited(
             f"At most {key.rate_limit_per_min} requests a minute with this key.",
-            headers={"Retry-After": str(max(1, math.ceil(int(left_ms) / 1000)))},
+            headers={"Retry-After": str(max(1, math.ceil(gate.left_ms / 1000)))},
         )
-    if int(verdict) == 0:
+    if gate.verdict == 0:
         raise SignatureError("This nonce was used already: make a new one.", "nonce_reused")
+
+
+class KeyCache:
+    """``keys.key_for_request`` kept per process for ``ttl_s`` (the open-API lane's lookup: a
+    purchase re-checks the key in its own statement, see ``orders/purchase.py``). A key
+    not found is not kept: the route answers it, reading the database."""
+
+    def __init__(self, ttl_s: float = 5.0, max_keys: int = 50_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_keys = max_keys
+        self.keys: dict[str, tuple[float, keys.RequestKey]] = {}
+
+    async def get(self, app_id: str) -> keys.RequestKey | None:
+        now = time.monotonic()
+        hit = self.keys.get(app_id)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        async with db.unit_of_work() as session:
+            key = await keys.key_for_request(session, app_id)
+        if key is None:
+            self.keys.pop(app_id, None)
+            return None
+        if len(self.keys) >= self.max_keys:
+            self.keys.clear()
+        self.keys[app_id] = (now, key)
+        return key
+
+    def forget(self, app_id: str) -> None:
+        self.keys.pop(app_id, None)
+
+
+async def signed_reseller(
+    request: Request,
+    session: DbSession,
+    x_kameng_app_id: Annotated[
+        str | None, Header(description="your key's app id", max_length=64)
+    ] = None,
+    x_kameng_timestamp: Annotated[
+        str | None, Header(description="Unix seconds (±300 s of our clock)", max_length=20)
+    ] = None,
+    x_kameng_nonce: Annotated[
+        str | None, Header(description="16–64 of A-Z a-z 0-9 _ -, once per key", max_length=64)
+    ] = None,
+    x_kameng_signature: Annotated[
+        str | None,
+        Header(description="lowercase hex HMAC-SHA256 (docs/reseller-api.md)", max_length=128),
+    ] = None,
+) -> Caller:
+    """The reseller whose key signed this request, or a refusal (see the module's doc)."""
+    h = signed_headers(lambda name: request.headers.get(name, ""))
+    key = await keys.key_for_request(session, h.app_id)  # fresh: a revoke acts at once
+    if key is None:
+        raise unknown_key()
+    meta = request_meta(request)
+    check_signed(key, h, request.scope, await request.body(), meta.ip)
+    gate = request.scope.get(GATE_SCOPE_KEY)
+    if not (isinstance(gate, GateVerdict) and (gate.app_id, gate.nonce) == (key.app_id, h.nonce)):
+        gate = await run_gate(key, h.nonce)
+    judge_gate(key, gate)
     await keys.note_used(session, key)
     actor = Actor(
         user_id=key.user_id,
