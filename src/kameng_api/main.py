@@ -97,9 +97,10 @@ def _mount_spa(app: FastAPI, spa_dir: Path) -> None:
 
 
 class KamengApp(FastAPI):
-    """The API, with the purchase lane (orders/lane.py) in front of everything: a flash
-    sale's purchases and sold-out answers skip the middleware and routing layers, which
-    cost more than the answer itself. The lane hands every other request on unchanged."""
+    """The API, with the open-API lane (resellers/lane.py) and the purchase lane
+    (orders/lane.py) in front of everything: a flash sale's purchases, sold-out answers and
+    resellers' signed card-key orders skip the middleware and routing layers, which cost
+    more than the answer itself. The lanes hand every other request on unchanged."""
 
     lane: PurchaseLane | OpenOrderLane | None = None
 

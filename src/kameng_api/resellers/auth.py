@@ -18,6 +18,13 @@ Checked in this order, each refusal with its own code and nothing ordered:
 
 The caller becomes an ``Actor`` of kind reseller (no permissions: the order services scope
 everything to ``user_id``).
+
+One implementation for both paths: ``signed_headers`` (1), ``check_signed`` (3–5, pure),
+``run_gate`` / ``judge_gate`` (6). The route's dependency ``signed_reseller`` reads the key
+fresh (2: a revoke acts on the next request); the open-API lane (``resellers/lane.py``)
+reads it through ``KeyCache`` (a few seconds per process: its purchase statement checks
+the key again) and, when it hands a request on after running the gate, leaves the verdict
+in the scope (``GATE_SCOPE_KEY``) so the nonce is neither spent nor counted twice.
 """
 
 from __future__ import annotations
