@@ -17,7 +17,8 @@ which is the reference (``resellers/router.py``, ``open_orders.place``). In orde
    quantity and buyer input as the route allows, the price within ``max_unit_price``, a
    ``callback_url`` the outbound guard allows. Anything else: nothing was spent, the route
    answers.
-3. **The gate**, ``auth.run_gate``: the rate-limit count and the nonce, one Redis script.
+3. **The gate**, ``auth.GateBatch``: the rate-limit count and the nonce, one Redis script
+   for the requests of one moment, each judged as ``auth.run_gate`` judges it.
    From here on the nonce is spent: when the lane hands the request on it leaves the gate's
    verdict in the scope (``auth.GATE_SCOPE_KEY``) and the route takes it instead of asking
    Redis again — a refusal (``rate_limited``, ``nonce_reused``) is answered, and logged, by
@@ -74,6 +75,7 @@ class OpenOrderLane(Front):
         super().__init__(app, PATH, max_bytes=max_bytes, cors=cors, statuses=(201,))
         self.purchases = purchases  # its caches and its batches
         self.keys = auth.KeyCache()
+        self.gate = auth.GateBatch()
         self.noted: dict[int, float] = {}  # key id → when this process last noted its use
 
     async def _answer(
@@ -115,7 +117,7 @@ class OpenOrderLane(Front):
             body.max_unit_price is not None and ready.order.unit_price > body.max_unit_price
         ):
             return False
-        gate = await auth.run_gate(key, signed.nonce)
+        gate = await self.gate.run(key, signed.nonce)
         if gate.verdict != 1:
             scope[auth.GATE_SCOPE_KEY] = gate  # the route answers the refusal
             return False
