@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import logging
 import math
 import re
 import time
@@ -59,6 +60,8 @@ from kameng_api.resellers.signing import (
     signature_matches,
     string_to_sign,
 )
+
+log = logging.getLogger(__name__)
 
 RATE_WINDOW_MS = 60_000
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -325,20 +328,41 @@ def judge_gate(key: keys.RequestKey, gate: GateVerdict) -> None:
 
 
 class KeyCache:
-    """``keys.key_for_request`` kept per process for ``ttl_s`` (the open-API lane's lookup: a
-    purchase re-checks the key in its own statement, see ``orders/purchase.py``). A key
-    not found is not kept: the route answers it, reading the database."""
+    """``keys.key_for_request`` kept per process (the open-API lane's lookup: a purchase
+    re-checks the key — usable, its owner an active reseller, its allowlist — in its own
+    statement, see ``orders/purchase.py``). A key read more than ``ttl_s`` ago is still
+    used while it is read again in the background (a burst of one reseller's requests
+    never waits on the database for it); one read longer than ``max_age_s`` ago, or never
+    read, is read before the request goes on. A key not found is not kept: the route
+    answers it, reading the database."""
 
-    def __init__(self, ttl_s: float = 5.0, max_keys: int = 50_000) -> None:
+    def __init__(self, ttl_s: float = 5.0, max_age_s: float = 60.0, max_keys: int = 50_000) -> None:
         self.ttl_s = ttl_s
+        self.max_age_s = max_age_s
         self.max_keys = max_keys
         self.keys: dict[str, tuple[float, keys.RequestKey]] = {}
+        self.reading: dict[str, asyncio.Task[keys.RequestKey | None]] = {}
 
     async def get(self, app_id: str) -> keys.RequestKey | None:
-        now = time.monotonic()
         hit = self.keys.get(app_id)
-        if hit is not None and now - hit[0] < self.ttl_s:
+        age = time.monotonic() - hit[0] if hit is not None else float("inf")
+        if hit is not None and age < self.ttl_s:
             return hit[1]
+        task = self.reading.get(app_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._read(app_id))
+            self.reading[app_id] = task
+            task.add_done_callback(lambda t: self._read_done(app_id, t))
+        if hit is not None and age < self.max_age_s:
+            return hit[1]  # the read goes on in the background
+        return await asyncio.shield(task)
+
+    def _read_done(self, app_id: str, task: asyncio.Task[keys.RequestKey | None]) -> None:
+        self.reading.pop(app_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("open-API key read failed", exc_info=task.exception())
+
+    async def _read(self, app_id: str) -> keys.RequestKey | None:
         async with db.unit_of_work() as session:
             key = await keys.key_for_request(session, app_id)
         if key is None:
@@ -346,7 +370,7 @@ class KeyCache:
             return None
         if len(self.keys) >= self.max_keys:
             self.keys.clear()
-        self.keys[app_id] = (now, key)
+        self.keys[app_id] = (time.monotonic(), key)
         return key
 
     def forget(self, app_id: str) -> None:
