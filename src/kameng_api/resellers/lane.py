@@ -8,10 +8,10 @@ does not answer goes on, body intact, to the purchase lane, the middleware and t
 which is the reference (``resellers/router.py``, ``open_orders.place``). In order:
 
 1. **The signature**, by the rules of ``auth.py`` and with its code (``signed_headers``,
-   ``check_signed``): the four headers, the key (``auth.KeyCache``: kept per process for a
-   few seconds — the purchase statement checks it again), the timestamp window, the HMAC
-   over the exact request, the allowlist. Any refusal: nothing was spent, the route
-   answers it (reading the key fresh from the database).
+   ``check_signed``): the four headers, the key (``auth.KeyCache``: kept per process, read
+   again in the background after 5 s — the purchase statement checks it again), the
+   timestamp window, the HMAC over the exact request, the allowlist. Any refusal: nothing
+   was spent, the route answers it (reading the key fresh from the database).
 2. **The order, priced** from the purchase lane's caches (``PurchaseLane.prepare``): the
    body as the route validates it (``OpenOrderIn``), the SKU a card key on sale, the
    quantity and buyer input as the route allows, the price within ``max_unit_price``, a
