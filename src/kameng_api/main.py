@@ -47,6 +47,7 @@ from kameng_api.payments.router import router as payments_router
 from kameng_api.rbac.router import router as roles_router
 from kameng_api.resellers.callbacks_router import admin_router as reseller_callbacks_admin_router
 from kameng_api.resellers.callbacks_router import router as reseller_callbacks_router
+from kameng_api.resellers.lane import OpenOrderLane
 from kameng_api.resellers.router import account_router as reseller_account_router
 from kameng_api.resellers.router import admin_router as reseller_admin_router
 from kameng_api.resellers.router import open_router
@@ -98,11 +99,12 @@ def _mount_spa(app: FastAPI, spa_dir: Path) -> None:
 
 
 class KamengApp(FastAPI):
-    """The API, with the purchase lane (orders/lane.py) in front of everything: a flash
-    sale's purchases and sold-out answers skip the middleware and routing layers, which
-    cost more than the answer itself. The lane hands every other request on unchanged."""
+    """The API, with the open-API lane (resellers/lane.py) and the purchase lane
+    (orders/lane.py) in front of everything: a flash sale's purchases, sold-out answers and
+    resellers' signed card-key orders skip the middleware and routing layers, which cost
+    more than the answer itself. The lanes hand every other request on unchanged."""
 
-    lane: PurchaseLane | None = None
+    lane: PurchaseLane | OpenOrderLane | None = None
 
     _contract_of: int | None = None  # id of the document normalized last
 
@@ -212,11 +214,15 @@ def create_app(settings: Settings | None = None) -> KamengApp:
         )
     _mount_spa(app, settings.spa_dir)
 
-    app.lane = PurchaseLane(
+    purchases = PurchaseLane(
         partial(FastAPI.__call__, app),
         f"{API_PREFIX}/orders",
         max_bytes=settings.max_body_bytes,
         cors=bool(settings.cors_origins),
+    )
+    # the open-API lane first (resellers/lane.py): its purchases go to the same batches
+    app.lane = OpenOrderLane(
+        purchases, purchases, max_bytes=settings.max_body_bytes, cors=bool(settings.cors_origins)
     )
     # added last = outermost
     app.add_middleware(NulGuardMiddleware)

@@ -41,6 +41,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -93,24 +94,40 @@ class _Parsed(SimpleNamespace):
     lane: bool  # a purchase the lane may try (else only the gate applies)
 
 
-class PurchaseLane:
-    def __init__(self, app: ASGIApp, path: str, *, max_bytes: int, cors: bool) -> None:
+@dataclass(frozen=True)
+class Ready:
+    """A purchase priced from the lane's caches, not yet made (``PurchaseLane.prepare``)."""
+
+    order: purchase.Request
+    buyer: pricing.Buyer
+    catalog_version: int
+
+
+@dataclass(frozen=True)
+class Bought:
+    """What the batch made of a purchase: its answer (order id, keys, the time) and the keys
+    decrypted for the buyer."""
+
+    result: dict[str, Any]
+    keys: list[DeliveredKeyOut]
+
+
+class Front:
+    """A pure-ASGI answer in front of routing for ``POST path``: reads a small body, and
+    either answers (``_answer`` is True) or hands the request on, body intact, to ``app``.
+    The purchase lane below, and the open-API lane (``resellers/lane.py``)."""
+
+    name = "lane"
+
+    def __init__(
+        self, app: ASGIApp, path: str, *, max_bytes: int, cors: bool, statuses: tuple[int, ...]
+    ) -> None:
         self.app = app  # everything else: the middleware, the routes
         self.path = path
         self.max_bytes = max_bytes  # the body size limit
         self.cors = cors  # CORS is configured: a cross-origin call goes the long way
-        self.gate = idempotency.Gate()
-        self.answered = {s: HTTP_REQUESTS.labels("POST", path, str(s)) for s in (201, 409)}
+        self.answered = {s: HTTP_REQUESTS.labels("POST", path, str(s)) for s in statuses}
         self.latency = HTTP_LATENCY.labels("POST", path)
-        self.snapshots: dict[int, catalog.SaleSnapshot] = {}
-        self.loading: dict[int, asyncio.Future[catalog.SaleSnapshot | None]] = {}
-        self.buyers: dict[int, pricing.Buyer] = {}
-        self.buyer_misses: list[tuple[int, asyncio.Future[pricing.Buyer | None]]] = []
-        self.claim_from: dict[int, int] = {}  # SKU → the highest key id sold here (a hint)
-        self.background: set[asyncio.Task[None]] = set()
-        # group commit: a few batches in flight (a setting), so a burst never opens
-        # overflow connections and the batches grow instead of multiplying
-        self.batches: purchase.Batches | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
@@ -152,46 +169,16 @@ class PurchaseLane:
         self, scope: Scope, headers: dict[bytes, bytes], raw: bytes, send: Send, started: float
     ) -> bool:
         """Answer the request here, or False: the routes answer it."""
-        req = _parse(headers, raw)
-        if req is None:
-            return False
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if SAFE_REQUEST_ID.match(incoming) else new_request_id()
-        request_id_var.set(rid)
-        gated = await self.gate.check(
-            req.owner, SCOPE, req.key, req.digest, inventory.sold_out_key(req.body["sku_id"])
-        )
-        if gated in (idempotency.SOLD_OUT, idempotency.REFUSED_BEFORE):
-            SOLD_OUT_AT_GATE.inc()
-            replayed = gated == idempotency.REFUSED_BEFORE
-            await self._send(
-                send, 409, _PROBLEM, _sold_out_body(rid), rid, started, replayed=replayed
-            )
-            return True
-        if gated == idempotency.REUSED:  # refused at the gate before, for another request
-            return False  # the route answers idempotency_key_reused (it reads the marker)
-        if not req.lane:
-            return False
-        answer = await self._buy(scope, req, rid)
-        PURCHASE_LANE.labels(
-            "handed_over" if answer is None else "sold_out" if answer is SOLD_OUT else "bought"
-        ).inc()
-        if answer is None:
-            return False
-        if answer is SOLD_OUT:  # told by the database
-            await self._send(send, 409, _PROBLEM, _sold_out_body(rid), rid, started)
-        else:
-            await self._send(send, 201, b"application/json", answer, rid, started)
-        return True
+        raise NotImplementedError
 
     async def _failed(self, send: Send, exc: Exception, started: float) -> None:
         """What the error handlers answer for an exception: 503 when a dependency is away,
         else 500 with only the request id (the traceback goes to the log)."""
         if dependency_away(exc):
-            log.warning("purchase lane: a dependency is away: %s", exc)
+            log.warning("%s: a dependency is away: %s", self.name, exc)
             answer = unavailable_response()
         else:
-            log.exception("purchase lane: unhandled exception", exc_info=exc)
+            log.exception("%s: unhandled exception", self.name, exc_info=exc)
             answer = problem_response(
                 status=500,
                 code=ErrorCode.internal_error,
@@ -246,35 +233,121 @@ class PurchaseLane:
         self.answered[status].inc()
         self.latency.observe(time.perf_counter() - started)
 
+
+class PurchaseLane(Front):
+    name = "purchase lane"
+
+    def __init__(self, app: ASGIApp, path: str, *, max_bytes: int, cors: bool) -> None:
+        super().__init__(app, path, max_bytes=max_bytes, cors=cors, statuses=(201, 409))
+        self.gate = idempotency.Gate()
+        self.snapshots: dict[int, catalog.SaleSnapshot] = {}
+        self.loading: dict[int, asyncio.Future[catalog.SaleSnapshot | None]] = {}
+        self.buyers: dict[int, pricing.Buyer] = {}
+        self.buyer_misses: list[tuple[int, asyncio.Future[pricing.Buyer | None]]] = []
+        self.claim_from: dict[int, int] = {}  # SKU → the highest key id sold here (a hint)
+        self.background: set[asyncio.Task[None]] = set()
+        # group commit: a few batches in flight (a setting), so a burst never opens
+        # overflow connections and the batches grow instead of multiplying
+        self.batches: purchase.Batches | None = None
+
+    async def _answer(
+        self, scope: Scope, headers: dict[bytes, bytes], raw: bytes, send: Send, started: float
+    ) -> bool:
+        """Answer the request here, or False: the routes answer it."""
+        req = _parse(headers, raw)
+        if req is None:
+            return False
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if SAFE_REQUEST_ID.match(incoming) else new_request_id()
+        request_id_var.set(rid)
+        gated = await self.gate.check(
+            req.owner, SCOPE, req.key, req.digest, inventory.sold_out_key(req.body["sku_id"])
+        )
+        if gated in (idempotency.SOLD_OUT, idempotency.REFUSED_BEFORE):
+            SOLD_OUT_AT_GATE.inc()
+            replayed = gated == idempotency.REFUSED_BEFORE
+            await self._send(
+                send, 409, _PROBLEM, _sold_out_body(rid), rid, started, replayed=replayed
+            )
+            return True
+        if gated == idempotency.REUSED:  # refused at the gate before, for another request
+            return False  # the route answers idempotency_key_reused (it reads the marker)
+        if not req.lane:
+            return False
+        answer = await self._buy(scope, req, rid)
+        PURCHASE_LANE.labels(
+            "handed_over" if answer is None else "sold_out" if answer is SOLD_OUT else "bought"
+        ).inc()
+        if answer is None:
+            return False
+        if answer is SOLD_OUT:  # told by the database
+            await self._send(send, 409, _PROBLEM, _sold_out_body(rid), rid, started)
+        else:
+            await self._send(send, 201, b"application/json", answer, rid, started)
+        return True
+
     # ---- the purchase ----------------------------------------------------------------------
 
     async def _buy(self, scope: Scope, req: _Parsed, rid: str) -> bytes | None:
         """The 201 body, ``SOLD_OUT``, or None: the route answers."""
         body = req.body
-        snap = await self._snapshot(body["sku_id"])
-        now = clock.now()
-        if snap is None or not snap.sku.active or snap.product.delivery_type != "card_key":
-            return None
-        product, sku, qty = snap.product, snap.sku, body["quantity"]
-        if not catalog.is_on_sale(product, now) or not (product.min_qty <= qty <= product.max_qty):
-            return None
-        try:
-            buyer_input = check_buyer_input(product.buyer_fields, body["buyer_input"])
-        except AppError:
-            return None
         client = scope.get("client")
         meta = RequestMeta(
             ip=client[0] if client else None, user_agent=req.user_agent, request_id=rid
         )
+        ready = await self.prepare(
+            req.owner, req.kind, meta, body["sku_id"], body["quantity"], body["buyer_input"]
+        )
+        if ready is None:
+            return None
+        out = await self.finish(
+            ready,
+            purchase.LaneChecks(
+                buyer=ready.buyer,
+                catalog_version=ready.catalog_version,
+                session_id=req.session_id,
+                idempotency_scope=SCOPE,
+                idempotency_key=req.key,
+                request_hash=req.digest,
+                sold_out_answer=_sold_out_body(rid).decode(),
+            ),
+        )
+        if not isinstance(out, Bought):
+            return out  # SOLD_OUT, or None
+        return purchase.delivered(ready.order, out.result, out.keys)
+
+    async def prepare(
+        self,
+        owner: int,
+        kind: UserKind,
+        meta: RequestMeta,
+        sku_id: int,
+        qty: int,
+        raw_input: dict[str, Any],
+    ) -> Ready | None:
+        """The purchase as the route would price it, from the caches — or None when the lane
+        cannot do it (not a card key on sale, a quantity or buyer input the route refuses,
+        the buyer unknown or the database away …): the route answers. Nothing is written."""
+        snap = await self._snapshot(sku_id)
+        now = clock.now()
+        if snap is None or not snap.sku.active or snap.product.delivery_type != "card_key":
+            return None
+        product, sku = snap.product, snap.sku
+        if not catalog.is_on_sale(product, now) or not (product.min_qty <= qty <= product.max_qty):
+            return None
         try:
-            buyer = self.buyers.get(req.owner)
+            buyer_input = check_buyer_input(product.buyer_fields, raw_input)
+        except AppError:
+            return None
+        try:
+            buyer = self.buyers.get(owner)
             if buyer is None:
-                buyer = await self._buyer(req.owner)
+                buyer = await self._buyer(owner)
                 if buyer is None:
                     return None
             order = card_key_request(
-                req.owner,
-                req.kind,
+                owner,
+                kind,
                 meta,
                 sku,
                 product,
@@ -283,26 +356,25 @@ class PurchaseLane:
                 buyer_input,
                 claim_from=self.claim_from.get(sku.id, 0),
             )
-            args = purchase.payload(
-                order,
-                purchase.LaneChecks(
-                    session_id=req.session_id,
-                    buyer=buyer,
-                    catalog_version=snap.version,
-                    idempotency_scope=SCOPE,
-                    idempotency_key=req.key,
-                    request_hash=req.digest,
-                    sold_out_answer=_sold_out_body(rid).decode(),
-                ),
-            )
+        except AppError:
+            return None  # e.g. bad_amount: the route explains
+        except Exception:  # the database is away …: the route answers
+            log.warning("purchase lane: handing over to the route", exc_info=True)
+            return None
+        return Ready(order, buyer, snap.version)
+
+    async def finish(self, ready: Ready, checks: purchase.LaneChecks) -> Bought | bytes | None:
+        """The purchase, in the next batch (``kameng_purchase_many``): what it bought,
+        ``SOLD_OUT`` (the lane's stored answer), or None: refused or failed, nothing
+        happened, the route answers."""
+        order = ready.order
+        try:
             if self.batches is None:
                 settings = get_settings()
                 self.batches = purchase.Batches(
                     settings.purchase_batches_in_flight, settings.purchase_batch_stretch_ms / 1000
                 )
-            out = await self.batches.submit(req.owner, args)
-        except AppError:
-            return None  # e.g. bad_amount: the route explains
+            out = await self.batches.submit(order.buyer_id, purchase.payload(order, checks))
         except Exception:  # the database is away, a pool timeout …: the route answers
             log.warning("purchase lane: handing over to the route", exc_info=True)
             return None
@@ -311,15 +383,17 @@ class PurchaseLane:
             if no is None:
                 log.warning("purchase lane: %s (%s)", out["error"], out.get("sqlstate"))
             else:
-                await self._refused(no, sku.id, req.owner)
+                await self._refused(no, order.sku_id, order.buyer_id)
             return None
         if out.get("refused") == "sold_out":
-            await inventory.mark_sold_out(sku.id)  # the gate answers the next buyers
+            await inventory.mark_sold_out(order.sku_id)  # the gate answers the next buyers
             return SOLD_OUT
         if out["keys"]:
-            self.claim_from[sku.id] = max(self.claim_from.get(sku.id, 0), max(out["keys"]))
-        if inventory.low_stock_due(sku.id):
-            self._spawn(_check_low_stock(sku.id))
+            self.claim_from[order.sku_id] = max(
+                self.claim_from.get(order.sku_id, 0), max(out["keys"])
+            )
+        if inventory.low_stock_due(order.sku_id):
+            self.spawn(_check_low_stock(order.sku_id))
         keys = [
             DeliveredKeyOut(
                 card_no=k["card_no"],
@@ -329,7 +403,7 @@ class PurchaseLane:
             )
             for k in out["secrets"]
         ]
-        return purchase.delivered(order, out, keys)
+        return Bought(out, keys)
 
     async def _buyer(self, user_id: int) -> pricing.Buyer | None:
         """The buyer as pricing sees them (kept; the purchase checks it is still so). Misses
@@ -337,7 +411,7 @@ class PurchaseLane:
         future: asyncio.Future[pricing.Buyer | None] = asyncio.get_running_loop().create_future()
         self.buyer_misses.append((user_id, future))
         if len(self.buyer_misses) == 1:
-            self._spawn(self._read_buyers())
+            self.spawn(self._read_buyers())
         return await future
 
     async def _read_buyers(self) -> None:
@@ -396,7 +470,9 @@ class PurchaseLane:
             del self.loading[sku_id]
         return snap
 
-    def _spawn(self, work: Awaitable[Any]) -> None:
+    def spawn(self, work: Awaitable[Any]) -> None:
+        """Run ``work`` after the answer (a failure is logged)."""
+
         async def run() -> None:
             try:
                 await work

@@ -83,16 +83,38 @@ class Request:
 
 
 @dataclass(frozen=True)
-class LaneChecks:
-    """What the lane took from its caches and the token, checked in the same statement."""
+class OpenOrderCheck:
+    """A purchase signed with a reseller's open-API key (``resellers/lane.py``), in place of
+    a token session: the statement checks the key is still usable (active, not past its
+    grace, the same allowlist the lane checked) and its owner an active reseller, takes the
+    route's transaction lock for (reseller, ``out_trade_no``) — not free, or the number has
+    an order already: refused, the route answers — and writes the ``open_orders`` row with
+    the order."""
 
-    session_id: str
+    key_id: int
+    ip_allowlist: tuple[str, ...]
+    out_trade_no: str
+    request_hash: str
+    callback_url: str | None
+    lock: int  # the advisory lock space of open_orders.place
+
+
+@dataclass(frozen=True)
+class LaneChecks:
+    """What the lane took from its caches and the request, checked in the same statement:
+    the buyer's price level and the catalogue version, and who the caller is — a token's
+    session (``session_id``) or an open-API key (``open_order``). A purchase with an
+    Idempotency-Key stores its answer under it; ``sold_out_answer``: none left is answered
+    (409) and stored, not raised (JSON text)."""
+
     buyer: Buyer
     catalog_version: int
-    idempotency_scope: str
-    idempotency_key: str
-    request_hash: str
-    sold_out_answer: str  # none left: answered (409) and stored, not raised (JSON text)
+    session_id: str | None = None
+    idempotency_scope: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    sold_out_answer: str | None = None
+    open_order: OpenOrderCheck | None = None
 
 
 def payload(req: Request, lane: LaneChecks | None = None) -> str:
@@ -121,23 +143,37 @@ def payload(req: Request, lane: LaneChecks | None = None) -> str:
         "user_agent": (req.meta.user_agent or "")[:512] or None,
         "request_id": req.meta.request_id,
     }
-    if lane is not None:
-        p.update(
-            session_id=lane.session_id,
-            buyer_kind=str(lane.buyer.kind),
-            member_level=lane.buyer.member_level,
-            reseller_tier=lane.buyer.reseller_tier,
-            catalog_version=lane.catalog_version,
-            idem={
-                "scope": lane.idempotency_scope,
-                "key": lane.idempotency_key,
-                "hash": lane.request_hash,
-            },
-            with_secrets=True,
-        )
-        # the stored sold-out answer goes in as it is (JSON already)
-        return f'{json.dumps(p)[:-1]}, "sold_out_answer": {lane.sold_out_answer}}}'
-    return json.dumps(p)
+    if lane is None:
+        return json.dumps(p)
+    p.update(
+        buyer_kind=str(lane.buyer.kind),
+        member_level=lane.buyer.member_level,
+        reseller_tier=lane.buyer.reseller_tier,
+        catalog_version=lane.catalog_version,
+        with_secrets=True,
+    )
+    if lane.session_id is not None:
+        p["session_id"] = lane.session_id
+    if lane.idempotency_key is not None:
+        p["idem"] = {
+            "scope": lane.idempotency_scope,
+            "key": lane.idempotency_key,
+            "hash": lane.request_hash,
+        }
+    if lane.open_order is not None:
+        o = lane.open_order
+        p["open"] = {
+            "key_id": o.key_id,
+            "ip_allowlist": list(o.ip_allowlist),
+            "out_trade_no": o.out_trade_no,
+            "hash": o.request_hash,
+            "callback_url": o.callback_url,
+            "lock": o.lock,
+        }
+    if lane.sold_out_answer is None:
+        return json.dumps(p)
+    # the stored sold-out answer goes in as it is (JSON already)
+    return f'{json.dumps(p)[:-1]}, "sold_out_answer": {lane.sold_out_answer}}}'
 
 
 def delivered(req: Request, result: dict[str, Any], keys: list[DeliveredKeyOut]) -> bytes:

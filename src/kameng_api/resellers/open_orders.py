@@ -9,6 +9,11 @@ or, with another body, are refused 409 ``out_trade_no_reused``; the unique index
 ``uq_open_orders_out_trade_no`` backs it. A refused order leaves nothing, so the number can
 be used again.
 
+This is the route's long way. The common case — a card key on sale, paid from the wallet —
+is answered in front of routing by the open-API lane (``resellers/lane.py``), whose batch
+statement takes the same advisory lock without waiting and writes the ``open_orders`` row
+in the same statement; whatever it refuses (a replay among them) comes here.
+
 Cancelling (``cancel``) is allowed before processing only: a paid order waiting for stock,
 or a direct recharge ``delivering`` that has not gone upstream (``upstream_started_at`` is
 null, read under the order's row lock, which the supplier side also takes before it sets

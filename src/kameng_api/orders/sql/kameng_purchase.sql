@@ -46,6 +46,33 @@ BEGIN
             RAISE EXCEPTION 'kameng:stale';  -- priced for another level: price again
         END IF;
     END IF;
+    IF p ? 'open' THEN  -- the open-API lane: the reseller's key instead of a session
+        SELECT u.id, u.kind, u.member_level, u.reseller_tier, u.status
+          INTO v_user
+          FROM reseller_keys k JOIN users u ON u.id = k.user_id
+         WHERE k.id = (p->'open'->>'key_id')::bigint AND k.status = 'active'
+           AND coalesce(k.expires_at > now(), true)
+           AND k.ip_allowlist = p->'open'->'ip_allowlist';
+        IF NOT FOUND OR v_user.id <> v_buyer OR v_user.status <> 'active'
+           OR v_user.kind <> 'reseller' THEN
+            RAISE EXCEPTION 'kameng:key';
+        END IF;
+        IF v_user.kind <> p->>'buyer_kind'
+           OR v_user.member_level <> (p->>'member_level')::int
+           OR v_user.reseller_tier <> (p->>'reseller_tier')::int THEN
+            RAISE EXCEPTION 'kameng:stale';
+        END IF;
+        -- one order per (reseller, out_trade_no): the route's lock (open_orders.place)
+        IF NOT pg_try_advisory_xact_lock((p->'open'->>'lock')::int,
+                                         hashtext(v_buyer || ':' || (p->'open'->>'out_trade_no'))) THEN
+            RAISE EXCEPTION 'kameng:idempotency_in_progress';
+        END IF;
+        PERFORM 1 FROM open_orders
+         WHERE user_id = v_buyer AND out_trade_no = p->'open'->>'out_trade_no';
+        IF FOUND THEN
+            RAISE EXCEPTION 'kameng:replay';
+        END IF;
+    END IF;
     IF p ? 'catalog_version'
        AND (SELECT version FROM catalog_version) <> (p->>'catalog_version')::bigint THEN
         RAISE EXCEPTION 'kameng:stale';  -- the product or its prices changed since
@@ -167,6 +194,12 @@ BEGIN
                                'total', p->>'total', 'status', 'delivered'),
             'ok', 'low', (p->>'ip')::inet, p->>'user_agent', p->>'request_id');
 
+    IF p ? 'open' THEN
+        INSERT INTO open_orders (order_id, user_id, out_trade_no, request_hash, key_id,
+                                 callback_url, created_at)
+        VALUES (v_order.id, v_buyer, p->'open'->>'out_trade_no', p->'open'->>'hash',
+                (p->'open'->>'key_id')::bigint, p->'open'->>'callback_url', now());
+    END IF;
     IF v_idem IS NOT NULL THEN  -- a retry re-reads the order (secrets never rest here)
         INSERT INTO idempotency_keys (owner_id, scope, key, request_hash, status_code, body)
         VALUES (v_buyer, v_idem->>'scope', v_idem->>'key', v_idem->>'hash', 201,

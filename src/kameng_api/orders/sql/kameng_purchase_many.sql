@@ -1,5 +1,7 @@
 -- A batch of balance purchases of card keys in one transaction (the purchase lane's group
--- commit, orders/lane.py through orders/purchase.py): the common case for the whole batch
+-- commit, orders/lane.py through orders/purchase.py; the open-API lane's too,
+-- resellers/lane.py, whose purchases carry an 'open' check and get an open_orders row):
+-- the common case for the whole batch
 -- at once, one statement per table (batch rows found again by ctid), kameng_purchase for
 -- the rest; answers each purchase with its order id, keys and the transaction's time. Hash
 -- and merge joins and sequential scans are off: the batch's temporary table has no
@@ -59,7 +61,7 @@ BEGIN
     END IF;
     INSERT INTO kameng_batch (n, p, setwise, buyer, sku, qty, total)
     SELECT n, v,
-           v ? 'session_id' AND NOT (v->>'looping')::boolean
+           (v ? 'session_id' OR v ? 'open') AND NOT (v->>'looping')::boolean
              AND (v->>'per_user_limit') IS NULL AND (v->>'quantity')::int >= 1
              AND row_number() OVER (PARTITION BY v->>'buyer_id' ORDER BY n) = 1,
            (v->>'buyer_id')::bigint, (v->>'sku_id')::bigint, (v->>'quantity')::int,
@@ -77,13 +79,15 @@ BEGIN
      WHERE user_id IN (SELECT buyer FROM kameng_batch) AND kind = 'user'
      ORDER BY id FOR UPDATE;
 
-    -- what the lane read from its caches and the token, as kameng_purchase checks it; the
-    -- balance too (the wallets are locked); then an order id for each purchase still on
+    -- what the lane read from its caches and the token (or the open-API key), as
+    -- kameng_purchase checks it; the balance too (the wallets are locked); then an order id
+    -- for each purchase still on
     WITH c AS (
         SELECT e.ctid AS tid, w.id AS wallet, CASE
                  WHEN u.id IS NULL OR u.id <> e.buyer OR u.revoked_at IS NOT NULL
                       OR u.expires_at <= now() OR u.status <> 'active'
-                      OR u.must_change_password THEN 'kameng:session'
+                      OR u.must_change_password
+                 THEN CASE WHEN e.p ? 'open' THEN 'kameng:key' ELSE 'kameng:session' END
                  WHEN u.kind <> e.p->>'buyer_kind'
                       OR u.member_level <> (e.p->>'member_level')::int
                       OR u.reseller_tier <> (e.p->>'reseller_tier')::int
@@ -93,6 +97,13 @@ BEGIN
                           hashtext(e.p->'idem'->>'scope' || ':' || e.buyer),
                           hashtext(e.p->'idem'->>'key')) THEN 'kameng:idempotency_in_progress'
                  WHEN i.seen THEN 'kameng:replay'
+                 -- an open-API order: the route's lock per (reseller, out_trade_no), free,
+                 -- and no order with that number yet
+                 WHEN e.p ? 'open' AND NOT pg_try_advisory_xact_lock(
+                          (e.p->'open'->>'lock')::int,
+                          hashtext(e.buyer || ':' || (e.p->'open'->>'out_trade_no')))
+                      THEN 'kameng:idempotency_in_progress'
+                 WHEN o.seen THEN 'kameng:replay'
                  WHEN w.id IS NULL OR w.balance - e.total < 0 THEN 'kameng:insufficient_balance'
                END AS err
           FROM kameng_batch e
@@ -101,12 +112,23 @@ BEGIN
                 SELECT u.id, u.kind, u.member_level, u.reseller_tier, u.status,
                        u.must_change_password, s.revoked_at, s.expires_at
                   FROM auth_sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.id = e.p->>'session_id') u ON true
+                 WHERE s.id = e.p->>'session_id'
+                 UNION ALL  -- or the open-API key: usable, the allowlist the lane checked
+                SELECT u.id, u.kind, u.member_level, u.reseller_tier, u.status,
+                       u.kind <> 'reseller', NULL, k.expires_at
+                  FROM reseller_keys k JOIN users u ON u.id = k.user_id
+                 WHERE e.p ? 'open' AND k.id = (e.p->'open'->>'key_id')::bigint
+                   AND k.status = 'active' AND coalesce(k.expires_at > now(), true)
+                   AND k.ip_allowlist = e.p->'open'->'ip_allowlist') u ON true
           LEFT JOIN LATERAL (
                 SELECT true AS seen FROM idempotency_keys i
                  WHERE e.p ? 'idem' AND i.owner_id = e.buyer
                    AND i.scope = e.p->'idem'->>'scope' AND i.key = e.p->'idem'->>'key') i
                  ON true
+          LEFT JOIN LATERAL (
+                SELECT true AS seen FROM open_orders o
+                 WHERE e.p ? 'open' AND o.user_id = e.buyer
+                   AND o.out_trade_no = e.p->'open'->>'out_trade_no') o ON true
           LEFT JOIN LATERAL (
                 SELECT id, balance FROM wallet_accounts
                  WHERE user_id = e.buyer AND kind = 'user') w ON true
@@ -212,6 +234,11 @@ BEGIN
     SELECT e.order_id, u.k, (u.i - 1)::smallint
       FROM kameng_batch e, unnest(e.keys) WITH ORDINALITY u(k, i)
      WHERE e.entry IS NOT NULL ORDER BY e.n, u.i;
+    INSERT INTO open_orders (order_id, user_id, out_trade_no, request_hash, key_id,
+                             callback_url, created_at)
+    SELECT order_id, buyer, p->'open'->>'out_trade_no', p->'open'->>'hash',
+           (p->'open'->>'key_id')::bigint, p->'open'->>'callback_url', now()
+      FROM kameng_batch WHERE entry IS NOT NULL AND p ? 'open' ORDER BY n;
     INSERT INTO audit_log (actor_id, actor_kind, action, target_type, target_id, after,
                            result, risk, ip, user_agent, request_id)
     SELECT buyer, p->>'actor_kind', 'orders.create', 'order', p->>'order_no',
