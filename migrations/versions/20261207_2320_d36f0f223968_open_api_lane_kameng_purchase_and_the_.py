@@ -1,7 +1,7 @@
 """open-API lane: kameng_purchase and the batch take a reseller key and write open_orders
 
 Revision ID: d36f0f223968
-Revises: c4e8a1d2f6b3
+Revises: b1f1c3ed651d
 Create Date: 2026-12-07 23:20:44.232308+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic_utils.pg_function import PGFunction
 from sqlalchemy import text as sql_text
 
 revision: str = "d36f0f223968"
-down_revision: str | None = "c4e8a1d2f6b3"
+down_revision: str | None = "b1f1c3ed651d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
