@@ -44,7 +44,8 @@ export function canonicalQuery(pairs: readonly (readonly [string, string])[]): s
 }
 
 function subtle(): SubtleCrypto {
-  const s = globalThis.crypto?.subtle as SubtleCrypto | undefined;
+  // undefined outside a secure context (plain http to a host other than localhost)
+  const s = globalThis.crypto.subtle as SubtleCrypto | undefined;
   if (!s) throw new Error('Web Crypto is not available (the page must be served over HTTPS or from localhost)');
   return s;
 }
