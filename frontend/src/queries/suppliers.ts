@@ -109,5 +109,6 @@ export function useDeleteMapping() {
 
 /** `suppliers:order_upstream` — what an order asked of which supplier. */
 export function useOrderUpstream(orderNo: string, enabled: boolean) {
-  return useQuery({ ...suppliersOrderUpstreamOptions({ path: { order_no: orderNo } }), enabled });
+  // the card shows its own error
+  return useQuery({ ...suppliersOrderUpstreamOptions({ path: { order_no: orderNo } }), enabled, meta: { silentError: true } });
 }

@@ -239,7 +239,7 @@ export function SuppliersPage() {
           loading={suppliers.isPending}
           dataSource={list}
           pagination={false}
-          scroll={{ x: 1280 }}
+          scroll={{ x: 1100 }}
           data-testid="supplier-table"
           locale={{ emptyText: t('suppliers.none') }}
           onRow={(s) => ({ 'data-testid': `supplier-row-${s.id}` }) as React.HTMLAttributes<HTMLElement>}
@@ -254,13 +254,13 @@ export function SuppliersPage() {
                     {!s.enabled && <Tag>{t('suppliers.disabled')}</Tag>}
                     {s.settings_managed && <Tag color="blue">{t('suppliers.managedTag')}</Tag>}
                   </Space>
-                  <Typography.Text type="secondary" className="kameng-note">
-                    {t(`suppliers.protocols.${s.protocol}`)}
+                  <Typography.Text type="secondary" className="kameng-note" title={t(`suppliers.protocols.${s.protocol}`)}>
+                    {s.protocol}
                   </Typography.Text>
                 </Space>
               ),
             },
-            { title: t('suppliers.baseUrl'), dataIndex: 'base_url', ellipsis: { showTitle: true }, width: 220 },
+            { title: t('suppliers.baseUrl'), dataIndex: 'base_url', ellipsis: { showTitle: true }, width: 200 },
             {
               title: t('suppliers.circuitCol'),
               key: 'circuit',
@@ -330,7 +330,7 @@ export function SuppliersPage() {
                     title: t('suppliers.actions'),
                     key: 'actions',
                     fixed: 'right' as const,
-                    width: 250,
+                    width: 220,
                     render: (_: unknown, s: SupplierOut) => (
                       <Space size={0} wrap>
                         <Button type="link" size="small" icon={<EditOutlined />} onClick={() => setEditing(s)} data-testid={`supplier-edit-${s.id}`}>
