@@ -71,9 +71,9 @@ test.describe.serial('上游: the admin adds a supplier and tests connections', 
       const settingsId = ((await settingsRow.getAttribute('data-testid')) ?? '').replace('supplier-row-', '');
       await clickUntil(page, `supplier-test-${settingsId}`, result);
       await expect(result).toHaveAttribute('data-ok', 'true');
-      await expect(result).toContainText('10,000.00');
+      await expect(result).toContainText('10000.00');
       await page.locator('.ant-modal:visible').getByRole('button', { name: /OK|确\s*定/ }).click();
-      await expect(settingsRow.getByTestId('supplier-balance')).toContainText('10,000.00');
+      await expect(settingsRow.getByTestId('supplier-balance')).toContainText('10000.00');
     }
     await page.screenshot({ path: join(screenshotDir, 'suppliers-list.png'), fullPage: true });
   });

@@ -42,19 +42,20 @@ function MappingModal({ skuId, mapping, taken, suppliers, open, onClose }: { sku
       onOk={() => void submit()}
       okButtonProps={{ loading: save.isPending, 'data-testid': 'mapping-submit' }}
       destroyOnHidden
-      afterOpenChange={(visible) => {
-        if (!visible) return;
-        setError(null);
-        form.setFieldsValue({
+    >
+      <Form
+        form={form}
+        layout="vertical"
+        requiredMark={false}
+        data-testid="mapping-form"
+        initialValues={{
           supplier_id: mapping?.supplier_id,
           supplier_product_id: mapping?.supplier_product_id ?? '',
           cost: mapping?.cost ?? '',
           priority: mapping?.priority ?? 100,
           enabled: mapping?.enabled ?? true,
-        });
-      }}
-    >
-      <Form form={form} layout="vertical" requiredMark={false} data-testid="mapping-form">
+        }}
+      >
         <Form.Item name="supplier_id" label={t('suppliers.mapping.supplier')} rules={[{ required: true, message: t('suppliers.mapping.supplierRequired') }]}>
           <Select
             disabled={!!mapping}
@@ -138,14 +139,9 @@ function SkuMappings({ sku, suppliers, writable }: { sku: SkuOut; suppliers: Sup
             : []),
         ]}
       />
-      <MappingModal
-        skuId={sku.id}
-        mapping={editing === 'new' ? null : editing}
-        taken={rows.map((m) => m.supplier_id)}
-        suppliers={suppliers}
-        open={editing !== null}
-        onClose={() => setEditing(null)}
-      />
+      {editing !== null && (
+        <MappingModal skuId={sku.id} mapping={editing === 'new' ? null : editing} taken={rows.map((m) => m.supplier_id)} suppliers={suppliers} open onClose={() => setEditing(null)} />
+      )}
     </div>
   );
 }

@@ -53,14 +53,15 @@ function KeyModal({ open, keyOut, onClose, onCreated }: { open: boolean; keyOut:
       okText={keyOut ? t('reseller.save') : t('reseller.create')}
       okButtonProps={{ loading: busy, 'data-testid': 'key-submit' }}
       destroyOnHidden
-      afterOpenChange={(visible) => {
-        if (visible) {
-          setError(null);
-          form.setFieldsValue({ name: keyOut?.name ?? '', ip_allowlist: keyOut?.ip_allowlist ?? [], rate_limit_per_min: keyOut?.rate_limit_per_min ?? null });
-        }
-      }}
     >
-      <Form form={form} layout="vertical" requiredMark={false} data-testid="key-form" initialValues={{ name: '', ip_allowlist: [] }}>
+      {/* mounted per opening (see the page): the values are there before the first keystroke */}
+      <Form
+        form={form}
+        layout="vertical"
+        requiredMark={false}
+        data-testid="key-form"
+        initialValues={{ name: keyOut?.name ?? '', ip_allowlist: keyOut?.ip_allowlist ?? [], rate_limit_per_min: keyOut?.rate_limit_per_min ?? null }}
+      >
         <Form.Item name="name" label={t('reseller.keyName')} rules={[{ max: 64 }]} extra={t('reseller.keyNameHint')}>
           <Input maxLength={64} data-testid="key-name" />
         </Form.Item>
@@ -184,7 +185,9 @@ export function ResellerKeysPage() {
           ]}
         />
       </Card>
-      <KeyModal open={editing !== null} keyOut={editing === 'new' ? null : editing} onClose={() => setEditing(null)} onCreated={(k) => setShown({ key: k, rotated: false })} />
+      {editing !== null && (
+        <KeyModal open keyOut={editing === 'new' ? null : editing} onClose={() => setEditing(null)} onCreated={(k) => setShown({ key: k, rotated: false })} />
+      )}
       <SecretOnceModal
         open={shown !== null}
         title={shown?.rotated ? t('reseller.rotatedTitle') : t('reseller.createdTitle')}

@@ -2,7 +2,7 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 
 import type { CallbackDetailOut, CallbackOut, ResellerKeyCreated, ResellerKeyOut } from '../../client';
-import { adminMe, jsonResponse, makeMe, pathOf, problemResponse, renderApp, stubApi } from '../../test/render';
+import { adminMe, inputOf, jsonResponse, makeMe, pathOf, problemResponse, renderApp, stubApi } from '../../test/render';
 
 const reseller = makeMe({ id: 9, kind: 'reseller', email: 'reseller@demo.kameng.example', display_name: '演示代理 Reseller', roles: [], permissions: [], mfa_enabled: false });
 
@@ -30,7 +30,7 @@ describe('我的对接 (reseller personal center)', () => {
 
     stubApi(() => undefined, { me: adminMe });
     renderApp('/account/reseller/keys');
-    expect(await screen.findByText(/403/)).toBeInTheDocument();
+    expect(await screen.findByText('无权访问')).toBeInTheDocument();
     expect(within(screen.getByTestId('module-menu')).queryByText('API 密钥')).toBeNull();
   });
 
@@ -64,7 +64,7 @@ describe('我的对接 (reseller personal center)', () => {
     const allowlist = within(screen.getByTestId('key-allowlist')).getByRole('combobox');
     fireEvent.change(allowlist, { target: { value: '198.51.100.7' } });
     fireEvent.keyDown(allowlist, { key: 'Enter', code: 'Enter', keyCode: 13 });
-    fireEvent.change(within(screen.getByTestId('key-rate')).getByRole('spinbutton'), { target: { value: '120' } });
+    fireEvent.change(inputOf(screen.getByTestId('key-rate')), { target: { value: '120' } });
     fireEvent.click(screen.getByTestId('key-submit'));
 
     expect(await screen.findByTestId('secret-value')).toHaveTextContent('sk_supersecretvalue_Q7rT');
@@ -102,7 +102,7 @@ describe('我的对接 (reseller personal center)', () => {
     expect(screen.getByTestId('callback-ping')).toBeDisabled();
   });
 
-  it('the callback log filters by status and shows every attempt of a callback, and resends it', async () => {
+  it('the callback log shows a callback with its last answer, every attempt and the body, and resends it', async () => {
     const cb: CallbackOut = {
       id: 5,
       webhook_id: 'msg_abc',

@@ -2,7 +2,7 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 
 import type { HealthOut, MappingOut, ProductOut, SupplierOut } from '../../client';
-import { jsonResponse, makeMe, pathOf, problemResponse, renderApp, stubApi } from '../../test/render';
+import { inputOf, jsonResponse, makeMe, pathOf, problemResponse, renderApp, stubApi } from '../../test/render';
 
 const operator = makeMe({ id: 3, display_name: '运营 Operator', roles: ['operator'], permissions: ['suppliers:read', 'suppliers:write', 'catalog:read'] });
 
@@ -70,7 +70,7 @@ describe('上游 › 供应商', () => {
     const alpha = await screen.findByTestId('supplier-row-1');
     const beta = screen.getByTestId('supplier-row-2');
     expect(alpha).toHaveTextContent('http_json');
-    expect(alpha).toHaveTextContent('¥12,345.67');
+    expect(alpha).toHaveTextContent('¥12345.67');
     await waitFor(() => expect(within(alpha).getByTestId('success-rate')).toHaveTextContent('95.0%'));
     expect(alpha).toHaveTextContent('120.0 ms / 480.0 ms');
     expect(within(alpha).getByTestId('circuit-tag')).toHaveClass('ant-tag-success');
@@ -202,7 +202,7 @@ describe('上游 › 供应商', () => {
     fireEvent.mouseDown(select);
     fireEvent.click(await screen.findByTitle('gamma'));
     fireEvent.change(screen.getByTestId('mapping-product-id'), { target: { value: 'G-100' } });
-    fireEvent.change(within(screen.getByTestId('mapping-priority')).getByRole('spinbutton'), { target: { value: '30' } });
+    fireEvent.change(inputOf(screen.getByTestId('mapping-priority')), { target: { value: '30' } });
     fireEvent.click(screen.getByTestId('mapping-submit'));
     await waitFor(() => expect(posted).toEqual([{ supplier_id: 3, supplier_product_id: 'G-100', cost: null, priority: 30, enabled: true }]));
     await waitFor(() => expect(within(screen.getByTestId('sku-mappings-11')).getAllByRole('row')).toHaveLength(4));

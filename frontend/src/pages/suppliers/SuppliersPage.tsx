@@ -87,11 +87,9 @@ function SupplierModal({ open, supplier, onClose }: { open: boolean; supplier: S
       okText={t('suppliers.save')}
       okButtonProps={{ loading: save.isPending, 'data-testid': 'supplier-submit' }}
       destroyOnHidden
-      afterOpenChange={(visible) => {
-        if (!visible) return;
-        setError(null);
-        form.resetFields();
-        form.setFieldsValue({
+    >
+      {managed && <Alert type="info" showIcon message={t('suppliers.settingsManaged')} style={{ marginBottom: 16 }} />}
+      <Form form={form} layout="vertical" requiredMark={false} data-testid="supplier-form" initialValues={{
           name: supplier?.name ?? '',
           protocol: supplier?.protocol ?? 'http_json',
           base_url: supplier?.base_url ?? '',
@@ -100,11 +98,8 @@ function SupplierModal({ open, supplier, onClose }: { open: boolean; supplier: S
           enabled: supplier?.enabled ?? true,
           serves_unmapped: supplier?.serves_unmapped ?? false,
           low_balance_threshold: supplier?.low_balance_threshold ?? '',
-        });
-      }}
-    >
-      {managed && <Alert type="info" showIcon message={t('suppliers.settingsManaged')} style={{ marginBottom: 16 }} />}
-      <Form form={form} layout="vertical" requiredMark={false} data-testid="supplier-form" initialValues={{ protocol: 'http_json', timeout_s: 8, enabled: true, serves_unmapped: false, credentials: {} }}>
+        }}
+      >
         <Row gutter={16}>
           <Col xs={24} md={12}>
             <Form.Item name="name" label={t('suppliers.name')} rules={[{ required: true, whitespace: true, max: 64, message: t('suppliers.nameRequired') }]}>
@@ -369,7 +364,8 @@ export function SuppliersPage() {
           {t('suppliers.healthNote')}
         </Typography.Paragraph>
       </Card>
-      <SupplierModal open={editing !== null} supplier={editing === 'new' ? null : editing} onClose={() => setEditing(null)} />
+      {/* mounted per opening: the form starts from this supplier's values, before the first keystroke */}
+      {editing !== null && <SupplierModal open supplier={editing === 'new' ? null : editing} onClose={() => setEditing(null)} />}
       <TestResult result={tested?.result ?? null} name={tested?.name ?? ''} onClose={() => setTested(null)} />
     </Space>
   );
