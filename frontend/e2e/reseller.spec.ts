@@ -104,6 +104,7 @@ test.describe.serial('代理对接: the demo reseller manages keys and callbacks
       await expect(page.locator('[data-testid="attempt-table"]:visible')).toBeVisible({ timeout: 5000 });
     }).toPass({ timeout: 30_000 });
     await expect(page.getByTestId('callback-payload')).toContainText('"type": "ping"');
+    await page.waitForTimeout(500); // the drawer's slide-in, for the screenshot
     await page.screenshot({ path: join(screenshotDir, 'reseller-callback-log.png'), fullPage: true });
   });
 });

@@ -54,7 +54,7 @@ function CallbackDrawer({ id, admin, onClose }: { id: number | null; admin: bool
         <Alert type="error" showIcon message={describeAnyError(detail.error, t)} />
       ) : cb ? (
         <Space direction="vertical" size={16} style={{ width: '100%' }}>
-          <Descriptions column={{ xs: 1, md: 2 }} size="small" bordered>
+          <Descriptions column={1} size="small" bordered>
             <Descriptions.Item label={t('reseller.event')}>{t(`reseller.cbEvent.${cb.event}`)}</Descriptions.Item>
             <Descriptions.Item label={t('reseller.status')}>
               <CallbackStatusTag status={cb.status} />
@@ -67,7 +67,7 @@ function CallbackDrawer({ id, admin, onClose }: { id: number | null; admin: bool
             <Descriptions.Item label={t('reseller.orderNo')}>{cb.order_no ?? '—'}</Descriptions.Item>
             <Descriptions.Item label={t('reseller.outTradeNo')}>{cb.out_trade_no ?? '—'}</Descriptions.Item>
             <Descriptions.Item label={t('reseller.nextAttempt')}>{cb.next_attempt_at ? formatTime(cb.next_attempt_at) : '—'}</Descriptions.Item>
-            <Descriptions.Item label="URL" span={2}>
+            <Descriptions.Item label="URL">
               <span className="kameng-break">{cb.url ?? t('reseller.noUrl')}</span>
             </Descriptions.Item>
           </Descriptions>

@@ -118,16 +118,17 @@ export function ResellerKeysPage() {
           loading={keys.isPending}
           dataSource={keys.data ?? []}
           pagination={false}
-          scroll={{ x: 1100 }}
+          scroll={{ x: 1320 }}
           data-testid="key-table"
           locale={{ emptyText: t('reseller.noKeys') }}
           columns={[
-            { title: t('reseller.keyName'), dataIndex: 'name', render: (v: string) => v || <Typography.Text type="secondary">—</Typography.Text> },
+            { title: t('reseller.keyName'), dataIndex: 'name', width: 140, render: (v: string) => v || <Typography.Text type="secondary">—</Typography.Text> },
             {
               title: 'App ID',
               dataIndex: 'app_id',
+              width: 260,
               render: (v: string) => (
-                <Typography.Text code copyable={{ text: v }} data-testid="key-app-id">
+                <Typography.Text code copyable={{ text: v }} style={{ whiteSpace: 'nowrap' }} data-testid="key-app-id">
                   {v}
                 </Typography.Text>
               ),
@@ -150,9 +151,10 @@ export function ResellerKeysPage() {
               title: t('reseller.actions'),
               key: 'actions',
               fixed: 'right',
+              width: 220,
               render: (_, k) =>
                 live(k) ? (
-                  <Space size={0} wrap>
+                  <Space size={0}>
                     <Button type="link" size="small" icon={<EditOutlined />} onClick={() => setEditing(k)} data-testid={`key-edit-${k.id}`}>
                       {t('reseller.edit')}
                     </Button>
