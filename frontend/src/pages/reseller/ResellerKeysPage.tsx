@@ -118,7 +118,7 @@ export function ResellerKeysPage() {
           loading={keys.isPending}
           dataSource={keys.data ?? []}
           pagination={false}
-          scroll={{ x: 1320 }}
+          scroll={{ x: 1200 }}
           data-testid="key-table"
           locale={{ emptyText: t('reseller.noKeys') }}
           columns={[
@@ -126,7 +126,7 @@ export function ResellerKeysPage() {
             {
               title: 'App ID',
               dataIndex: 'app_id',
-              width: 260,
+              width: 240,
               render: (v: string) => (
                 <Typography.Text code copyable={{ text: v }} style={{ whiteSpace: 'nowrap' }} data-testid="key-app-id">
                   {v}
