@@ -93,6 +93,18 @@ const KNOWN = new Set<string>([
   'service_unavailable',
   'not_awaiting_delivery',
   'nothing_to_resend',
+  'url_not_allowed',
+  'too_many_keys',
+  'key_not_found',
+  'key_not_active',
+  'callback_not_found',
+  'callback_url_missing',
+  'unknown_supplier',
+  'supplier_exists',
+  'unknown_mapping',
+  'mapping_exists',
+  'supplier_unavailable',
+  'outbound_failed',
 ] satisfies ApiErrorKey[]);
 
 function messageKey(code: string): ApiErrorKey | null {

@@ -8,6 +8,12 @@ export const MY_WALLET_PATH = '/account/wallet';
 export const SHOP_PATH = '/shop';
 export const MY_ORDERS_PATH = '/account/orders';
 export const ADMIN_ORDERS_PATH = '/orders/list';
+export const RESELLER_KEYS_PATH = '/account/reseller/keys';
+export const RESELLER_CALLBACK_PATH = '/account/reseller/callback';
+export const RESELLER_CALLBACK_LOG_PATH = '/account/reseller/callback-log';
+export const RESELLER_SIGNING_PATH = '/account/reseller/signing';
+export const SUPPLIERS_PATH = '/suppliers/list';
+export const ADMIN_RESELLER_CALLBACKS_PATH = '/orders/reseller-callbacks';
 
 /** 商城 › one product (pick a SKU and buy). */
 export function shopProductPath(productId: number): string {

@@ -12,6 +12,11 @@ import {
   AuditOutlined,
   BarChartOutlined,
   BookOutlined,
+  CloudServerOutlined,
+  CodeOutlined,
+  HistoryOutlined,
+  KeyOutlined,
+  NotificationOutlined,
   DashboardOutlined,
   DatabaseOutlined,
   IdcardOutlined,
@@ -31,9 +36,21 @@ import {
 } from '@ant-design/icons';
 import { lazy, type ComponentType, type ReactNode } from 'react';
 
-import type { Permission } from './auth/permissions';
+import { RESELLER_KIND, type Permission } from './auth/permissions';
 import type { Messages } from './i18n/locales/zh-CN';
-import { ADMIN_ORDERS_PATH, MY_ORDERS_PATH, MY_WALLET_PATH, SECURITY_PATH, SHOP_PATH } from './paths';
+import {
+  ADMIN_ORDERS_PATH,
+  ADMIN_RESELLER_CALLBACKS_PATH,
+  MY_ORDERS_PATH,
+  MY_WALLET_PATH,
+  RESELLER_CALLBACK_LOG_PATH,
+  RESELLER_CALLBACK_PATH,
+  RESELLER_KEYS_PATH,
+  RESELLER_SIGNING_PATH,
+  SECURITY_PATH,
+  SHOP_PATH,
+  SUPPLIERS_PATH,
+} from './paths';
 
 /** A page loaded on first use (its own chunk), e.g. `lazyPage(() => import('./x'), 'XPage')`. */
 function lazyPage<K extends string>(load: () => Promise<Record<K, () => ReactNode>>, name: K): ComponentType {
@@ -67,6 +84,12 @@ const AdminOrderPage = lazyPage(() => import('./pages/orders/AdminOrderPage'), '
 const RolesPage = lazyPage(() => import('./pages/users/RolesPage'), 'RolesPage');
 const StaffPage = lazyPage(() => import('./pages/users/UsersPage'), 'StaffPage');
 const CustomersPage = lazyPage(() => import('./pages/users/UsersPage'), 'CustomersPage');
+const ResellerKeysPage = lazyPage(() => import('./pages/reseller/ResellerKeysPage'), 'ResellerKeysPage');
+const ResellerCallbackPage = lazyPage(() => import('./pages/reseller/ResellerCallbackPage'), 'ResellerCallbackPage');
+const ResellerCallbackLogPage = lazyPage(() => import('./pages/reseller/CallbackLogPage'), 'ResellerCallbackLogPage');
+const AdminCallbackLogPage = lazyPage(() => import('./pages/reseller/CallbackLogPage'), 'AdminCallbackLogPage');
+const SigningPlaygroundPage = lazyPage(() => import('./pages/reseller/SigningPlaygroundPage'), 'SigningPlaygroundPage');
+const SuppliersPage = lazyPage(() => import('./pages/suppliers/SuppliersPage'), 'SuppliersPage');
 
 /** A key under `menu.*` in the message catalogues; also the menu item's key. */
 export type ModuleKey = keyof Messages['menu'];
@@ -106,6 +129,13 @@ export const appRoutes: AppRoute[] = [
         permission: 'orders:read',
         Page: AdminOrderPage,
         hideInMenu: true,
+      },
+      {
+        key: 'resellerCallbacksAdmin',
+        path: ADMIN_RESELLER_CALLBACKS_PATH,
+        icon: <NotificationOutlined />,
+        permission: 'resellers:callbacks',
+        Page: AdminCallbackLogPage,
       },
     ],
   },
@@ -183,7 +213,13 @@ export const appRoutes: AppRoute[] = [
     ],
   },
   { key: 'reports', path: '/reports', icon: <BarChartOutlined />, permission: 'reports:read' },
-  { key: 'suppliers', path: '/suppliers', icon: <ApiOutlined />, permission: 'suppliers:read' },
+  {
+    key: 'suppliers',
+    path: '/suppliers',
+    icon: <ApiOutlined />,
+    // room for 商品同步 and 对账 (being built on the backend) as further children
+    children: [{ key: 'supplierList', path: SUPPLIERS_PATH, icon: <CloudServerOutlined />, permission: 'suppliers:read', Page: SuppliersPage }],
+  },
   {
     key: 'settings',
     path: '/settings',
@@ -204,9 +240,39 @@ export const appRoutes: AppRoute[] = [
   { key: 'myOrder', path: `${MY_ORDERS_PATH}/:orderNo`, Page: MyOrderPage, hideInMenu: true },
   { key: 'myWallet', path: MY_WALLET_PATH, icon: <WalletOutlined />, Page: MyWalletPage, hideInMenu: true, personal: true },
   { key: 'security', path: SECURITY_PATH, icon: <SafetyCertificateOutlined />, Page: SecurityPage, hideInMenu: true, personal: true },
+  // 我的对接: a reseller's open-API keys, callbacks and the signing playground
+  { key: 'resellerKeys', path: RESELLER_KEYS_PATH, icon: <KeyOutlined />, permission: RESELLER_KIND, Page: ResellerKeysPage, hideInMenu: true, personal: true },
+  {
+    key: 'resellerCallback',
+    path: RESELLER_CALLBACK_PATH,
+    icon: <NotificationOutlined />,
+    permission: RESELLER_KIND,
+    Page: ResellerCallbackPage,
+    hideInMenu: true,
+    personal: true,
+  },
+  {
+    key: 'resellerCallbackLog',
+    path: RESELLER_CALLBACK_LOG_PATH,
+    icon: <HistoryOutlined />,
+    permission: RESELLER_KIND,
+    Page: ResellerCallbackLogPage,
+    hideInMenu: true,
+    personal: true,
+  },
+  {
+    key: 'resellerSigning',
+    path: RESELLER_SIGNING_PATH,
+    icon: <CodeOutlined />,
+    permission: RESELLER_KIND,
+    Page: SigningPlaygroundPage,
+    hideInMenu: true,
+    personal: true,
+  },
 ];
 
-/** The user's own pages (商城, 我的订单, 我的余额, 我的安全), in the order the user menu lists them. */
+/** The user's own pages (商城, 我的订单, 我的余额, 我的安全, and a reseller's 我的对接), in the
+ * order the user menu lists them; filter them with `allowed` (the reseller's need kind reseller). */
 export const personalRoutes: AppRoute[] = appRoutes.filter((r) => r.personal);
 
 /** The entries `allowed` lets the user see in the menu: a module without any child disappears. */
@@ -221,7 +287,7 @@ export function visibleRoutes(routes: AppRoute[], allowed: (permission?: Permiss
  * reseller) gets their own pages instead of an empty menu. */
 export function menuRoutes(routes: AppRoute[], allowed: (permission?: Permission) => boolean): AppRoute[] {
   const modules = visibleRoutes(routes, allowed);
-  return modules.length > 0 ? modules : routes.filter((r) => r.personal);
+  return modules.length > 0 ? modules : routes.filter((r) => r.personal && allowed(r.permission));
 }
 
 /** The first page of the menu the user may open (where they land after signing in). */

@@ -4,7 +4,7 @@ import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 
 import { signOut } from '../auth/session';
-import { useMe } from '../queries/me';
+import { useCan, useMe } from '../queries/me';
 import { menuTestId, personalRoutes } from '../routeTable';
 
 const LOGOUT = 'logout';
@@ -14,10 +14,11 @@ export function UserMenu() {
   const { t } = useTranslation();
   const navigate = useNavigate();
   const me = useMe().data;
+  const can = useCan();
   if (!me) return null;
 
   const items = [
-    ...personalRoutes.map((r) => ({ key: r.path, icon: r.icon, label: t(`menu.${r.key}`), 'data-testid': `user-${menuTestId(r.key)}` })),
+    ...personalRoutes.filter((r) => can(r.permission)).map((r) => ({ key: r.path, icon: r.icon, label: t(`menu.${r.key}`), 'data-testid': `user-${menuTestId(r.key)}` })),
     { type: 'divider' },
     { key: LOGOUT, icon: <LogoutOutlined />, label: t('auth.logout'), danger: true, 'data-testid': 'logout' },
   ] as MenuProps['items'];

@@ -1,4 +1,4 @@
-import { render } from '@testing-library/react';
+import { render, within } from '@testing-library/react';
 import { StrictMode } from 'react';
 import { createMemoryRouter } from 'react-router';
 import { vi } from 'vitest';
@@ -153,4 +153,9 @@ export function stubApi(
   });
   vi.stubGlobal('fetch', fake.fn);
   return fake;
+}
+
+/** The <input> of an antd number field whose test id sits on the input or on its wrapper. */
+export function inputOf(element: HTMLElement): HTMLElement {
+  return element.tagName === 'INPUT' ? element : within(element).getByRole('spinbutton');
 }

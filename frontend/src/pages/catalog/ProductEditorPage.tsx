@@ -32,6 +32,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { ApiError, toApiError } from '../../api';
 import type { BuyerField, PriceWarningOut, ProductIn, ProductOut, SkuIn } from '../../client';
 import { PageHead } from '../../components/PageHead';
+import { SupplierMappingsCard } from './SupplierMappings';
 import { describeError } from '../../errorMessages';
 import { useCategories, usePriceCheck, useProduct, useSaveProduct } from '../../queries/catalog';
 import { useCan } from '../../queries/me';
@@ -795,6 +796,7 @@ export function ProductEditorPage() {
   const params = useParams();
   const id = params.id && /^\d+$/.test(params.id) ? Number(params.id) : null;
   const product = useProduct(id);
+  const can = useCan();
   return (
     <Space direction="vertical" size={16} style={{ width: '100%' }}>
       <PageHead title={id === null ? t('catalog.createProduct') : t('catalog.editProduct', { name: product.data?.name ?? `#${id}` })} subtitle={t('catalog.editorSubtitle')} />
@@ -807,6 +809,7 @@ export function ProductEditorPage() {
       ) : (
         <Wizard key={id ?? 'new'} product={product.data} />
       )}
+      {product.data && can('suppliers:read') && <SupplierMappingsCard skus={product.data.skus} />}
     </Space>
   );
 }

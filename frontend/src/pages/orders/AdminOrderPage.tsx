@@ -11,6 +11,7 @@ import { ADMIN_ORDERS_PATH } from '../../paths';
 import { useCan } from '../../queries/me';
 import { ORDER_STATUSES, useAdminOrder, useResendNotice, type OrderStatus } from '../../queries/orders';
 import { ConfirmPaidModal, DeliverModal, RedeliverModal, RefundModal, refundable } from './OrderActions';
+import { UpstreamOrdersCard } from './UpstreamOrders';
 import { BuyerInput, OrderLoadFailed, cents, OrderStatusTag, orderErrorText, payMethodText, priceRuleText } from './ordersShared';
 
 const REFUNDABLE: readonly OrderStatus[] = ['paid', 'delivering', 'delivered', 'partially_delivered', 'failed'];
@@ -307,6 +308,7 @@ export function AdminOrderPage() {
           </Col>
         </Row>
       )}
+      {o && can('suppliers:read') && <UpstreamOrdersCard orderNo={o.order_no} />}
       {o && (
         <>
           <RefundModal open={action === 'refund'} order={o} onClose={() => setAction(null)} onDone={finished('refundDone')} />
