@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "f5a0e89b0cde"
 down_revision: str | None = "92f0bd4714b6"
 branch_labels: str | Sequence[str] | None = None

@@ -7,10 +7,8 @@ Create Date: 2026-12-07 23:20:44.232308+00:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 from alembic_utils.pg_function import PGFunction
-from sqlalchemy import text as sql_text
 
 revision: str = "d36f0f223968"
 down_revision: str | None = "b1f1c3ed651d"
