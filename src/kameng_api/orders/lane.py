@@ -69,7 +69,7 @@ from kameng_api.core.middleware import (
     nul_in_json,
 )
 from kameng_api.inventory import service as inventory
-from kameng_api.orders import idempotency, purchase
+from kameng_api.orders import idempotency, purchase, sourcing
 from kameng_api.orders.buyer_input import check_buyer_input
 from kameng_api.orders.placing import card_key_request
 from kameng_api.orders.schemas import DeliveredKeyOut
@@ -272,6 +272,8 @@ class PurchaseLane:
                 buyer = await self._buyer(req.owner)
                 if buyer is None:
                     return None
+            # a SKU sourced upstream: an empty stock is not an answer here (the route buys)
+            upstream = await sourcing.sourced_cached(sku.id)
             order = card_key_request(
                 req.owner,
                 req.kind,
@@ -292,7 +294,7 @@ class PurchaseLane:
                     idempotency_scope=SCOPE,
                     idempotency_key=req.key,
                     request_hash=req.digest,
-                    sold_out_answer=_sold_out_body(rid).decode(),
+                    sold_out_answer=None if upstream else _sold_out_body(rid).decode(),
                 ),
             )
             if self.batches is None:
@@ -367,7 +369,9 @@ class PurchaseLane:
         if no.code == "stale":  # prices or the buyer's level changed: read them again
             self.snapshots.pop(sku_id, None)
             self.buyers.pop(owner, None)
-        elif no.code == "sold_out" and no.detail == "0":
+        elif (
+            no.code == "sold_out" and no.detail == "0" and not await sourcing.sourced_cached(sku_id)
+        ):
             await inventory.mark_sold_out(sku_id)
 
     async def _snapshot(self, sku_id: int) -> catalog.SaleSnapshot | None:

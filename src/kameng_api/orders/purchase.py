@@ -92,7 +92,9 @@ class LaneChecks:
     idempotency_scope: str
     idempotency_key: str
     request_hash: str
-    sold_out_answer: str  # none left: answered (409) and stored, not raised (JSON text)
+    # none left: answered (409) and stored, not raised (JSON text); None for a SKU sourced
+    # upstream (orders/sourcing.py): the refusal is raised and the route buys upstream
+    sold_out_answer: str | None
 
 
 def payload(req: Request, lane: LaneChecks | None = None) -> str:
@@ -135,6 +137,8 @@ def payload(req: Request, lane: LaneChecks | None = None) -> str:
             },
             with_secrets=True,
         )
+        if lane.sold_out_answer is None:
+            return json.dumps(p)
         # the stored sold-out answer goes in as it is (JSON already)
         return f'{json.dumps(p)[:-1]}, "sold_out_answer": {lane.sold_out_answer}}}'
     return json.dumps(p)
