@@ -14,6 +14,8 @@ case (validation errors, refusals, retries, other payment methods and products):
    purchase of that SKU with an ``Idempotency-Key`` never seen before is answered 409
    ``sold_out`` after one Redis check (``idempotency.Gate``: the checks of one moment go in
    one command). A retry of a purchase that went through is never gated: its key is marked.
+   A card-key SKU sourced upstream (``orders/sourcing.py``, cached) is never flagged, and an
+   empty claim of one is not answered here: the route sells it, keys bought upstream.
 2. **The purchase.** The SKU, its product and prices come from a per-process snapshot and
    the buyer's price level from a per-process cache; the price is computed by the pricing
    function and the buyer input checked here, as the route does. Then the batch's one
