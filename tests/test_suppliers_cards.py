@@ -7,6 +7,7 @@ test_suppliers.py``'s fixture shape)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,14 +17,19 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
+from kameng_api.core.actor import UserKind
 from kameng_api.core.db import unit_of_work
 from kameng_api.fulfilment import routing
 from kameng_api.inventory import service as inventory
 from kameng_api.inventory.models import CardKey, ImportBatch
+from kameng_api.orders import service as orders
 from kameng_api.orders import sourcing
 from kameng_api.orders.models import OrderKey
 from kameng_api.orders.service import NOTIFY_TASK
+from kameng_api.payments.models import Payment
 from kameng_api.suppliers.fulu import decrypt_card
 from kameng_api.suppliers.fulu_simulator import FuluSimulator
 from kameng_api.wallet import service as wallet
@@ -323,3 +329,106 @@ async def test_fewer_cards_than_bought_deliver_part_and_refund_the_rest(
     got = (await client.get(f"{API}/{order['order_no']}", headers=h)).json()
     assert len(got["keys"]) == 2
     assert up.backup.calls == {}  # the part delivered is not ordered again elsewhere
+
+
+async def test_a_kameng_upstream_sells_its_card_keys_to_an_empty_sku(
+    client: httpx.AsyncClient, session: AsyncSession, app_db: str
+) -> None:
+    """The kameng adapter orders the upstream card-key SKU; the keys its order carries are
+    stored and delivered (the upstream here: ``tests/test_suppliers_kameng.py``'s)."""
+    from tests.test_suppliers_kameng import APP_ID, SECRET, WHSEC, Upstream
+
+    class CardUpstream(Upstream):
+        async def create(self, request: Request) -> Response:
+            answer = await super().create(request)
+            data = json.loads(await request.body())
+            o = self.orders.get(data["out_trade_no"])
+            if answer.status_code != 201 or o is None:
+                return answer
+            if not o["keys"]:
+                o["keys"] = [
+                    {"card_no": f"NO-{i}", "secret": f"KM-{o['order_no']}-{i}-secret"}
+                    for i in range(int(data["quantity"]))
+                ]
+            return JSONResponse(o, status_code=201)
+
+    up = CardUpstream()
+    port = free_port()
+    server, task = await serve_app(up.app, port)
+    try:
+        with settings_env(KAMENG_OUTBOUND_ALLOW_LOOPBACK="true", KAMENG_RECHARGE_SUPPLIER_URL=""):
+            sourcing.forget()
+            admin = await login(client, await make_user(roles=("super_admin",), mfa=True))
+            r = await client.post(
+                "/api/v1/suppliers",
+                json={
+                    "name": "上游卡盟",
+                    "protocol": "kameng",
+                    "base_url": f"http://127.0.0.1:{port}",
+                    "credentials": {"app_id": APP_ID, "secret": SECRET, "webhook_secret": WHSEC},
+                },
+                headers=admin,
+            )
+            assert r.status_code == 201, r.text
+            sid = r.json()["id"]
+            _, sku_id, _ = await _shop(client, 0, price="6.00")
+            r = await client.post(
+                f"/api/v1/skus/{sku_id}/supplier-mappings",
+                json={"supplier_id": sid, "supplier_product_id": "42"},
+                headers=admin,
+            )
+            assert r.status_code == 201, r.text
+            order, h, _ = await _buy(client, session, sku_id)
+            assert order["status"] == "delivering"
+            assert await _deliver(session, order["id"]) == "done"
+            rid = _rid(order, sid)
+            assert up.created == {rid: 1}
+            o = await _order(session, order["order_no"])
+            assert (o.status, o.supplier_ref) == ("delivered", up.orders[rid]["order_no"])
+            got = (await client.get(f"{API}/{order['order_no']}", headers=h)).json()
+            assert [(k["card_no"], k["secret"]) for k in got["keys"]] == [
+                (k["card_no"], k["secret"]) for k in up.orders[rid]["keys"]
+            ]
+            keys = await _keys(session, order["id"])
+            assert [inventory.decrypt_secret(k) for k in keys] == [
+                k["secret"] for k in up.orders[rid]["keys"]
+            ]
+            assert all(b"KM-" not in k.secret_ct for k in keys)
+    finally:
+        server.should_exit = True
+        await task
+        sourcing.forget()
+
+
+async def test_a_gateway_paid_order_of_an_empty_sourced_sku_goes_upstream(
+    client: httpx.AsyncClient, session: AsyncSession, up: CardUpstreams
+) -> None:
+    """Paid at the gateway while the SKU has no keys: bought upstream, not left waiting."""
+    sku_id, _ = await _sku(client, up)
+    account = await make_user(kind=UserKind.customer)
+    h = await login(client, account)
+    with settings_env(
+        KAMENG_EPAY_GATEWAY_URL="http://127.0.0.1:9", KAMENG_EPAY_PID="1", KAMENG_EPAY_KEY="k"
+    ):
+        r = await client.post(
+            API,
+            json={"sku_id": sku_id, "quantity": 1, "pay_method": "epay"},
+            headers={**h, **_idem()},
+        )
+    assert r.status_code == 201, r.text
+    placed = r.json()
+    assert placed["status"] == "pending_payment"
+    payment = (
+        await session.execute(select(Payment).where(Payment.order_id == placed["id"]))
+    ).scalar_one()
+    o = await orders.paid_by_gateway(session, placed["id"], payment.id)
+    assert (o.status, o.awaiting_stock) == ("delivering", False)
+    await session.commit()
+    assert await _deliver(session, placed["id"]) == "done"
+    o = await _order(session, placed["order_no"])
+    assert (o.status, o.delivered_qty) == ("delivered", 1)
+    assert up.primary.calls["fulu.order.card.add"] == 1
+    got = (await client.get(f"{API}/{placed['order_no']}", headers=h)).json()
+    assert [(k["card_no"], k["secret"]) for k in got["keys"]] == _cards(
+        up.primary, _rid(placed, up.primary_id)
+    )
