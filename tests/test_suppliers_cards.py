@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from kameng_api.core.actor import UserKind
 from kameng_api.core.db import unit_of_work
+from kameng_api.core.redis import get_queue
 from kameng_api.fulfilment import routing
 from kameng_api.inventory import service as inventory
 from kameng_api.inventory.models import CardKey, ImportBatch
@@ -432,3 +433,17 @@ async def test_a_gateway_paid_order_of_an_empty_sourced_sku_goes_upstream(
     assert [(k["card_no"], k["secret"]) for k in got["keys"]] == _cards(
         up.primary, _rid(placed, up.primary_id)
     )
+
+
+async def test_a_sourced_sku_is_never_left_flagged_sold_out(
+    client: httpx.AsyncClient, session: AsyncSession, up: CardUpstreams
+) -> None:
+    sku_id, _ = await _sku(client, up)
+    order, _, _ = await _buy(client, session, sku_id, qty=1)
+    assert order["status"] == "delivering"
+    assert not await get_queue().exists(inventory.sold_out_key(sku_id))  # the buy raised none
+    # a flag raised before the mapping was seen (another process's stale cache) is cleared
+    # by the next fold run's recheck
+    await inventory.mark_sold_out(sku_id)
+    assert await inventory.recheck_sold_out(session) == [sku_id]
+    assert not await get_queue().exists(inventory.sold_out_key(sku_id))
