@@ -1,6 +1,12 @@
 """A direct recharge through the upstream suppliers: routing, failover, circuit breaking,
 polling and callbacks — built to be repeated (the job runs at least once).
 
+Card keys of an empty card-key SKU sourced upstream (``orders/sourcing.py``) go the same way
+as a card order (``kind="card"``, mapped suppliers only); the supplier's cards are stored as
+keys of our SKU (``inventory/upstream.py``) and delivered in the transaction that settles the
+row (``_deliver_cards``); a success without cards counts as that supplier failing; a success
+notice (no cards in it) queues a job that queries for them.
+
 One run of ``fulfilment:deliver`` for an order ``delivering``:
 
 1. the order's upstream rows of this delivery attempt are read. A row not settled
