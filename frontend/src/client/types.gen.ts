@@ -3602,7 +3602,7 @@ export type ShopSkuOut = {
     /**
      * Available
      *
-     * Keys in stock (card-key products); null when not counted (direct recharge, manual delivery, looping keys).
+     * Keys in stock (card-key products); null when not counted (direct recharge, manual delivery, looping keys, card keys bought from a supplier on demand).
      */
     available: number | null;
     /**

@@ -38,6 +38,7 @@ from kameng_api.core.clock import clock
 from kameng_api.core.errors import AppError, NotFound, error_responses
 from kameng_api.core.etag import etag_response
 from kameng_api.inventory import service as inventory
+from kameng_api.orders import sourcing
 from kameng_api.rbac.deps import DbSession, MaybeSignedIn, require
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
@@ -284,9 +285,10 @@ async def _buyer(session: AsyncSession, actor: Actor | None) -> pricing.Buyer:
     return await service.buyer(session, None if actor is None else actor.user_id)
 
 
-def _availability(p: Product, available: int) -> tuple[int | None, bool]:
-    """What the shop says about stock: a count for card keys, "in stock" for the rest."""
-    if p.delivery_type != "card_key":
+def _availability(p: Product, available: int, on_demand: bool) -> tuple[int | None, bool]:
+    """What the shop says about stock: a count for card keys, "in stock" for the rest and for
+    card keys bought from a supplier on demand (``orders/sourcing.py``)."""
+    if p.delivery_type != "card_key" or on_demand:
         return None, True
     if p.looping_keys:  # one key sold many times: any key is unlimited stock
         return None, available > 0
@@ -300,10 +302,11 @@ def _shop_product(
     tags: list[str],
     buyer: pricing.Buyer,
     stock: dict[int, int],
+    on_demand: set[int],
 ) -> ShopProductOut:
     shop_skus = []
     for s in skus:
-        available, in_stock = _availability(p, stock.get(s.id, 0))
+        available, in_stock = _availability(p, stock.get(s.id, 0), s.id in on_demand)
         unit = pricing.quote(prices[s.id], buyer, p.min_qty).unit_price
         tiers = {
             k: pricing.quote(prices[s.id], buyer, k).unit_price
@@ -352,7 +355,12 @@ async def _shop_view(
         prices = await service.load_prices(session, [s.id for s in skus])
         stock = await inventory.stock_for_skus(session, [s.id for s in skus])
         available = {sku_id: st.available for sku_id, st in stock.items()}
-        out.append(_shop_product(p, skus, prices, tags[p.id], buyer, available))
+        on_demand = (
+            await sourcing.sourced_skus(session, [s.id for s in skus])
+            if p.delivery_type == "card_key"
+            else set()
+        )
+        out.append(_shop_product(p, skus, prices, tags[p.id], buyer, available, on_demand))
     return out
 
 

@@ -251,7 +251,7 @@ class ShopSkuOut(BaseModel):
     tier_prices: dict[int, Money] = Field(description="Quantity tiers you would get.")
     available: int | None = Field(
         description="Keys in stock (card-key products); null when not counted (direct "
-        "recharge, manual delivery, looping keys)."
+        "recharge, manual delivery, looping keys, card keys bought from a supplier on demand)."
     )
     in_stock: bool = Field(description="Can be bought now.")
 

@@ -1,6 +1,12 @@
 """A direct recharge through the upstream suppliers: routing, failover, circuit breaking,
 polling and callbacks — built to be repeated (the job runs at least once).
 
+Card keys of an empty card-key SKU sourced upstream (``orders/sourcing.py``) go the same way
+as a card order (``kind="card"``, mapped suppliers only); the supplier's cards are stored as
+keys of our SKU (``inventory/upstream.py``) and delivered in the transaction that settles the
+row (``_deliver_cards``); a success without cards counts as that supplier failing; a success
+notice (no cards in it) queues a job that queries for them.
+
 One run of ``fulfilment:deliver`` for an order ``delivering``:
 
 1. the order's upstream rows of this delivery attempt are read. A row not settled
@@ -34,6 +40,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -42,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.alerts import service as alerts
 from kameng_api.core.clock import clock
 from kameng_api.core.db import unit_of_work
+from kameng_api.inventory import upstream as bought_keys
 from kameng_api.orders import service as orders
 from kameng_api.orders.models import Order
 from kameng_api.outbox import service as outbox
@@ -142,6 +150,11 @@ def _given_up(order: Order) -> bool:
     return started is not None and clock.now() - started > limit
 
 
+def _cards(order: Order) -> bool:
+    """A card-key order bought upstream (its SKU's stock was empty), not a direct recharge."""
+    return order.delivery_type == "card_key"
+
+
 def _request(order: Order, row: UpstreamOrder) -> RechargeRequest:
     return RechargeRequest(
         request_id=row.request_id,
@@ -149,6 +162,7 @@ def _request(order: Order, row: UpstreamOrder) -> RechargeRequest:
         sku=order.sku_name,
         quantity=order.quantity,
         account={k: str(v) for k, v in order.buyer_input.items()},
+        kind="card" if _cards(order) else "direct",
     )
 
 
@@ -164,12 +178,18 @@ async def _rows(session: AsyncSession, order_id: int, attempt: int) -> list[Upst
 
 async def deliver(session: AsyncSession, order_id: int) -> str:
     order = await session.get(Order, order_id)
-    if order is None or order.status != "delivering" or order.delivery_type != "direct_recharge":
+    if (
+        order is None
+        or order.status != "delivering"
+        or order.delivery_type not in ("direct_recharge", "card_key")
+    ):
         return "nothing to do"
     attempt = order.delivery_attempt
-    if get_settings().recharge_supplier_url:
+    if get_settings().recharge_supplier_url and not _cards(order):
         await _sync_settings_supplier()
-    candidates = await suppliers.routes(session, order.sku_id, order.sku_name)
+    candidates = await suppliers.routes(
+        session, order.sku_id, order.sku_name, mapped_only=_cards(order)
+    )
     skipped = False  # a route left for later (an open circuit)
     unreached: set[int] = set()  # suppliers that could not be reached in this run
 
@@ -282,6 +302,10 @@ async def _settle(
     """Record an answer: the row and the order together, under the order's lock."""
     result = call.result
     assert result is not None
+    if result.state == "success" and _cards(order) and not result.cards:
+        # a card order answered "success" without a single card: nothing to deliver, so it
+        # counts as this supplier failing (the next one is asked)
+        result = RechargeResult("failed", result.ref, "success without cards", result.cost)
     if result.state == "failed":
         await _save(
             row_id,
@@ -308,7 +332,10 @@ async def _settle(
         return "settled meanwhile"
     if result.state == "success":
         row.state, row.finished_at = "success", clock.now()
-        await orders.recharge_succeeded(session, order, result.ref)
+        if _cards(order):
+            await _deliver_cards(session, order, sup, row, result)
+        else:
+            await orders.recharge_succeeded(session, order, result.ref)
         return "success"
     row.state = "processing"
     await orders.recharge_processing(session, order, result.ref)
@@ -321,6 +348,33 @@ async def _settle(
         delay=timedelta(seconds=delay),
     )
     return "processing"
+
+
+async def _deliver_cards(
+    session: AsyncSession, order: Order, sup: Supplier, row: UpstreamOrder, result: RechargeResult
+) -> None:
+    """The supplier's cards for a card-key order: stored as keys of our SKU (encrypted, like
+    an import), linked to the order and delivered — exactly once: the caller holds the order's
+    and the row's locks and saw the order still ``delivering`` in this attempt and the row not
+    settled (a second run, poll or callback then finds it settled)."""
+    cards = result.cards[: order.quantity]
+    unit_cost = row.cost if row.mapping_id is not None else None
+    if result.cost is not None and cards:
+        unit_cost = (result.cost / len(cards)).quantize(Decimal("0.0001"))
+    keys = await bought_keys.store_bought_keys(
+        session,
+        sku_id=order.sku_id,
+        product_id=order.product_id,
+        order_id=order.id,
+        origin=f"upstream:{sup.name}",
+        cards=[(c.card_no, c.secret) for c in cards],
+        unit_cost=unit_cost,
+    )
+    if not keys:  # every card was one we already hold: nothing new to give
+        row.state, row.last_error = "failed", "failed: cards already in stock"
+        await orders.delivery_failed(session, order, "上游返回的卡密均已在库中 (duplicate cards)")
+        return
+    await orders.upstream_keys_delivered(session, order, keys, result.ref)
 
 
 async def _all_failed(
@@ -366,6 +420,12 @@ async def accept_notice(session: AsyncSession, sup: Supplier, notice: CallbackNo
         return "settled"
     if notice.ref:
         row.supplier_ref = notice.ref
+    if notice.state == "success" and _cards(order):
+        # a notice carries no cards: the job asks the supplier for them (a query), and
+        # whichever of it and a running poll settles the row first delivers, once
+        row.state = "processing"
+        await outbox.enqueue(session, orders.DELIVER_TASK, {"order_id": order.id})
+        return "processing"
     if notice.state == "success":
         row.state, row.finished_at = "success", clock.now()
         await orders.recharge_succeeded(session, order, notice.ref or row.supplier_ref or "")

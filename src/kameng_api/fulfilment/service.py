@@ -48,7 +48,7 @@ async def redrive_stuck(session: AsyncSession, *, limit: int = 100) -> int:
                 select(Order)
                 .where(
                     Order.status == "delivering",
-                    Order.delivery_type == "direct_recharge",
+                    Order.delivery_type.in_(("direct_recharge", "card_key")),
                     Order.updated_at < cut,
                     ~open_job,
                 )

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kameng_api.inventory.models import CardKey
+from kameng_api.suppliers.models import Supplier, SupplierMapping
 
 log = logging.getLogger("kameng.inventory")
 
@@ -57,8 +58,8 @@ async def clear_sold_out(sku_ids: list[int]) -> None:
 
 
 async def recheck_sold_out(session: AsyncSession) -> list[int]:
-    """Clear the sold-out flags of SKUs that have keys for sale (returns them); forget SKUs
-    whose flag expired."""
+    """Clear the sold-out flags of SKUs that have keys for sale or are sourced upstream
+    (returns them); forget SKUs whose flag expired."""
     from kameng_api.core.redis import get_queue
 
     try:
@@ -83,5 +84,18 @@ async def recheck_sold_out(session: AsyncSession) -> list[int]:
             )
         ).scalars()
     )
+    sourced = (  # sold upstream when empty (orders/sourcing.py): never sold out
+        await session.execute(
+            select(SupplierMapping.sku_id)
+            .join(Supplier, Supplier.id == SupplierMapping.supplier_id)
+            .where(
+                SupplierMapping.sku_id.in_(flagged),
+                SupplierMapping.enabled.is_(True),
+                Supplier.enabled.is_(True),
+            )
+            .distinct()
+        )
+    ).scalars()
+    back = sorted(set(back) | set(sourced))
     await clear_sold_out(back)
     return back

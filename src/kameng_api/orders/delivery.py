@@ -26,11 +26,14 @@ NOTIFY_TASK = purchase.NOTIFY_TASK  # the buyer's mail and in-app notice
 
 
 async def start_delivery(session: AsyncSession, order: Order, actor_id: int | None) -> None:
-    """A paid order whose goods do not come from our stock: hand a direct recharge to the
-    delivery job (written in this transaction, run after commit); a manual one waits for
-    staff."""
+    """A paid order whose goods do not come from our stock: hand a direct recharge (or card
+    keys to be bought from a supplier) to the delivery job (written in this transaction, run
+    after commit); a manual one waits for staff."""
     if order.delivery_type == "direct_recharge":
         await move(session, order, "delivering", actor_id, "提交上游直充")
+        await outbox.enqueue(session, DELIVER_TASK, {"order_id": order.id})
+    elif order.delivery_type == "card_key":  # no stock, sourced upstream (orders/sourcing.py)
+        await move(session, order, "delivering", actor_id, "库存为空，向上游采购卡密")
         await outbox.enqueue(session, DELIVER_TASK, {"order_id": order.id})
     elif order.delivery_type == "manual":
         await move(session, order, "delivering", actor_id, "等待人工发货")
@@ -50,6 +53,30 @@ async def deliver_keys(
 ) -> None:
     session.add_all([OrderKey(order_id=order.id, key_id=k, seq=i) for i, k in enumerate(keys)])
     await _mark_delivered(session, order, actor_id, f"自动发卡 {len(keys)} 张")
+
+
+async def upstream_keys_delivered(
+    session: AsyncSession, order: Order, keys: list[int], supplier_ref: str
+) -> None:
+    """Card keys bought from a supplier for the order, stored (``inventory/upstream.py``):
+    linked to the order and delivered. Fewer than ordered → ``partially_delivered`` and the
+    rest refunded to the balance. The caller holds the order's lock (status delivering)."""
+    order.supplier_ref = supplier_ref or order.supplier_ref
+    session.add_all([OrderKey(order_id=order.id, key_id=k, seq=i) for i, k in enumerate(keys)])
+    if len(keys) >= order.quantity:
+        await _mark_delivered(
+            session, order, None, f"上游采购卡密 {len(keys)} 张 {supplier_ref}".strip()
+        )
+        return
+    order.delivered_qty = len(keys)
+    order.delivered_at = clock.now()
+    reason = f"上游仅交付 {len(keys)}/{order.quantity} 张 {supplier_ref}".strip()
+    await move(session, order, "partially_delivered", None, reason)
+    missing = order.quantity - len(keys)
+    amount = min(order.unit_price * missing, order.total - order.refunded_total)
+    if amount > 0:
+        await refund(session, None, order, amount, f"上游缺货 {missing} 张自动退款")
+    await outbox.enqueue(session, NOTIFY_TASK, {"order_id": order.id})
 
 
 def recharge_request_id(order: Order) -> str:

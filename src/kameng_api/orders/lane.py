@@ -14,6 +14,8 @@ case (validation errors, refusals, retries, other payment methods and products):
    purchase of that SKU with an ``Idempotency-Key`` never seen before is answered 409
    ``sold_out`` after one Redis check (``idempotency.Gate``: the checks of one moment go in
    one command). A retry of a purchase that went through is never gated: its key is marked.
+   A card-key SKU sourced upstream (``orders/sourcing.py``, cached) is never flagged, and an
+   empty claim of one is not answered here: the route sells it, keys bought upstream.
 2. **The purchase.** The SKU, its product and prices come from a per-process snapshot and
    the buyer's price level from a per-process cache; the price is computed by the pricing
    function and the buyer input checked here, as the route does. Then the batch's one
@@ -70,7 +72,7 @@ from kameng_api.core.middleware import (
     nul_in_json,
 )
 from kameng_api.inventory import service as inventory
-from kameng_api.orders import idempotency, purchase
+from kameng_api.orders import idempotency, purchase, sourcing
 from kameng_api.orders.buyer_input import check_buyer_input
 from kameng_api.orders.placing import card_key_request
 from kameng_api.orders.schemas import DeliveredKeyOut
@@ -101,6 +103,7 @@ class Ready:
     order: purchase.Request
     buyer: pricing.Buyer
     catalog_version: int
+    upstream: bool = False  # the SKU is sourced upstream: an empty stock is not an answer
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,7 @@ class PurchaseLane(Front):
                 idempotency_scope=SCOPE,
                 idempotency_key=req.key,
                 request_hash=req.digest,
-                sold_out_answer=_sold_out_body(rid).decode(),
+                sold_out_answer=None if ready.upstream else _sold_out_body(rid).decode(),
             ),
         )
         if not isinstance(out, Bought):
@@ -345,6 +348,8 @@ class PurchaseLane(Front):
                 buyer = await self._buyer(owner)
                 if buyer is None:
                     return None
+            # a SKU sourced upstream: an empty stock is not an answer here (the route buys)
+            upstream = await sourcing.sourced_cached(sku.id)
             order = card_key_request(
                 owner,
                 kind,
@@ -361,7 +366,7 @@ class PurchaseLane(Front):
         except Exception:  # the database is away …: the route answers
             log.warning("purchase lane: handing over to the route", exc_info=True)
             return None
-        return Ready(order, buyer, snap.version)
+        return Ready(order, buyer, snap.version, upstream)
 
     async def finish(self, ready: Ready, checks: purchase.LaneChecks) -> Bought | bytes | None:
         """The purchase, in the next batch (``kameng_purchase_many``): what it bought,
@@ -441,7 +446,9 @@ class PurchaseLane(Front):
         if no.code == "stale":  # prices or the buyer's level changed: read them again
             self.snapshots.pop(sku_id, None)
             self.buyers.pop(owner, None)
-        elif no.code == "sold_out" and no.detail == "0":
+        elif (
+            no.code == "sold_out" and no.detail == "0" and not await sourcing.sourced_cached(sku_id)
+        ):
             await inventory.mark_sold_out(sku_id)
 
     async def _snapshot(self, sku_id: int) -> catalog.SaleSnapshot | None:

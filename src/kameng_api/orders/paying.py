@@ -10,6 +10,7 @@ from kameng_api.audit import service as audit
 from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.inventory import service as inventory
+from kameng_api.orders import sourcing
 from kameng_api.orders.delivery import deliver_keys, start_delivery
 from kameng_api.orders.errors import OrderRefused
 from kameng_api.orders.models import Order, OrderEvent
@@ -80,7 +81,8 @@ async def _paid_outside(
     reason: str,
 ) -> None:
     """Money for the order arrived outside the wallet: book it, mark the order paid and
-    deliver — or, if the keys ran out meanwhile, leave it paid and awaiting stock."""
+    deliver — or, if the keys ran out meanwhile, buy them from a supplier (a SKU sourced
+    upstream: ``orders/sourcing.py``) or leave it paid and awaiting stock."""
     await wallet.gateway_purchase(
         session,
         order.total,
@@ -98,6 +100,9 @@ async def _paid_outside(
                 session, order.sku_id, order.product_id, order.quantity, order.id
             )
         except inventory.SoldOut:
+            if await sourcing.sourced(session, order.sku_id):  # bought from a supplier
+                await start_delivery(session, order, actor_id)
+                return
             order.awaiting_stock = True
             session.add(
                 OrderEvent(

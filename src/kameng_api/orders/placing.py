@@ -21,7 +21,7 @@ from kameng_api.core.actor import Actor, RequestMeta, UserKind
 from kameng_api.core.clock import clock
 from kameng_api.inventory import service as inventory
 from kameng_api.inventory.models import STOCK_SLOTS
-from kameng_api.orders import purchase
+from kameng_api.orders import purchase, sourcing
 from kameng_api.orders.buyer_input import check_buyer_input
 from kameng_api.orders.errors import OrderRefused
 from kameng_api.orders.models import Order, OrderEvent
@@ -88,9 +88,22 @@ async def create_order(
         )
     buyer_input = check_buyer_input(product.buyer_fields, data.buyer_input)
     quote = await catalog.quote_sku(session, sku.id, actor.user_id, data.quantity)
-    now = clock.now()
     if data.pay_method == "balance" and product.delivery_type == "card_key":
         return await _buy_card_keys(session, actor, sku, product, data, quote, buyer_input)
+    return await _place(session, actor, sku, product, data, quote, buyer_input), []
+
+
+async def _place(
+    session: AsyncSession,
+    actor: Actor,
+    sku: Sku,
+    product: Product,
+    data: PurchaseIn,
+    quote: Quote,
+    buyer_input: dict[str, str],
+) -> Order:
+    """The step-by-step order: created ``pending_payment``; paid by balance at once."""
+    now = clock.now()
     if product.per_user_limit is not None:
         await _check_limit(session, actor, product.id, product.per_user_limit, data.quantity)
     order = Order(
@@ -139,7 +152,7 @@ async def create_order(
             "status": order.status,
         },
     )
-    return order, []
+    return order
 
 
 async def _buy_card_keys(
@@ -152,23 +165,33 @@ async def _buy_card_keys(
     buyer_input: dict[str, str],
 ) -> tuple[Order, list[int]]:
     """Card keys paid by balance: claim, charge, deliver, in one database call
-    (``orders/purchase.py``; the same rows as the step-by-step path)."""
+    (``orders/purchase.py``; the same rows as the step-by-step path). A SKU sourced upstream
+    (``orders/sourcing.py``) whose stock is empty is still sold: the order is paid and its
+    keys bought from the supplier (the delivery job); the claim then runs in a savepoint of
+    its own, so its refusal leaves the transaction usable."""
+    request = card_key_request(
+        actor.user_id,
+        actor.kind,
+        actor.meta,
+        sku,
+        product,
+        data.quantity,
+        quote,
+        buyer_input,
+    )
+    maybe_upstream = await sourcing.sourced_cached(sku.id, session)
     try:
-        order_id, keys = await purchase.buy(
-            session,
-            card_key_request(
-                actor.user_id,
-                actor.kind,
-                actor.meta,
-                sku,
-                product,
-                data.quantity,
-                quote,
-                buyer_input,
-            ),
-        )
+        if maybe_upstream:
+            async with session.begin_nested():
+                order_id, keys = await purchase.buy(session, request)
+        else:
+            order_id, keys = await purchase.buy(session, request)
     except purchase.Refused as no:
         if no.code == "sold_out" and no.detail == "0":
+            if maybe_upstream and await sourcing.sourced(session, sku.id):
+                # keys bought from the supplier: paid now, ``delivering``
+                placed = await _place(session, actor, sku, product, data, quote, buyer_input)
+                return placed, []
             await inventory.mark_sold_out(sku.id)  # the gate answers the next buyers
         raise refusal(no, product.per_user_limit) from None
     await inventory.after_sale(session, sku.id)

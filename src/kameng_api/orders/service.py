@@ -48,6 +48,7 @@ from kameng_api.orders.delivery import (
     redeliver,
     redrive,
     resend_notice,
+    upstream_keys_delivered,
 )
 from kameng_api.orders.errors import OrderRefused
 from kameng_api.orders.paying import confirm_paid, paid_by_gateway
@@ -106,4 +107,5 @@ __all__ = [
     "refusal",
     "resend_notice",
     "timeline",
+    "upstream_keys_delivered",
 ]

@@ -52,6 +52,7 @@ class FuluOrder:
     order_id: str = field(default_factory=lambda: f"F{secrets.randbelow(10**12):012d}")
     queries: int = 0
     cards: list[dict[str, str]] = field(default_factory=list)
+    card: bool = False  # ordered as a card order (fulu.order.card.add)
 
 
 class FuluSimulator:
@@ -69,6 +70,7 @@ class FuluSimulator:
         self.mode: Mode = mode
         self.product_modes: dict[str, Mode] = {}
         self.card_products: set[str] = set()
+        self.card_shortfall = 0  # a card order delivers this many cards fewer than bought
         self.hang_s = hang_s
         self.timeout_rate = 1.0  # share of new orders that time out in "timeout" mode
         self.finish_after = 0  # processing orders succeed after this many queries (0: never)
@@ -178,6 +180,7 @@ class FuluSimulator:
                     int(biz.get("buy_num") or 1),
                     str(biz.get("charge_account") or ""),
                     status,
+                    card=card,
                 )
                 if status == "success":
                     self._top_up(o, card or product in self.card_products)
@@ -206,7 +209,7 @@ class FuluSimulator:
                     "card_pwd": encrypt_card(f"PW-{secrets.token_hex(8)}", self.secret),
                     "card_deadline": "2030-12-31 23:59:59",
                 }
-                for _ in range(o.buy_num)
+                for _ in range(max(o.buy_num - self.card_shortfall, 0))
             ]
 
     # ---- driving it from a test -------------------------------------------------------
@@ -216,7 +219,7 @@ class FuluSimulator:
         o = self.orders[order_no]
         o.status = status
         if status == "success":
-            self._top_up(o, o.product_id in self.card_products)
+            self._top_up(o, o.card or o.product_id in self.card_products)
 
     def notice(self, order_no: str) -> bytes:
         """The signed callback body for an order (what ``_push`` sends)."""

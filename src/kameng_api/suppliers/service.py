@@ -23,11 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kameng_api.alerts import service as alerts
 from kameng_api.audit import service as audit
 from kameng_api.catalog import service as catalog
+from kameng_api.core import db
 from kameng_api.core.actor import Actor
 from kameng_api.core.clock import clock
 from kameng_api.core.errors import Conflict, NotFound
 from kameng_api.core.outbound import check_url
 from kameng_api.core.security import decrypt_field, encrypt_field
+from kameng_api.inventory.gate import clear_sold_out
+from kameng_api.orders import sourcing
 from kameng_api.settings import get_settings
 from kameng_api.suppliers import breaker
 from kameng_api.suppliers.adapter import NoSupplier, SupplierAdapter, SupplierUnavailable
@@ -128,11 +131,14 @@ class Route:
     cost: Decimal | None
 
 
-async def routes(session: AsyncSession, sku_id: int, sku_name: str) -> list[Route]:
+async def routes(
+    session: AsyncSession, sku_id: int, sku_name: str, *, mapped_only: bool = False
+) -> list[Route]:
     """The suppliers that may serve ``sku_id``, in failover order: its enabled mappings by
     priority (enabled suppliers only); with no mapping at all, the suppliers serving unmapped
-    SKUs (the settings one; the caller keeps it in sync first). Circuits are checked by the
-    caller, at call time."""
+    SKUs (the settings one; the caller keeps it in sync first) — unless ``mapped_only`` (card
+    keys are bought only where a mapping says so). Circuits are checked by the caller, at
+    call time."""
     rows = (
         await session.execute(
             select(SupplierMapping, Supplier)
@@ -147,6 +153,8 @@ async def routes(session: AsyncSession, sku_id: int, sku_name: str) -> list[Rout
             for m, sup in rows
             if m.enabled and sup.enabled
         ]
+    if mapped_only:
+        return []
     fallback = (
         await session.execute(
             select(Supplier)
@@ -407,7 +415,15 @@ async def create_mapping(
         target_id=m.id,
         after=_mapping_public(m),
     )
+    _mapping_changed(session, sku_id)
     return m
+
+
+def _mapping_changed(session: AsyncSession, sku_id: int) -> None:
+    """A card-key SKU may now be (or no longer be) sourced upstream: forget the cached answer
+    and, after commit, the sold-out flag (buyers may come back)."""
+    sourcing.forget(sku_id)
+    db.after_commit(session, lambda: clear_sold_out([sku_id]))
 
 
 async def update_mapping(
@@ -426,6 +442,7 @@ async def update_mapping(
         before=before,
         after=_mapping_public(m),
     )
+    _mapping_changed(session, m.sku_id)
     return m
 
 
@@ -440,6 +457,7 @@ async def delete_mapping(session: AsyncSession, actor: Actor, m: SupplierMapping
         target_id=m.id,
         before=before,
     )
+    sourcing.forget(m.sku_id)
 
 
 async def upstream_orders(session: AsyncSession, order_id: int) -> list[UpstreamOrder]:
