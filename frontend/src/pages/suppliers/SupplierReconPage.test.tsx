@@ -175,13 +175,17 @@ describe('上游 › 对账', () => {
     expect(within(screen.getByTestId('recon-history')).getAllByRole('row')).toHaveLength(2);
   });
 
-  it('a reconciliation already running answers 409 recon_running: the message is shown', async () => {
+  it('a reconciliation already running answers 409 recon_running, a bad period 422 bad_period: the messages are shown', async () => {
+    let posts = 0;
     stubApi(
       (request) => {
         const path = pathOf(request);
         if (path === '/api/v1/suppliers') return jsonResponse([supplierOf(1, 'alpha')]);
-        if (path === '/api/v1/suppliers/1/reconciliations')
-          return request.method === 'POST' ? problemResponse(409, 'recon_running') : jsonResponse({ items: [], next_before_id: null });
+        if (path === '/api/v1/suppliers/1/reconciliations') {
+          if (request.method !== 'POST') return jsonResponse({ items: [], next_before_id: null });
+          posts += 1;
+          return posts === 1 ? problemResponse(409, 'recon_running') : problemResponse(422, 'bad_period');
+        }
         return undefined;
       },
       { me: operator },
@@ -191,5 +195,7 @@ describe('上游 › 对账', () => {
     await waitFor(() => expect(start).toBeEnabled());
     fireEvent.click(start);
     expect(await screen.findByTestId('recon-error')).toHaveTextContent('该供应商已有一次对账正在进行，请等它完成');
+    fireEvent.click(screen.getByTestId('recon-start'));
+    await waitFor(() => expect(screen.getByTestId('recon-error')).toHaveTextContent('对账期间无效：开始须早于结束，且最长 31 天'));
   });
 });

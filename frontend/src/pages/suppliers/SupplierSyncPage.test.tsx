@@ -85,7 +85,9 @@ describe('上游 › 商品同步', () => {
         if (path === '/api/v1/suppliers/1/catalogue-syncs/4') return jsonResponse(runs.at(-1));
         if (path === '/api/v1/suppliers/1/catalogue-syncs/5') {
           polls += 1;
-          if (polls === 1) return jsonResponse(run(5, { status: 'running', total: 10, processed: 4, finished_at: null }));
+          // not yet counted, then counted, then done
+          if (polls === 1) return jsonResponse(run(5, { status: 'running', total: null, processed: 0, finished_at: null }));
+          if (polls === 2) return jsonResponse(run(5, { status: 'running', total: 10, processed: 4, finished_at: null }));
           const done = run(5, { created: 2, updated: 3, missing: 1, repriced: 1, disabled: 1 });
           runs[0] = done;
           return jsonResponse(done);
@@ -119,9 +121,9 @@ describe('上游 › 商品同步', () => {
     expect(screen.getByTestId('catalogue-row-P-9')).toHaveTextContent('未对接');
 
     fireEvent.click(screen.getByTestId('sync-start'));
-    const progress = await screen.findByTestId('sync-progress');
-    expect(progress).toHaveTextContent('已处理 4 / 10');
-    expect(within(progress).getByRole('progressbar')).toHaveAttribute('aria-valuenow', '40');
+    expect(await screen.findByTestId('sync-progress')).toHaveTextContent('正在获取供应商的商品列表…');
+    await waitFor(() => expect(screen.getByTestId('sync-progress')).toHaveTextContent('已处理 4 / 10'));
+    expect(within(screen.getByTestId('sync-progress')).getByRole('progressbar')).toHaveAttribute('aria-valuenow', '40');
 
     const counts = await screen.findByTestId('sync-counts');
     expect(screen.getByTestId('sync-run')).toHaveTextContent('同步 #5');
