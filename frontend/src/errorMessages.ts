@@ -105,6 +105,9 @@ const KNOWN = new Set<string>([
   'mapping_exists',
   'supplier_unavailable',
   'outbound_failed',
+  'sync_running',
+  'recon_running',
+  'bad_period',
 ] satisfies ApiErrorKey[]);
 
 function messageKey(code: string): ApiErrorKey | null {

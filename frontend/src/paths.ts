@@ -13,6 +13,8 @@ export const RESELLER_CALLBACK_PATH = '/account/reseller/callback';
 export const RESELLER_CALLBACK_LOG_PATH = '/account/reseller/callback-log';
 export const RESELLER_SIGNING_PATH = '/account/reseller/signing';
 export const SUPPLIERS_PATH = '/suppliers/list';
+export const SUPPLIER_SYNC_PATH = '/suppliers/sync';
+export const SUPPLIER_RECON_PATH = '/suppliers/reconciliations';
 export const ADMIN_RESELLER_CALLBACKS_PATH = '/orders/reseller-callbacks';
 
 /** 商城 › one product (pick a SKU and buy). */

@@ -29,6 +29,7 @@ import {
   ShoppingCartOutlined,
   ShoppingOutlined,
   ShopOutlined,
+  SyncOutlined,
   UnorderedListOutlined,
   TeamOutlined,
   UserOutlined,
@@ -49,6 +50,8 @@ import {
   RESELLER_SIGNING_PATH,
   SECURITY_PATH,
   SHOP_PATH,
+  SUPPLIER_RECON_PATH,
+  SUPPLIER_SYNC_PATH,
   SUPPLIERS_PATH,
 } from './paths';
 
@@ -90,6 +93,8 @@ const ResellerCallbackLogPage = lazyPage(() => import('./pages/reseller/Callback
 const AdminCallbackLogPage = lazyPage(() => import('./pages/reseller/CallbackLogPage'), 'AdminCallbackLogPage');
 const SigningPlaygroundPage = lazyPage(() => import('./pages/reseller/SigningPlaygroundPage'), 'SigningPlaygroundPage');
 const SuppliersPage = lazyPage(() => import('./pages/suppliers/SuppliersPage'), 'SuppliersPage');
+const SupplierSyncPage = lazyPage(() => import('./pages/suppliers/SupplierSyncPage'), 'SupplierSyncPage');
+const SupplierReconPage = lazyPage(() => import('./pages/suppliers/SupplierReconPage'), 'SupplierReconPage');
 
 /** A key under `menu.*` in the message catalogues; also the menu item's key. */
 export type ModuleKey = keyof Messages['menu'];
@@ -217,8 +222,11 @@ export const appRoutes: AppRoute[] = [
     key: 'suppliers',
     path: '/suppliers',
     icon: <ApiOutlined />,
-    // room for 商品同步 and 对账 (being built on the backend) as further children
-    children: [{ key: 'supplierList', path: SUPPLIERS_PATH, icon: <CloudServerOutlined />, permission: 'suppliers:read', Page: SuppliersPage }],
+    children: [
+      { key: 'supplierList', path: SUPPLIERS_PATH, icon: <CloudServerOutlined />, permission: 'suppliers:read', Page: SuppliersPage },
+      { key: 'supplierSync', path: SUPPLIER_SYNC_PATH, icon: <SyncOutlined />, permission: 'suppliers:read', Page: SupplierSyncPage },
+      { key: 'supplierRecon', path: SUPPLIER_RECON_PATH, icon: <ReconciliationOutlined />, permission: 'suppliers:read', Page: SupplierReconPage },
+    ],
   },
   {
     key: 'settings',
