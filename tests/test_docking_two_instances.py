@@ -131,6 +131,40 @@ async def _up(client: httpx.AsyncClient) -> bool:
         return False
 
 
+async def _card_product(
+    client: httpx.AsyncClient, staff: dict[str, str], price: str, secrets: list[str]
+) -> int:
+    """A listed card-key product with one SKU and ``secrets`` in stock."""
+    cat = (
+        await client.post(
+            "/api/v1/catalog/categories", json={"name": f"c{uuid.uuid4().hex[:6]}"}, headers=staff
+        )
+    ).json()["id"]
+    r = await client.post(
+        "/api/v1/catalog/products",
+        json={
+            "category_id": cat,
+            "name": f"点卡 {uuid.uuid4().hex[:4]}",
+            "delivery_type": "card_key",
+            "status": "listed",
+            "skus": [{"name": "30元", "base_price": price, "cost_price": "1.00"}],
+        },
+        headers=staff,
+    )
+    assert r.status_code == 201, r.text
+    sku_id = int(r.json()["product"]["skus"][0]["id"])
+    if secrets:
+        r = await client.post(
+            "/api/v1/inventory/imports",
+            data={"sku_id": str(sku_id), "text": "\n".join(secrets), "format": "secret"},
+            headers=staff,
+        )
+        assert r.status_code == 201, r.text
+        r = await client.post(f"/api/v1/inventory/imports/{r.json()['id']}/confirm", headers=staff)
+        assert r.json()["imported_count"] == len(secrets), r.text
+    return sku_id
+
+
 async def _recharge_product(client: httpx.AsyncClient, staff: dict[str, str], price: str) -> int:
     cat = (
         await client.post(
@@ -182,6 +216,8 @@ class Docked:
     key: dict[str, Any]  # the reseller's key at A (app_id, secret)
     supplier_id: int  # A as B's supplier
     sku_b: int
+    staff_a: dict[str, str]
+    staff_b: dict[str, str]
 
 
 @pytest.fixture
@@ -255,7 +291,7 @@ async def docked(
             headers=rh,
         )
         assert r.status_code == 200, r.text
-        yield Docked(a, b, ca, cb, sim, reseller, rh, whsec, key, sid, sku_b)
+        yield Docked(a, b, ca, cb, sim, reseller, rh, whsec, key, sid, sku_b, ah, bh)
     sim_server.should_exit = True
     await sim_task
 
@@ -396,3 +432,44 @@ def _a_orders_nonempty(d: Docked) -> Any:
 
 async def _is(client: httpx.AsyncClient, h: dict[str, str], order_no: str, status: str) -> bool:
     return await _status(client, h, order_no) == status
+
+
+async def test_b_sells_card_keys_bought_from_a_and_the_customer_sees_the_key(
+    docked: Docked,
+) -> None:
+    """B has no keys of a card product; it buys them on demand from A's stock through A's
+    open API; B's customer sees exactly a key A had, A has sold it once."""
+    d = docked
+    a_secrets = [f"A-KEY-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    sku_a = await _card_product(d.ca, d.staff_a, "25.00", a_secrets)
+    sku_b = await _card_product(d.cb, d.staff_b, "30.00", [])
+    r = await d.cb.post(
+        f"/api/v1/skus/{sku_b}/supplier-mappings",
+        json={"supplier_id": d.supplier_id, "supplier_product_id": str(sku_a)},
+        headers=d.staff_b,
+    )
+    assert r.status_code == 201, r.text
+    async with _on(d.b):
+        buyer = await make_user(kind=UserKind.customer)
+        async with db.unit_of_work() as s:
+            await wallet.recharge(s, buyer.user.id, Decimal("50"), payment_id=777)
+    h = await login(d.cb, buyer)
+    r = await d.cb.post(
+        "/api/v1/orders",
+        json={"sku_id": sku_b, "quantity": 1},
+        headers={**h, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert r.status_code == 201, r.text
+    order_no = r.json()["order_no"]
+    await wait_for(lambda: _is(d.cb, h, order_no, "delivered"), 40)
+    r = await d.cb.get(f"/api/v1/orders/{order_no}", headers=h)
+    (got,) = [k["secret"] for k in r.json()["keys"]]
+    assert got in a_secrets
+    # at A: one open-API order for B's request, delivered, holding that very key
+    placed = [(n, st) for n, st in await _a_orders(d) if n.startswith(order_no)]
+    assert [st for _, st in placed] == ["delivered"]
+    async with OpenApiClient(d.a.url, d.key["app_id"], d.key["secret"]) as open_api:
+        at_a = await open_api.get_order(placed[0][0])
+        assert at_a is not None
+        assert [k["secret"] for k in at_a["keys"]] == [got]
+        assert await open_api.balance() == Decimal("75")  # 100 - one key at 25.00
