@@ -14,7 +14,15 @@ from kameng_api.core.money import Money
 
 Protocol = Literal["kameng", "fulu", "http_json"]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
-Url = Annotated[str, Field(min_length=8, max_length=512)]
+Url = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=512,
+        pattern=r"^https?://\S+$",
+        description="http(s) URL; must pass the SSRF guard (public addresses only).",
+    ),
+]
 Timeout = Annotated[float, Field(gt=0, le=12)]
 
 
