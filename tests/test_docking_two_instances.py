@@ -32,6 +32,7 @@ from sqlalchemy import select
 from kameng_api.core import db
 from kameng_api.core import redis as core_redis
 from kameng_api.core.actor import UserKind
+from kameng_api.embedded import EmbeddedRedis
 from kameng_api.orders.models import Order
 from kameng_api.resellers import signing
 from kameng_api.resellers.client import OpenApiClient
@@ -77,7 +78,7 @@ def _start(inst: Instance, log_dir: Path) -> None:
 
 @asynccontextmanager
 async def _instances(
-    servers: Servers, template_db: str, tmp_path: Path, poll_s: int
+    servers: Servers, template_db: str, tmp_path: Path, poll_s: int, redis_url: str
 ) -> AsyncIterator[list[Instance]]:
     made: list[Instance] = []
     try:
@@ -89,6 +90,9 @@ async def _instances(
             env = kameng_env(
                 KAMENG_DATABASE_URL=servers.url(dbname),
                 KAMENG_QUEUE_NAME=f"q:{dbname}",
+                # a Redis of the test's own: sign-in throttles, nonces and breakers of earlier
+                # tests (a fuzzer's failed sign-ins lock 127.0.0.1 out) are not this test's
+                KAMENG_REDIS_URL=redis_url,
                 KAMENG_OUTBOUND_ALLOW_LOOPBACK="true",
                 KAMENG_RECHARGE_SUPPLIER_URL="",
                 # A asks its own upstream every second; B asks A after poll_s
@@ -112,7 +116,9 @@ async def _instances(
 async def _on(inst: Instance) -> AsyncIterator[None]:
     """Point this test process's kameng globals (factories, services) at an instance's DB."""
     with settings_env(
-        KAMENG_DATABASE_URL=inst.db_url, KAMENG_QUEUE_NAME=inst.env["KAMENG_QUEUE_NAME"]
+        KAMENG_DATABASE_URL=inst.db_url,
+        KAMENG_QUEUE_NAME=inst.env["KAMENG_QUEUE_NAME"],
+        KAMENG_REDIS_URL=inst.env["KAMENG_REDIS_URL"],
     ):
         await db.dispose_engine()
         await core_redis.close_queue()
@@ -222,7 +228,11 @@ class Docked:
 
 @pytest.fixture
 async def docked(
-    request: pytest.FixtureRequest, servers: Servers, template_db: str, tmp_path: Path
+    request: pytest.FixtureRequest,
+    servers: Servers,
+    template_db: str,
+    tmp_path: Path,
+    own_redis: EmbeddedRedis,
 ) -> AsyncIterator[Docked]:
     """``@pytest.mark.poll_s(n)``: how long B waits before asking A again (default 1 s)."""
     marker = request.node.get_closest_marker("poll_s")
@@ -231,7 +241,7 @@ async def docked(
     sim_port = free_port()
     sim_server, sim_task = await serve_app(sim.app, sim_port)
     async with (
-        _instances(servers, template_db, tmp_path, poll_s) as (a, b),
+        _instances(servers, template_db, tmp_path, poll_s, own_redis.url) as (a, b),
         httpx.AsyncClient(base_url=a.url, timeout=20) as ca,
         httpx.AsyncClient(base_url=b.url, timeout=20) as cb,
     ):
