@@ -3936,6 +3936,8 @@ export type SupplierCallbackOut = {
 export type SupplierIn = {
     /**
      * Base Url
+     *
+     * http(s) URL; must pass the SSRF guard (public addresses only).
      */
     base_url: string;
     credentials?: CredentialsIn;
